@@ -1,6 +1,5 @@
 #include "common/encoding.h"
 
-#include <ctype.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -41,7 +40,9 @@ static int b64val(char c, bool url) {
 }
 
 gh_status gh_b64_decode(const char *in, size_t n, bool url, uint8_t *out, size_t *out_len) {
+  size_t padded = n;
   while (n > 0 && in[n - 1] == '=') n--;
+  if (padded - n > 2 || (padded != n && padded % 4 != 0)) return GH_ERR_INVALID;
   if (n % 4 == 1) return GH_ERR_INVALID;
   size_t o = 0;
   uint32_t acc = 0;
@@ -93,7 +94,8 @@ char *gh_uri_encode_component(gh_arena *a, const char *s) {
   char *out = gh_arena_alloc(a, n * 3 + 1), *o = out;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (isalnum(c) || strchr("-_.!~*'()", c)) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+        (c != 0 && strchr("-_.!~*'()", c))) {
       *o++ = (char)c;
     } else {
       *o++ = '%';
@@ -124,6 +126,7 @@ gh_status gh_uri_decode(gh_arena *a, const char *s, size_t n, bool plus_as_space
     }
   }
   *o = 0;
+  if (!gh_utf8_valid(r, (size_t)(o - r))) return GH_ERR_INVALID; /* URIError in JS */
   *out = r;
   return GH_OK;
 }
@@ -171,6 +174,8 @@ bool gh_ct_equal(const void *a, const void *b, size_t n) {
 
 char *gh_ascii_lower(gh_arena *a, const char *s) {
   char *r = gh_arena_strdup(a, s);
-  for (char *p = r; *p; p++) *p = (char)tolower((unsigned char)*p);
+  if (!r) return NULL;
+  for (char *p = r; *p; p++)
+    if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
   return r;
 }

@@ -2,7 +2,6 @@
 
 #include <ctype.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -42,17 +41,44 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
   *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+static void put_digits(char *out, unsigned v, int n) {
+  for (int i = n - 1; i >= 0; i--) {
+    out[i] = (char)('0' + v % 10);
+    v /= 10;
+  }
+}
+
+/* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the range the 24-char form can hold.
+ * Values outside it are clamped (JS would switch to the +YYYYYY extended form). */
+#define ISO_MIN_MS INT64_C(-62167219200000)
+#define ISO_MAX_MS INT64_C(253402300799999)
+
 void gh_iso8601(int64_t ms, char out[GH_ISO_LEN]) {
+  if (ms < ISO_MIN_MS) ms = ISO_MIN_MS;
+  if (ms > ISO_MAX_MS) ms = ISO_MAX_MS;
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-  int msec = (int)(ms - secs * 1000);
+  unsigned msec = (unsigned)(ms - secs * 1000);
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-  int64_t sod = secs - days * 86400;
+  unsigned sod = (unsigned)(secs - days * 86400);
   int64_t y;
   unsigned mo, d;
   civil_from_days(days, &y, &mo, &d);
-  if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999;
-  snprintf(out, GH_ISO_LEN, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y, mo, d, (int)(sod / 3600),
-           (int)(sod / 60 % 60), (int)(sod % 60), msec);
+  /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+  put_digits(out, (unsigned)y, 4);
+  out[4] = '-';
+  put_digits(out + 5, mo, 2);
+  out[7] = '-';
+  put_digits(out + 8, d, 2);
+  out[10] = 'T';
+  put_digits(out + 11, sod / 3600, 2);
+  out[13] = ':';
+  put_digits(out + 14, sod / 60 % 60, 2);
+  out[16] = ':';
+  put_digits(out + 17, sod % 60, 2);
+  out[19] = '.';
+  put_digits(out + 20, msec, 3);
+  out[23] = 'Z';
+  out[24] = 0;
 }
 
 static int digits(const char **p, int n, int *out) {
@@ -94,14 +120,19 @@ gh_status gh_iso8601_parse(const char *s, int64_t *ms) {
     int sign = *p == '-' ? -1 : 1, oh, om = 0;
     p++;
     if (digits(&p, 2, &oh)) return GH_ERR_INVALID;
-    if (*p == ':') p++;
-    if (isdigit((unsigned char)*p) && digits(&p, 2, &om)) return GH_ERR_INVALID;
+    if (*p == ':') { /* "+05:30": the minutes must follow */
+      p++;
+      if (digits(&p, 2, &om)) return GH_ERR_INVALID;
+    } else if (isdigit((unsigned char)*p) && digits(&p, 2, &om)) {
+      return GH_ERR_INVALID;
+    }
+    if (oh > 23 || om > 59) return GH_ERR_INVALID;
     off_min = sign * (oh * 60 + om);
   } else if (*p != 0) {
     return GH_ERR_INVALID;
   }
   if (*p != 0) return GH_ERR_INVALID;
-  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60) return GH_ERR_INVALID;
+  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 59) return GH_ERR_INVALID;
   int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
   int64_t t = ((days * 24 + h) * 60 + mi) * 60 + sec - (int64_t)off_min * 60;
   *ms = t * 1000 + frac;

@@ -1,0 +1,95 @@
+/* Shared by the auth/ route files and plugins/: config, validation, cookies, session lookup. */
+#ifndef GH_AUTH_INTERNAL_H
+#define GH_AUTH_INTERNAL_H
+
+#include "auth/auth.h"
+#include "common/errors.h"
+#include "json/json.h"
+#include "store/store.h"
+
+struct gh_auth {
+  char *secret;
+  char *base_url;
+  char *base_origin;
+  bool secure;
+  char *ck_session, *ck_data, *ck_dont_remember; /* full cookie names */
+  const char *cookie_attrs;                      /* "; Path=/; HttpOnly[; Secure]; SameSite=Lax" */
+  gh_origins origins;
+  gh_auth_config cfg;
+};
+
+/* --- body validation, zod-style messages ("[body.name] Invalid input: expected string, ...") */
+typedef struct {
+  gh_arena *a;
+  char *msg; /* issues joined by "; " */
+} gh_vctx;
+
+void gh_v_issue(gh_vctx *v, const char *path, const char *text);
+/* The body must be a JSON object. */
+bool gh_v_object(gh_vctx *v, const gh_json *body);
+/* Returns the string (NULL when absent/null and optional, or on an issue). nullable: null ok. */
+const char *gh_v_string(gh_vctx *v, const gh_json *body, const char *field, bool required,
+                        bool nullable, bool *present);
+/* Optional boolean: returns dflt when absent; records an issue for other types. */
+bool gh_v_bool(gh_vctx *v, const gh_json *body, const char *field, bool dflt);
+/* Answers 400 VALIDATION_ERROR when issues were recorded; returns true if it did. */
+bool gh_v_fail(gh_vctx *v, gh_resp *resp);
+bool gh_email_valid(const char *email);
+
+/* --- store access: 503 on DB errors */
+gh_store *gh_auth_store(gh_resp *resp);
+/* Maps a store error to a response (503 / 500) and logs it. */
+void gh_auth_db_error(gh_resp *resp, gh_status st, const char *what);
+
+/* --- JSON shapes */
+gh_json *gh_user_json(const gh_user *u);
+gh_json *gh_session_json(const gh_session *s);
+
+/* --- cookies */
+void gh_set_session_cookie(gh_auth *au, gh_req *req, gh_resp *resp, const char *token,
+                           bool dont_remember);
+void gh_clear_session_cookies(gh_auth *au, gh_resp *resp);
+
+/* --- sessions */
+typedef struct {
+  bool present;       /* a correctly signed session token came with the request */
+  bool found;         /* it names a live session */
+  bool dont_remember; /* valid dont_remember cookie present */
+  const char *token;
+  gh_session s;
+  gh_user u;
+} gh_sess;
+
+/* Reads the token (cookie or bearer), loads the session, deletes it if expired. GH_OK also when
+ * there is no session (check ->found). */
+GH_MUST_CHECK gh_status gh_session_resolve(gh_auth *au, gh_store *st, gh_req *req, gh_sess *out);
+/* The "session" middleware: resolves, answers 401 (+ clearing cookies for a dead session) or a
+ * DB error. true = continue with out->found set. */
+bool gh_require_session(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp, gh_sess *out);
+/* Creates a session row for user (rememberMe semantics) and sets its cookie. */
+GH_MUST_CHECK gh_status gh_session_create(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
+                                          const gh_user *u, bool dont_remember, gh_session *out);
+/* Fills a new session (ids, token, times, ip, user agent) without storing it. */
+void gh_session_fill(gh_auth *au, gh_req *req, const char *user_id, bool dont_remember,
+                     gh_session *s);
+
+/* --- origin / CSRF (spec §8.1). form_csrf: the sign-in/sign-up rules. true = allowed. */
+bool gh_origin_check(gh_auth *au, gh_req *req, gh_resp *resp, bool form_csrf);
+
+/* --- route handlers */
+void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp);
+void gh_route_sign_in(void *app, gh_req *req, gh_resp *resp);
+void gh_route_sign_out(void *app, gh_req *req, gh_resp *resp);
+void gh_route_get_session(void *app, gh_req *req, gh_resp *resp);
+void gh_route_get_session_post(void *app, gh_req *req, gh_resp *resp);
+void gh_route_list_sessions(void *app, gh_req *req, gh_resp *resp);
+void gh_route_revoke_session(void *app, gh_req *req, gh_resp *resp);
+void gh_route_revoke_sessions(void *app, gh_req *req, gh_resp *resp);
+void gh_route_revoke_other_sessions(void *app, gh_req *req, gh_resp *resp);
+void gh_route_update_user(void *app, gh_req *req, gh_resp *resp);
+void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp);
+void gh_route_change_password(void *app, gh_req *req, gh_resp *resp);
+void gh_route_verify_password(void *app, gh_req *req, gh_resp *resp);
+void gh_route_ok(void *app, gh_req *req, gh_resp *resp);
+
+#endif

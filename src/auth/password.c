@@ -1,0 +1,108 @@
+/* POST /change-password, POST /verify-password (spec §1). Both run on the worker pool. */
+#include <string.h>
+
+#include "auth/internal.h"
+#include "common/encoding.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "common/time.h"
+#include "crypto/password.h"
+
+/* Loads the credential hash and checks password; answers the error itself. */
+static bool check_password(gh_store *st, gh_req *req, gh_resp *resp, const char *user_id,
+                           const char *password) {
+  char *hash;
+  gh_status rc = gh_store_credential_password(st, req->arena, user_id, &hash);
+  if (rc == GH_ERR_NOT_FOUND) {
+    gh_resp_error(resp, GH_E_CREDENTIAL_ACCOUNT_NOT_FOUND);
+    return false;
+  }
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "credential_password");
+    return false;
+  }
+  bool ok = false;
+  if (gh_password_verify(password, strlen(password), hash, &ok) != GH_OK || !ok) {
+    gh_log(GH_LOG_INFO, "password.check_failed", "user_id", user_id, "reason", "INVALID_PASSWORD",
+           NULL);
+    gh_resp_error(resp, GH_E_INVALID_PASSWORD);
+    return false;
+  }
+  return true;
+}
+
+void gh_route_change_password(void *app, gh_req *req, gh_resp *resp) {
+  gh_auth *au = app;
+  if (!gh_origin_check(au, req, resp, false)) return;
+  gh_store *st = gh_auth_store(resp);
+  if (!st) return;
+  gh_sess s;
+  if (!gh_require_session(au, st, req, resp, &s)) return;
+  gh_vctx v = {.a = req->arena};
+  const gh_json *b = req->json;
+  if (!gh_v_object(&v, b)) {
+    gh_v_fail(&v, resp);
+    return;
+  }
+  const char *new_pw = gh_v_string(&v, b, "newPassword", true, false, NULL);
+  const char *cur_pw = gh_v_string(&v, b, "currentPassword", true, false, NULL);
+  bool revoke = gh_v_bool(&v, b, "revokeOtherSessions", false);
+  if (gh_v_fail(&v, resp)) return;
+  size_t units = gh_utf16_length(new_pw, strlen(new_pw));
+  if (units < (size_t)au->cfg.min_password) {
+    gh_resp_error(resp, GH_E_PASSWORD_TOO_SHORT);
+    return;
+  }
+  if (units > (size_t)au->cfg.max_password) {
+    gh_resp_error(resp, GH_E_PASSWORD_TOO_LONG);
+    return;
+  }
+  if (!check_password(st, req, resp, s.u.id, cur_pw)) return;
+  char hash[GH_PASSWORD_HASH_LEN + 1];
+  if (gh_password_hash(new_pw, strlen(new_pw), hash) != GH_OK) {
+    gh_resp_error(resp, GH_E_INTERNAL);
+    return;
+  }
+  gh_session ns;
+  if (revoke) gh_session_fill(au, req, s.u.id, false, &ns);
+  char acc_id[33];
+  gh_rand_id(acc_id, 32);
+  gh_status rc = gh_store_set_password(st, s.u.id, hash, acc_id, gh_now_ms(), revoke,
+                                       revoke ? &ns : NULL);
+  memset(hash, 0, sizeof hash);
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "set_password");
+    return;
+  }
+  gh_log(GH_LOG_INFO, "password.changed", "user_id", s.u.id, "revoked_sessions",
+         revoke ? "true" : "false", NULL);
+  gh_json *o = gh_json_object();
+  if (revoke) {
+    gh_log(GH_LOG_INFO, "session.revoked", "user_id", s.u.id, "scope", "all", NULL);
+    gh_log(GH_LOG_INFO, "session.created", "session_id", ns.id, "user_id", s.u.id, NULL);
+    gh_set_session_cookie(au, req, resp, ns.token, false);
+    gh_json_set_new(o, "token", gh_json_str(ns.token));
+  } else {
+    gh_json_set_new(o, "token", gh_json_null());
+  }
+  gh_json_set_new(o, "user", gh_user_json(&s.u));
+  gh_resp_json(resp, 200, o);
+}
+
+void gh_route_verify_password(void *app, gh_req *req, gh_resp *resp) {
+  gh_auth *au = app;
+  if (!gh_origin_check(au, req, resp, false)) return;
+  gh_store *st = gh_auth_store(resp);
+  if (!st) return;
+  gh_sess s;
+  if (!gh_require_session(au, st, req, resp, &s)) return;
+  gh_vctx v = {.a = req->arena};
+  if (!gh_v_object(&v, req->json)) {
+    gh_v_fail(&v, resp);
+    return;
+  }
+  const char *pw = gh_v_string(&v, req->json, "password", true, false, NULL);
+  if (gh_v_fail(&v, resp)) return;
+  if (!check_password(st, req, resp, s.u.id, pw)) return;
+  gh_resp_raw_json(resp, 200, "{\"status\":true}");
+}

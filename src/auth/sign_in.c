@@ -1,0 +1,88 @@
+/* POST /sign-in/email (spec §1). Runs on the worker pool (password hashing). Unknown e-mails and
+ * users without a credential account spend a dummy hash so timing does not reveal accounts. */
+#include <string.h>
+
+#include "auth/internal.h"
+#include "common/encoding.h"
+#include "common/log.h"
+#include "crypto/password.h"
+
+static void fail(gh_resp *resp, const char *password, size_t plen, const char *reason,
+                 bool dummy) {
+  if (dummy) gh_password_dummy_verify(password, plen);
+  gh_log(GH_LOG_INFO, "sign_in.failure", "reason", reason, NULL);
+  gh_resp_error(resp, GH_E_INVALID_EMAIL_OR_PASSWORD);
+}
+
+void gh_route_sign_in(void *app, gh_req *req, gh_resp *resp) {
+  gh_auth *au = app;
+  gh_arena *a = req->arena;
+  if (!gh_origin_check(au, req, resp, true)) return;
+  gh_vctx v = {.a = a};
+  const gh_json *b = req->json;
+  if (!gh_v_object(&v, b)) {
+    gh_v_fail(&v, resp);
+    return;
+  }
+  const char *email = gh_v_string(&v, b, "email", true, false, NULL);
+  const char *password = gh_v_string(&v, b, "password", true, false, NULL);
+  const char *callback = gh_v_string(&v, b, "callbackURL", false, false, NULL);
+  bool remember = gh_v_bool(&v, b, "rememberMe", true);
+  if (gh_v_fail(&v, resp)) return;
+  if (!gh_email_valid(email)) {
+    gh_log(GH_LOG_INFO, "sign_in.failure", "reason", "INVALID_EMAIL", NULL);
+    gh_resp_error(resp, GH_E_INVALID_EMAIL);
+    return;
+  }
+  size_t plen = strlen(password);
+  if (gh_utf16_length(password, plen) > (size_t)au->cfg.max_password) {
+    gh_log(GH_LOG_INFO, "sign_in.failure", "reason", "PASSWORD_TOO_LONG", NULL);
+    gh_resp_error(resp, GH_E_PASSWORD_TOO_LONG);
+    return;
+  }
+  gh_store *st = gh_auth_store(resp);
+  if (!st) return;
+  gh_user u;
+  gh_status rc = gh_store_user_by_email(st, a, gh_ascii_lower(a, email), &u);
+  if (rc == GH_ERR_NOT_FOUND) {
+    fail(resp, password, plen, "USER_NOT_FOUND", true);
+    return;
+  }
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "user_by_email");
+    return;
+  }
+  char *hash;
+  rc = gh_store_credential_password(st, a, u.id, &hash);
+  if (rc == GH_ERR_NOT_FOUND) {
+    fail(resp, password, plen, "NO_CREDENTIAL_ACCOUNT", true);
+    return;
+  }
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "credential_password");
+    return;
+  }
+  bool ok = false;
+  if (gh_password_verify(password, plen, hash, &ok) != GH_OK || !ok)
+    {
+    fail(resp, password, plen, "INVALID_PASSWORD", false);
+    return;
+  }
+
+  gh_session s;
+  rc = gh_session_create(au, st, req, resp, &u, !remember, &s);
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "create_session");
+    return;
+  }
+  gh_log(GH_LOG_INFO, "sign_in.success", "user_id", u.id, "session_id", s.id, NULL);
+  gh_json *o = gh_json_object();
+  gh_json_set_new(o, "redirect", gh_json_bool(callback != NULL));
+  gh_json_set_new(o, "token", gh_json_str(s.token));
+  if (callback) {
+    gh_json_set_new(o, "url", gh_json_str(callback));
+    gh_resp_header(resp, "Location", callback);
+  }
+  gh_json_set_new(o, "user", gh_user_json(&u));
+  gh_resp_json(resp, 200, o);
+}

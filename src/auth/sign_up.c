@@ -1,0 +1,98 @@
+/* POST /sign-up/email (spec §1): JSON or form body; user + credential account + session in one
+ * transaction. Runs on the worker pool (password hashing). */
+#include <string.h>
+
+#include "auth/internal.h"
+#include "common/encoding.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "common/time.h"
+#include "crypto/password.h"
+
+void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
+  gh_auth *au = app;
+  gh_arena *a = req->arena;
+  if (!gh_origin_check(au, req, resp, true)) return;
+  gh_vctx v = {.a = a};
+  const gh_json *b = req->json;
+  if (!gh_v_object(&v, b)) {
+    gh_v_fail(&v, resp);
+    return;
+  }
+  const char *name = gh_v_string(&v, b, "name", true, false, NULL);
+  const char *email = gh_v_string(&v, b, "email", true, false, NULL);
+  if (email && !gh_email_valid(email)) gh_v_issue(&v, "body.email", "Invalid email address");
+  const char *password = gh_v_string(&v, b, "password", true, false, NULL);
+  const char *image = gh_v_string(&v, b, "image", false, false, NULL);
+  gh_v_string(&v, b, "callbackURL", false, false, NULL);
+  bool remember = gh_v_bool(&v, b, "rememberMe", true);
+  if (gh_v_fail(&v, resp)) return;
+
+  size_t plen = strlen(password);
+  size_t units = gh_utf16_length(password, plen);
+  if (units < (size_t)au->cfg.min_password) {
+    gh_resp_error(resp, GH_E_PASSWORD_TOO_SHORT);
+    return;
+  }
+  if (units > (size_t)au->cfg.max_password) {
+    gh_resp_error(resp, GH_E_PASSWORD_TOO_LONG);
+    return;
+  }
+  gh_store *st = gh_auth_store(resp);
+  if (!st) return;
+  char *lower = gh_ascii_lower(a, email);
+  gh_user existing;
+  gh_status rc = gh_store_user_by_email(st, a, lower, &existing);
+  if (rc == GH_OK) {
+    gh_log(GH_LOG_INFO, "sign_up.rejected", "reason", "USER_ALREADY_EXISTS", NULL);
+    gh_resp_error(resp, GH_E_USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL);
+    return;
+  }
+  if (rc != GH_ERR_NOT_FOUND) {
+    gh_auth_db_error(resp, rc, "user_by_email");
+    return;
+  }
+
+  char hash[GH_PASSWORD_HASH_LEN + 1];
+  if (gh_password_hash(password, plen, hash) != GH_OK) {
+    gh_resp_error(resp, GH_E_FAILED_TO_CREATE_USER);
+    return;
+  }
+  int64_t now = gh_now_ms();
+  gh_user u = {0};
+  u.id = gh_arena_alloc(a, 33);
+  gh_rand_id(u.id, 32);
+  u.name = (char *)name;
+  u.email = lower;
+  u.email_verified = false;
+  u.image = image ? (char *)image : NULL;
+  u.created_at = u.updated_at = now;
+  gh_account acc = {0};
+  acc.id = gh_arena_alloc(a, 33);
+  gh_rand_id(acc.id, 32);
+  acc.account_id = u.id;
+  acc.provider_id = "credential";
+  acc.user_id = u.id;
+  acc.password = hash;
+  acc.created_at = acc.updated_at = now;
+  gh_session s;
+  gh_session_fill(au, req, u.id, !remember, &s);
+
+  rc = gh_store_create_user(st, &u, &acc, &s);
+  memset(hash, 0, sizeof hash);
+  if (rc == GH_ERR_CONFLICT) {
+    gh_resp_error(resp, GH_E_USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL);
+    return;
+  }
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "create_user");
+    return;
+  }
+  gh_log(GH_LOG_INFO, "sign_up", "user_id", u.id, NULL);
+  gh_log(GH_LOG_INFO, "session.created", "session_id", s.id, "user_id", u.id, NULL);
+  gh_set_session_cookie(au, req, resp, s.token, !remember);
+  gh_json *o = gh_json_object();
+  gh_json_set_new(o, "token", gh_json_str(s.token));
+  gh_json_set_new(o, "user", gh_user_json(&u));
+  gh_resp_json(resp, 200, o);
+}

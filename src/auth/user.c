@@ -1,0 +1,100 @@
+/* POST /update-user, POST /delete-user (spec §1, §12). */
+#include <string.h>
+
+#include "auth/internal.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "crypto/password.h"
+
+void gh_route_update_user(void *app, gh_req *req, gh_resp *resp) {
+  gh_auth *au = app;
+  if (!gh_origin_check(au, req, resp, false)) return;
+  gh_store *st = gh_auth_store(resp);
+  if (!st) return;
+  gh_sess s;
+  if (!gh_require_session(au, st, req, resp, &s)) return;
+  gh_vctx v = {.a = req->arena};
+  const gh_json *b = req->json;
+  if (!gh_v_object(&v, b)) {
+    gh_v_fail(&v, resp);
+    return;
+  }
+  bool has_name, has_image;
+  const char *name = gh_v_string(&v, b, "name", false, false, &has_name);
+  const char *image = gh_v_string(&v, b, "image", false, true, &has_image);
+  if (gh_v_fail(&v, resp)) return;
+  if (gh_json_get(b, "email")) {
+    gh_resp_error(resp, GH_E_EMAIL_CAN_NOT_BE_UPDATED);
+    return;
+  }
+  if (!has_name && !has_image) {
+    gh_resp_error(resp, GH_E_NO_FIELDS_TO_UPDATE);
+    return;
+  }
+  gh_status rc = gh_store_update_user(st, s.u.id, name, has_image, image, gh_now_ms());
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "update_user");
+    return;
+  }
+  gh_log(GH_LOG_INFO, "user.updated", "user_id", s.u.id, NULL);
+  gh_set_session_cookie(au, req, resp, s.token, s.dont_remember);
+  gh_resp_raw_json(resp, 200, "{\"status\":true}");
+}
+
+/* Runs on the worker pool when a password is given. */
+void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp) {
+  gh_auth *au = app;
+  if (!au->cfg.delete_user_enabled) {
+    gh_resp_empty(resp, 404, false);
+    return;
+  }
+  if (!gh_origin_check(au, req, resp, false)) return;
+  gh_store *st = gh_auth_store(resp);
+  if (!st) return;
+  gh_sess s;
+  if (!gh_require_session(au, st, req, resp, &s)) return;
+  gh_vctx v = {.a = req->arena};
+  const gh_json *b = req->json;
+  const char *password = NULL;
+  if (b) {
+    if (!gh_v_object(&v, b)) {
+      gh_v_fail(&v, resp);
+      return;
+    }
+    password = gh_v_string(&v, b, "password", false, false, NULL);
+    gh_v_string(&v, b, "callbackURL", false, false, NULL);
+    gh_v_string(&v, b, "token", false, false, NULL);
+    if (gh_v_fail(&v, resp)) return;
+  }
+  if (password) {
+    char *hash;
+    gh_status rc = gh_store_credential_password(st, req->arena, s.u.id, &hash);
+    if (rc == GH_ERR_NOT_FOUND) {
+      gh_resp_error(resp, GH_E_CREDENTIAL_ACCOUNT_NOT_FOUND);
+      return;
+    }
+    if (rc != GH_OK) {
+      gh_auth_db_error(resp, rc, "credential_password");
+      return;
+    }
+    bool ok = false;
+    if (gh_password_verify(password, strlen(password), hash, &ok) != GH_OK || !ok) {
+      gh_log(GH_LOG_INFO, "user.delete_rejected", "user_id", s.u.id, "reason", "INVALID_PASSWORD",
+             NULL);
+      gh_resp_error(resp, GH_E_INVALID_PASSWORD);
+      return;
+    }
+  } else if (au->cfg.fresh_age > 0 &&
+             gh_now_ms() - s.s.created_at >= au->cfg.fresh_age * 1000) {
+    gh_resp_error(resp, GH_E_SESSION_EXPIRED);
+    return;
+  }
+  gh_status rc = gh_store_delete_user(st, s.u.id);
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "delete_user");
+    return;
+  }
+  gh_log(GH_LOG_INFO, "user.deleted", "user_id", s.u.id, NULL);
+  gh_clear_session_cookies(au, resp);
+  gh_resp_raw_json(resp, 200, "{\"success\":true,\"message\":\"User deleted\"}");
+}

@@ -1,0 +1,12 @@
+/* One JSON object per line on stderr. Never pass secrets, tokens or passwords as values. */
+#ifndef GH_COMMON_LOG_H
+#define GH_COMMON_LOG_H
+
+typedef enum { GH_LOG_DEBUG, GH_LOG_INFO, GH_LOG_WARN, GH_LOG_ERROR } gh_log_level;
+
+void gh_log_set_level(gh_log_level lvl);
+/* gh_log(GH_LOG_INFO, "sign_in.success", "user_id", id, "ip", ip, NULL): string key/value pairs,
+ * terminated by NULL. A NULL value is written as JSON null. */
+void gh_log(gh_log_level lvl, const char *event, ...) __attribute__((sentinel));
+
+#endif

@@ -1,0 +1,108 @@
+#include "common/workpool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/arena.h"
+
+struct job {
+  struct job *next;
+  void (*fn)(void *);
+  void *arg;
+};
+
+struct gh_workpool {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct job *head, *tail;
+  int reserved; /* queued + reserved-but-not-yet-submitted */
+  int queue_max;
+  int nthreads;
+  int nice;
+  bool stopping;
+  pthread_t *threads;
+};
+
+static void *worker_main(void *arg) {
+  gh_workpool *p = arg;
+  if (p->nice) {
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    (void)setpriority(PRIO_PROCESS, (id_t)tid, p->nice);
+  }
+  for (;;) {
+    pthread_mutex_lock(&p->mu);
+    while (!p->head && !(p->stopping && p->reserved == 0)) pthread_cond_wait(&p->cv, &p->mu);
+    if (!p->head) {
+      pthread_mutex_unlock(&p->mu);
+      return NULL;
+    }
+    struct job *j = p->head;
+    p->head = j->next;
+    if (!p->head) p->tail = NULL;
+    p->reserved--;
+    pthread_mutex_unlock(&p->mu);
+    j->fn(j->arg);
+    free(j);
+  }
+}
+
+gh_status gh_workpool_new(int threads, int queue_max, int nice, gh_workpool **out) {
+  if (threads < 1 || queue_max < 1) return GH_ERR_CONFIG;
+  gh_workpool *p = gh_xcalloc(1, sizeof *p);
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  p->queue_max = queue_max;
+  p->nice = nice;
+  p->threads = gh_xcalloc((size_t)threads, sizeof(pthread_t));
+  for (int i = 0; i < threads; i++) {
+    if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0) {
+      p->nthreads = i;
+      gh_workpool_free(p);
+      return GH_ERR_IO;
+    }
+    p->nthreads = i + 1;
+  }
+  *out = p;
+  return GH_OK;
+}
+
+bool gh_workpool_reserve(gh_workpool *p) {
+  pthread_mutex_lock(&p->mu);
+  bool ok = !p->stopping && p->reserved < p->queue_max;
+  if (ok) p->reserved++;
+  pthread_mutex_unlock(&p->mu);
+  return ok;
+}
+
+void gh_workpool_submit(gh_workpool *p, void (*fn)(void *), void *arg) {
+  struct job *j = gh_xmalloc(sizeof *j);
+  j->fn = fn;
+  j->arg = arg;
+  j->next = NULL;
+  pthread_mutex_lock(&p->mu);
+  if (p->tail) p->tail->next = j;
+  else p->head = j;
+  p->tail = j;
+  pthread_cond_signal(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+
+void gh_workpool_free(gh_workpool *p) {
+  if (!p) return;
+  pthread_mutex_lock(&p->mu);
+  p->stopping = true;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+  free(p->threads);
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cv);
+  free(p);
+}
+
+int gh_workpool_threads(const gh_workpool *p) {
+  return p->nthreads;
+}

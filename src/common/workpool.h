@@ -1,0 +1,22 @@
+/* Bounded worker pool for slow work (password hashing, outbound calls). A full queue is refused
+ * immediately instead of growing latency. */
+#ifndef GH_COMMON_WORKPOOL_H
+#define GH_COMMON_WORKPOOL_H
+
+#include <stdbool.h>
+#include "common/status.h"
+
+typedef struct gh_workpool gh_workpool;
+
+/* threads >= 1; queue_max >= 1 = jobs waiting (not yet running) at most; nice = niceness of the workers
+ * (positive: lower priority than request threads). */
+GH_MUST_CHECK gh_status gh_workpool_new(int threads, int queue_max, int nice, gh_workpool **out);
+/* Reserves a queue slot: false when the queue is full. A reservation must be followed by exactly
+ * one gh_workpool_submit(). */
+bool gh_workpool_reserve(gh_workpool *p);
+void gh_workpool_submit(gh_workpool *p, void (*fn)(void *), void *arg);
+/* Runs every queued job, then joins the threads and frees the pool. */
+void gh_workpool_free(gh_workpool *p);
+int gh_workpool_threads(const gh_workpool *p);
+
+#endif

@@ -1,0 +1,456 @@
+#include "http/http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/encoding.h"
+#include "common/log.h"
+
+struct gh_http {
+  struct MHD_Daemon *d;
+  const gh_route *routes;
+  size_t nroutes;
+  void *app;
+  gh_workpool *pool;
+  size_t max_body;
+  int port;
+  _Atomic long active;
+};
+
+enum phase { PH_HEADERS, PH_BODY, PH_SUSPENDED, PH_DONE };
+
+struct conn_state {
+  gh_http *h;
+  struct MHD_Connection *conn;
+  gh_req req;
+  gh_resp resp;
+  char *body;
+  size_t body_len, body_cap;
+  bool too_large;
+  enum phase phase;
+  const gh_route *route;
+};
+
+/* ---------------------------------------------------------------- request accessors */
+
+const char *gh_req_header(const gh_req *r, const char *name) {
+  for (size_t i = 0; i < r->nheaders; i++)
+    if (strcasecmp(r->headers[i].name, name) == 0) return r->headers[i].value;
+  return NULL;
+}
+
+const char *gh_req_query(const gh_req *r, const char *name) {
+  for (size_t i = 0; i < r->nquery; i++)
+    if (strcmp(r->query[i].name, name) == 0) return r->query[i].value;
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- response builders */
+
+void gh_resp_header(gh_resp *r, const char *name, const char *value) {
+  if (r->nheaders == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 8;
+    gh_kv *n = gh_arena_alloc(r->arena, cap * sizeof *n);
+    if (r->nheaders) memcpy(n, r->headers, r->nheaders * sizeof *n);
+    r->headers = n;
+    r->cap = cap;
+  }
+  r->headers[r->nheaders].name = gh_arena_strdup(r->arena, name);
+  r->headers[r->nheaders].value = gh_arena_strdup(r->arena, value);
+  r->nheaders++;
+}
+
+void gh_resp_remove_header(gh_resp *r, const char *name, bool (*pred)(const char *, void *),
+                           void *arg) {
+  size_t o = 0;
+  for (size_t i = 0; i < r->nheaders; i++) {
+    bool drop =
+        strcasecmp(r->headers[i].name, name) == 0 && (!pred || pred(r->headers[i].value, arg));
+    if (!drop) r->headers[o++] = r->headers[i];
+  }
+  r->nheaders = o;
+}
+
+void gh_resp_json(gh_resp *r, int status, gh_json *body) {
+  r->status = status;
+  r->body = gh_json_dump(r->arena, body, &r->body_len);
+  r->content_type = "application/json";
+  gh_json_decref(body);
+}
+
+void gh_resp_raw_json(gh_resp *r, int status, const char *json_text) {
+  r->status = status;
+  r->body = gh_arena_strdup(r->arena, json_text);
+  r->body_len = strlen(json_text);
+  r->content_type = "application/json";
+}
+
+void gh_resp_error_msg(gh_resp *r, int status, const char *code, const char *message) {
+  gh_json *o = gh_json_object();
+  gh_json_set_new(o, "message", gh_json_str(message));
+  if (code) gh_json_set_new(o, "code", gh_json_str(code));
+  gh_resp_json(r, status, o);
+}
+
+void gh_resp_error(gh_resp *r, gh_err e) {
+  const gh_err_info *i = gh_err_lookup(e);
+  gh_resp_error_msg(r, i->status, i->code, i->message);
+  if (i->status == 503) gh_resp_header(r, "Retry-After", "1");
+}
+
+void gh_resp_empty(gh_resp *r, int status, bool json_content_type) {
+  r->status = status;
+  r->body = NULL;
+  r->body_len = 0;
+  r->content_type = json_content_type ? "application/json" : NULL;
+}
+
+/* ---------------------------------------------------------------- cookies */
+
+const char *gh_cookie_get(gh_arena *a, const char *hdr, const char *name) {
+  if (!hdr) return NULL;
+  size_t nlen = strlen(name);
+  const char *p = hdr;
+  while (*p) {
+    while (*p == ' ' || *p == '\t' || *p == ';') p++;
+    const char *start = p;
+    const char *semi = strchr(p, ';');
+    const char *end = semi ? semi : p + strlen(p);
+    const char *eq = memchr(start, '=', (size_t)(end - start));
+    if (eq) {
+      const char *k = start, *ke = eq;
+      while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t')) ke--;
+      if ((size_t)(ke - k) == nlen && memcmp(k, name, nlen) == 0) {
+        const char *v = eq + 1, *ve = end;
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        if (ve - v >= 2 && *v == '"' && ve[-1] == '"') v++, ve--;
+        if (memchr(v, '%', (size_t)(ve - v))) {
+          char *dec;
+          if (gh_uri_decode(a, v, (size_t)(ve - v), false, &dec) != GH_OK) return NULL;
+          return dec;
+        }
+        return gh_arena_strndup(a, v, (size_t)(ve - v));
+      }
+    }
+    if (!semi) break;
+    p = semi + 1;
+  }
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- MHD glue */
+
+struct collect {
+  gh_arena *a;
+  gh_kv *v;
+  size_t n, cap;
+};
+
+static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value) {
+  (void)kind;
+  struct collect *c = cls;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 16;
+    gh_kv *n = gh_arena_alloc(c->a, cap * sizeof *n);
+    if (c->n) memcpy(n, c->v, c->n * sizeof *n);
+    c->v = n;
+    c->cap = cap;
+  }
+  c->v[c->n].name = gh_arena_strdup(c->a, key);
+  c->v[c->n].value = gh_arena_strdup(c->a, value ? value : "");
+  c->n++;
+  return MHD_YES;
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, gh_resp *r) {
+  struct MHD_Response *mr =
+      MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (char *)"",
+                                      MHD_RESPMEM_MUST_COPY);
+  if (!mr) return MHD_NO;
+  if (r->content_type) MHD_add_response_header(mr, "Content-Type", r->content_type);
+  for (size_t i = 0; i < r->nheaders; i++)
+    MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
+  enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, mr);
+  MHD_destroy_response(mr);
+  return ret;
+}
+
+static void complete_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe) {
+  (void)conn;
+  (void)toe;
+  gh_http *h = cls;
+  struct conn_state *st = *con_cls;
+  if (!st) return;
+  free(st->body);
+  gh_arena_free(st->req.arena);
+  free(st);
+  *con_cls = NULL;
+  atomic_fetch_sub(&h->active, 1);
+}
+
+static const gh_route *find_route(gh_http *h, const char *method, const char *path,
+                                  bool *path_known) {
+  *path_known = false;
+  for (size_t i = 0; i < h->nroutes; i++) {
+    if (strcmp(h->routes[i].path, path) != 0) continue;
+    *path_known = true;
+    if (strcmp(h->routes[i].method, method) == 0) return &h->routes[i];
+  }
+  return NULL;
+}
+
+static bool media_is(const char *ct, const char *want) {
+  size_t n = strlen(want);
+  if (strncasecmp(ct, want, n) != 0) return false;
+  return ct[n] == 0 || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Parses application/x-www-form-urlencoded into a JSON object of strings. */
+static gh_status parse_form(gh_arena *a, const char *body, size_t len, gh_json **out) {
+  gh_json *o = gh_json_object();
+  size_t i = 0;
+  while (i < len) {
+    size_t j = i;
+    while (j < len && body[j] != '&') j++;
+    size_t eq = i;
+    while (eq < j && body[eq] != '=') eq++;
+    char *k, *v;
+    if (gh_uri_decode(a, body + i, eq - i, true, &k) != GH_OK ||
+        gh_uri_decode(a, eq < j ? body + eq + 1 : "", eq < j ? j - eq - 1 : 0, true, &v) != GH_OK) {
+      gh_json_decref(o);
+      return GH_ERR_INVALID;
+    }
+    if (*k && !gh_json_get(o, k)) gh_json_set_new(o, k, gh_json_str(v));
+    i = j + 1;
+  }
+  *out = o;
+  return GH_OK;
+}
+
+/* Body checks shared by every route: media type and parse. false = response already set. */
+static bool prepare_body(struct conn_state *st) {
+  gh_req *r = &st->req;
+  gh_resp *resp = &st->resp;
+  if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) return true;
+  if (st->body_len == 0) return true;
+  const char *ct = gh_req_header(r, "Content-Type");
+  bool form_ok = st->route->flags & GH_ROUTE_FORM;
+  if (ct && media_is(ct, "application/json")) {
+    gh_json *j;
+    if (gh_json_parse(st->body, st->body_len, &j) != GH_OK) {
+      gh_resp_error(resp, GH_E_BAD_REQUEST_INVALID_JSON);
+      return false;
+    }
+    r->json = gh_json_own(r->arena, j);
+    return true;
+  }
+  if (ct && form_ok && media_is(ct, "application/x-www-form-urlencoded")) {
+    gh_json *j;
+    if (!gh_utf8_valid(st->body, st->body_len) || parse_form(r->arena, st->body, st->body_len, &j) != GH_OK) {
+      gh_resp_error(resp, GH_E_BAD_REQUEST_INVALID_JSON);
+      return false;
+    }
+    r->json = gh_json_own(r->arena, j);
+    return true;
+  }
+  char *msg = gh_arena_printf(
+      r->arena, "Content-Type \"%s\" is not allowed. Allowed types: %s", ct ? ct : "",
+      form_ok ? "application/json, application/x-www-form-urlencoded" : "application/json");
+  gh_resp_error_msg(resp, 415, "UNSUPPORTED_MEDIA_TYPE", msg);
+  return false;
+}
+
+static void run_slow(void *arg) {
+  struct conn_state *st = arg;
+  st->route->fn(st->h->app, &st->req, &st->resp);
+  st->phase = PH_DONE;
+  MHD_resume_connection(st->conn);
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls) {
+  (void)version;
+  gh_http *h = cls;
+  struct conn_state *st = *con_cls;
+
+  if (!st) {
+    st = calloc(1, sizeof *st);
+    if (!st) return MHD_NO;
+    atomic_fetch_add(&h->active, 1);
+    st->h = h;
+    st->conn = conn;
+    st->req.arena = gh_arena_new();
+    st->resp.arena = st->req.arena;
+    st->req.method = gh_arena_strdup(st->req.arena, method);
+    st->req.path = gh_arena_strdup(st->req.arena, url);
+    *con_cls = st;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > h->max_body) st->too_large = true;
+    st->phase = PH_BODY;
+    return MHD_YES;
+  }
+
+  if (st->phase == PH_BODY && *upload_size) {
+    size_t n = *upload_size;
+    *upload_size = 0;
+    if (st->too_large || st->body_len + n > h->max_body) {
+      st->too_large = true;
+      return MHD_YES; /* discard; answered once the upload ends */
+    }
+    if (st->body_len + n > st->body_cap) {
+      size_t cap = st->body_cap ? st->body_cap : 1024;
+      while (cap < st->body_len + n) cap *= 2;
+      if (cap > h->max_body) cap = h->max_body;
+      char *nb = realloc(st->body, cap);
+      if (!nb) gh_oom();
+      st->body = nb;
+      st->body_cap = cap;
+    }
+    memcpy(st->body + st->body_len, upload, n);
+    st->body_len += n;
+    return MHD_YES;
+  }
+
+  if (st->phase == PH_SUSPENDED) return MHD_YES; /* spurious wake-up */
+  if (st->phase == PH_DONE) return send_resp(conn, &st->resp);
+
+  /* Upload complete: route and dispatch. */
+  gh_req *r = &st->req;
+  gh_resp *resp = &st->resp;
+  resp->status = 500;
+  if (st->too_large) {
+    gh_resp_error(resp, GH_E_PAYLOAD_TOO_LARGE);
+    gh_resp_header(resp, "Connection", "close");
+    return send_resp(conn, resp);
+  }
+  struct collect hc = {.a = r->arena}, qc = {.a = r->arena};
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &hc);
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &qc);
+  r->headers = hc.v;
+  r->nheaders = hc.n;
+  r->query = qc.v;
+  r->nquery = qc.n;
+  r->body = st->body;
+  r->body_len = st->body_len;
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (ci && ci->client_addr) {
+    char ip[INET6_ADDRSTRLEN] = "";
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+      inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+    else if (sa->sa_family == AF_INET6)
+      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+    r->peer_ip = gh_arena_strdup(r->arena, ip);
+  }
+
+  bool known;
+  st->route = find_route(h, r->method, r->path, &known);
+  if (!st->route) {
+    gh_resp_empty(resp, 404, false);
+    return send_resp(conn, resp);
+  }
+  if (!prepare_body(st)) return send_resp(conn, resp);
+
+  if (st->route->flags & GH_ROUTE_SLOW && h->pool) {
+    if (!gh_workpool_reserve(h->pool)) {
+      gh_resp_error(resp, GH_E_SERVICE_UNAVAILABLE);
+      return send_resp(conn, resp);
+    }
+    st->phase = PH_SUSPENDED;
+    MHD_suspend_connection(conn);
+    gh_workpool_submit(h->pool, run_slow, st);
+    return MHD_YES;
+  }
+  st->route->fn(h->app, r, resp);
+  st->phase = PH_DONE;
+  return send_resp(conn, resp);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char buf[512];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  size_t n = strlen(buf);
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
+  gh_log(GH_LOG_WARN, "http.mhd", "message", buf, NULL);
+}
+
+gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_t nroutes,
+                        void *app, gh_workpool *pool, gh_http **out) {
+  gh_http *h = gh_xcalloc(1, sizeof *h);
+  h->routes = routes;
+  h->nroutes = nroutes;
+  h->app = app;
+  h->pool = pool;
+  h->max_body = cfg->max_body;
+
+  struct sockaddr_in6 a6 = {0};
+  struct sockaddr_in a4 = {0};
+  const struct sockaddr *sa;
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                   MHD_ALLOW_SUSPEND_RESUME;
+  const char *host = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
+  if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
+    a4.sin_family = AF_INET;
+    a4.sin_port = htons((uint16_t)cfg->port);
+    sa = (const struct sockaddr *)&a4;
+  } else if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) {
+    a6.sin6_family = AF_INET6;
+    a6.sin6_port = htons((uint16_t)cfg->port);
+    sa = (const struct sockaddr *)&a6;
+    flags |= MHD_USE_IPv6;
+  } else if (strcmp(host, "localhost") == 0) {
+    a4.sin_family = AF_INET;
+    a4.sin_port = htons((uint16_t)cfg->port);
+    a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa = (const struct sockaddr *)&a4;
+  } else {
+    free(h);
+    return GH_ERR_CONFIG;
+  }
+
+  h->d = MHD_start_daemon(
+      flags, (uint16_t)cfg->port, NULL, NULL, access_cb, h, MHD_OPTION_SOCK_ADDR, sa,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 2),
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->conn_limit ? cfg->conn_limit : 1000),
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->conn_timeout_s ? cfg->conn_timeout_s : 30),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->conn_memory ? cfg->conn_memory : 65536),
+      MHD_OPTION_NOTIFY_COMPLETED, complete_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+      MHD_OPTION_END);
+  if (!h->d) {
+    free(h);
+    return GH_ERR_IO;
+  }
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+  h->port = di ? di->port : cfg->port;
+  *out = h;
+  return GH_OK;
+}
+
+int gh_http_port(const gh_http *h) {
+  return h->port;
+}
+
+void gh_http_stop(gh_http *h, int drain_ms) {
+  if (!h) return;
+  MHD_socket s = MHD_quiesce_daemon(h->d);
+  if (s != MHD_INVALID_SOCKET) close(s);
+  struct timespec ts = {0, 10 * 1000 * 1000};
+  for (int waited = 0; waited < drain_ms && atomic_load(&h->active) > 0; waited += 10)
+    nanosleep(&ts, NULL);
+  MHD_stop_daemon(h->d);
+  free(h);
+}

@@ -1,0 +1,97 @@
+/* HTTP layer: libmicrohttpd adapter (internal epoll thread pool), exact-match router, capped
+ * request bodies, JSON/form body parsing, offloading of slow routes to a bounded worker pool via
+ * suspend/resume. Knows nothing of auth rules. */
+#ifndef GH_HTTP_HTTP_H
+#define GH_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "common/arena.h"
+#include "common/errors.h"
+#include "common/status.h"
+#include "common/workpool.h"
+#include "json/json.h"
+
+typedef struct {
+  const char *name;
+  const char *value;
+} gh_kv;
+
+typedef struct gh_req {
+  gh_arena *arena;
+  const char *method;
+  const char *path; /* without the query string */
+  gh_kv *headers;
+  size_t nheaders;
+  gh_kv *query; /* decoded */
+  size_t nquery;
+  const char *body;
+  size_t body_len;
+  gh_json *json;     /* parsed body (JSON, or a form turned into an object of strings); NULL if none */
+  const char *peer_ip; /* socket peer address */
+} gh_req;
+
+typedef struct gh_resp {
+  gh_arena *arena;
+  int status;
+  char *body;
+  size_t body_len;
+  const char *content_type; /* NULL: no Content-Type header */
+  gh_kv *headers;
+  size_t nheaders, cap;
+} gh_resp;
+
+typedef void (*gh_handler)(void *app, gh_req *req, gh_resp *resp);
+
+enum {
+  GH_ROUTE_SLOW = 1, /* runs on the worker pool (password hashing) */
+  GH_ROUTE_FORM = 2, /* also accepts application/x-www-form-urlencoded */
+};
+
+typedef struct {
+  const char *method;
+  const char *path;
+  gh_handler fn;
+  unsigned flags;
+} gh_route;
+
+typedef struct {
+  const char *host;
+  int port; /* 0 = any free port */
+  size_t max_body;
+  unsigned threads;
+  unsigned conn_limit;
+  unsigned per_ip_limit;
+  unsigned conn_timeout_s;
+  size_t conn_memory;
+} gh_http_config;
+
+typedef struct gh_http gh_http;
+
+GH_MUST_CHECK gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes,
+                                      size_t nroutes, void *app, gh_workpool *pool,
+                                      gh_http **out);
+int gh_http_port(const gh_http *h);
+/* Stops accepting, waits up to drain_ms for in-flight requests, then stops and frees. */
+void gh_http_stop(gh_http *h, int drain_ms);
+
+/* Request accessors (case-insensitive header names; first occurrence). NULL when absent. */
+const char *gh_req_header(const gh_req *r, const char *name);
+const char *gh_req_query(const gh_req *r, const char *name);
+
+/* Response builders. */
+void gh_resp_header(gh_resp *r, const char *name, const char *value);
+/* Removes every header with this name for which pred(value) is true (pred NULL: all). */
+void gh_resp_remove_header(gh_resp *r, const char *name, bool (*pred)(const char *value, void *),
+                           void *arg);
+void gh_resp_json(gh_resp *r, int status, gh_json *body /* stolen */);
+void gh_resp_raw_json(gh_resp *r, int status, const char *json_text);
+void gh_resp_error(gh_resp *r, gh_err e);
+void gh_resp_error_msg(gh_resp *r, int status, const char *code, const char *message);
+void gh_resp_empty(gh_resp *r, int status, bool json_content_type);
+
+/* Cookie header parsing as better-call does it: the first occurrence of name wins, surrounding
+ * double quotes are stripped and the value is percent-decoded when it contains '%'. */
+const char *gh_cookie_get(gh_arena *a, const char *cookie_header, const char *name);
+
+#endif

@@ -1,0 +1,129 @@
+#include "http/origin.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/encoding.h"
+
+gh_status gh_url_origin(gh_arena *a, const char *url, char **origin) {
+  if (!url || !*url || strlen(url) > 8192) return GH_ERR_INVALID;
+  CURLU *u = curl_url();
+  if (!u) gh_oom();
+  gh_status st = GH_ERR_INVALID;
+  char *scheme = NULL, *host = NULL, *port = NULL;
+  if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) goto out;
+  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) goto out;
+  if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) goto out;
+  curl_url_get(u, CURLUPART_PORT, &port, 0); /* absent when default */
+  char *o = port ? gh_arena_printf(a, "%s://%s:%s", scheme, host, port)
+                 : gh_arena_printf(a, "%s://%s", scheme, host);
+  for (char *p = o; *p; p++) *p = (char)tolower((unsigned char)*p);
+  *origin = o;
+  st = GH_OK;
+out:
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return st;
+}
+
+void gh_origins_add_list(gh_origins *o, const char *list) {
+  if (!list) return;
+  const char *p = list;
+  while (*p) {
+    while (*p == ',' || isspace((unsigned char)*p)) p++;
+    const char *e = p;
+    while (*e && *e != ',') e++;
+    const char *te = e;
+    while (te > p && isspace((unsigned char)te[-1])) te--;
+    if (te > p) {
+      char *entry = strndup(p, (size_t)(te - p));
+      if (!entry) gh_oom();
+      if (!strpbrk(entry, "*?")) { /* exact: reduce to an origin when it parses as a URL */
+        gh_arena *a = gh_arena_new();
+        char *org;
+        if (gh_url_origin(a, entry, &org) == GH_OK) {
+          free(entry);
+          entry = gh_xstrdup(org);
+        }
+        gh_arena_free(a);
+      }
+      char **np = realloc(o->patterns, (o->n + 1) * sizeof *np);
+      if (!np) gh_oom();
+      o->patterns = np;
+      o->patterns[o->n++] = entry;
+    }
+    p = e;
+  }
+}
+
+void gh_origins_free(gh_origins *o) {
+  for (size_t i = 0; i < o->n; i++) free(o->patterns[i]);
+  free(o->patterns);
+  o->patterns = NULL;
+  o->n = 0;
+}
+
+bool gh_origin_trusted(const gh_origins *o, gh_arena *a, const char *url) {
+  char *origin;
+  if (!url || gh_url_origin(a, url, &origin) != GH_OK) return false;
+  const char *host = strstr(origin, "://");
+  host = host ? host + 3 : origin;
+  for (size_t i = 0; i < o->n; i++) {
+    const char *pat = o->patterns[i];
+    if (strpbrk(pat, "*?")) {
+      const char *subject = strstr(pat, "://") ? origin : host;
+      if (fnmatch(pat, subject, FNM_CASEFOLD) == 0) return true;
+    } else if (strcasecmp(pat, origin) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool gh_safe_relative_path(const char *s) {
+  if (!s || s[0] != '/' || s[1] == '/' || s[1] == '\\') return false;
+  for (const char *p = s; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c < 0x20 || c == 0x7f || c == '\\') return false;
+    if (c == '%' && p[1] && p[2]) {
+      if ((p[1] == '2' && (p[2] == 'f' || p[2] == 'F')) ||
+          (p[1] == '5' && (p[2] == 'c' || p[2] == 'C')))
+        return false;
+    }
+    if (c == '?' || c == '#') break; /* only the path matters */
+  }
+  return true;
+}
+
+const char *gh_client_ip(gh_arena *a, const gh_req *r, bool production) {
+  const char *fallback = production ? "" : "127.0.0.1";
+  const char *xff = gh_req_header(r, "X-Forwarded-For");
+  if (!xff) return fallback;
+  while (isspace((unsigned char)*xff)) xff++;
+  size_t n = strlen(xff);
+  while (n && isspace((unsigned char)xff[n - 1])) n--;
+  if (n == 0 || n > 64 || memchr(xff, ',', n)) return fallback;
+  char *ip = gh_arena_strndup(a, xff, n);
+  struct in_addr v4;
+  struct in6_addr v6;
+  if (inet_pton(AF_INET, ip, &v4) == 1) return ip;
+  if (inet_pton(AF_INET6, ip, &v6) == 1) {
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char buf[INET6_ADDRSTRLEN];
+    if (memcmp(v6.s6_addr, mapped, 12) == 0) {
+      memcpy(&v4, v6.s6_addr + 12, 4);
+      inet_ntop(AF_INET, &v4, buf, sizeof buf);
+      return gh_arena_strdup(a, buf);
+    }
+    memset(v6.s6_addr + 8, 0, 8); /* /64 subnet */
+    inet_ntop(AF_INET6, &v6, buf, sizeof buf);
+    return gh_arena_strdup(a, buf);
+  }
+  return fallback;
+}

@@ -1,0 +1,284 @@
+#include "server/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/arena.h"
+#include "common/encoding.h"
+#include "common/log.h"
+#include "common/rand.h"
+
+enum { T_STR, T_INT, T_BOOL };
+enum { F_SECRET = 1 };
+
+typedef struct {
+  const char *env;
+  const char *alt; /* better-auth fallback */
+  int type;
+  const char *dflt;
+  long min, max;
+  unsigned flags;
+  size_t off;
+  const char *help;
+} opt;
+
+#define O(f) offsetof(gh_config, f)
+static const opt OPTS[] = {
+    {"GATEHOUSE_SECRET", "BETTER_AUTH_SECRET", T_STR, NULL, 0, 0, F_SECRET, O(secret),
+     "Signs cookies and tokens. Required (>= 32 bytes) in production; development generates "
+     "var/dev-secret"},
+    {"GATEHOUSE_BASE_URL", "BETTER_AUTH_URL", T_STR, "http://localhost:3000", 0, 0, 0,
+     O(base_url), "Public URL of the server; https:// switches to __Secure- cookies"},
+    {"DATABASE_URL", NULL, T_STR, "sqlite:./var/gatehouse.db", 0, 0, F_SECRET, O(database_url),
+     "sqlite:PATH or postgres://user:pass@host:port/db"},
+    {"GATEHOUSE_HOST", NULL, T_STR, "127.0.0.1", 0, 0, 0, O(host), "Listen address"},
+    {"PORT", NULL, T_INT, "3000", 0, 65535, 0, O(port), "Listen port"},
+    {"GATEHOUSE_TRUSTED_ORIGINS", "BETTER_AUTH_TRUSTED_ORIGINS", T_STR, "", 0, 0, 0,
+     O(trusted_origins), "Comma list of extra trusted origins (wildcards * and ? allowed)"},
+    {"GATEHOUSE_ENV", NULL, T_STR, "development", 0, 0, 0, O(env),
+     "development | production | test"},
+    {"GATEHOUSE_SESSION_EXPIRES_IN", NULL, T_INT, "604800", 60, 34560000, 0,
+     O(session_expires_in), "Session lifetime in seconds (7 days)"},
+    {"GATEHOUSE_SESSION_UPDATE_AGE", NULL, T_INT, "86400", 0, 34560000, 0,
+     O(session_update_age), "Seconds between rolling refreshes of a session (0 = every request)"},
+    {"GATEHOUSE_SESSION_FRESH_AGE", NULL, T_INT, "86400", 0, 34560000, 0, O(session_fresh_age),
+     "A session younger than this is fresh (list-sessions, delete-user); 0 disables the check"},
+    {"GATEHOUSE_MAX_BODY", NULL, T_INT, "65536", 1024, 16777216, 0, O(max_body),
+     "Request body limit in bytes (413 above)"},
+    {"GATEHOUSE_HTTP_THREADS", NULL, T_INT, "0", 0, 256, 0, O(http_threads),
+     "HTTP threads (0 = number of cores)"},
+    {"GATEHOUSE_HASH_WORKERS", NULL, T_INT, "0", 0, 256, 0, O(hash_workers),
+     "Password-hashing workers (0 = number of cores)"},
+    {"GATEHOUSE_HASH_QUEUE", NULL, T_INT, "16", 1, 100000, 0, O(hash_queue),
+     "Requests waiting for a hashing worker before 503 + Retry-After"},
+    {"GATEHOUSE_MAX_CONNECTIONS", NULL, T_INT, "1000", 16, 1000000, 0, O(conn_limit),
+     "Concurrent connection limit"},
+    {"GATEHOUSE_CONNECTION_TIMEOUT", NULL, T_INT, "30", 1, 3600, 0, O(conn_timeout),
+     "Idle connection timeout in seconds"},
+    {"GATEHOUSE_LOG_LEVEL", NULL, T_STR, "info", 0, 0, 0, O(log_level),
+     "debug | info | warn | error"},
+    {"GATEHOUSE_DELETE_USER", NULL, T_BOOL, "true", 0, 0, 0, O(delete_user_enabled),
+     "Enable POST /delete-user (404 when false)"},
+    {"GATEHOUSE_MIN_PASSWORD_LENGTH", NULL, T_INT, "8", 1, 128, 0, O(min_password),
+     "Minimum password length (UTF-16 units, as better-auth)"},
+    {"GATEHOUSE_MAX_PASSWORD_LENGTH", NULL, T_INT, "128", 8, 4096, 0, O(max_password),
+     "Maximum password length"},
+};
+#define NOPTS (sizeof OPTS / sizeof OPTS[0])
+
+static char errbuf[256];
+
+static const char *env_of(const opt *o, const char **used) {
+  const char *v = getenv(o->env);
+  *used = o->env;
+  if ((!v || !*v) && o->alt) {
+    v = getenv(o->alt);
+    *used = o->alt;
+  }
+  return v && *v ? v : NULL;
+}
+
+gh_status gh_config_load(gh_config *c, const char **err) {
+  memset(c, 0, sizeof *c);
+  for (size_t i = 0; i < NOPTS; i++) {
+    const opt *o = &OPTS[i];
+    const char *used;
+    const char *v = env_of(o, &used);
+    if (!v) v = o->dflt, used = "default";
+    char *field = (char *)c + o->off;
+    if (o->type == T_STR) {
+      *(char **)field = v ? gh_xstrdup(v) : NULL;
+    } else if (o->type == T_INT) {
+      char *end;
+      errno = 0;
+      long n = strtol(v, &end, 10);
+      if (errno || *end || end == v || n < o->min || n > o->max) {
+        snprintf(errbuf, sizeof errbuf, "%s: expected an integer in [%ld, %ld]", o->env, o->min,
+                 o->max);
+        *err = errbuf;
+        return GH_ERR_CONFIG;
+      }
+      *(long *)field = n;
+    } else {
+      bool b;
+      if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) b = true;
+      else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) b = false;
+      else {
+        snprintf(errbuf, sizeof errbuf, "%s: expected true or false", o->env);
+        *err = errbuf;
+        return GH_ERR_CONFIG;
+      }
+      *(bool *)field = b;
+    }
+  }
+  if (strcmp(c->env, "development") && strcmp(c->env, "production") && strcmp(c->env, "test")) {
+    *err = "GATEHOUSE_ENV: expected development, production or test";
+    return GH_ERR_CONFIG;
+  }
+  c->production = strcmp(c->env, "production") == 0;
+  if (c->production && (!c->secret || strlen(c->secret) < 32)) {
+    *err = "GATEHOUSE_SECRET (or BETTER_AUTH_SECRET) must be set and at least 32 bytes long in "
+           "production";
+    return GH_ERR_CONFIG;
+  }
+  if (c->secret && strlen(c->secret) < 32)
+    gh_log(GH_LOG_WARN, "config.weak_secret", "message",
+           "GATEHOUSE_SECRET is shorter than 32 bytes; use a long random value", NULL);
+  if (strncmp(c->base_url, "http://", 7) && strncmp(c->base_url, "https://", 8)) {
+    *err = "GATEHOUSE_BASE_URL: expected an http:// or https:// URL";
+    return GH_ERR_CONFIG;
+  }
+  size_t bl = strlen(c->base_url);
+  while (bl > 8 && c->base_url[bl - 1] == '/') c->base_url[--bl] = 0;
+  if (strncmp(c->database_url, "sqlite:", 7) && strncmp(c->database_url, "postgres://", 11) &&
+      strncmp(c->database_url, "postgresql://", 13)) {
+    *err = "DATABASE_URL: expected sqlite:PATH or postgres://...";
+    return GH_ERR_CONFIG;
+  }
+  if (c->min_password > c->max_password) {
+    *err = "GATEHOUSE_MIN_PASSWORD_LENGTH is greater than GATEHOUSE_MAX_PASSWORD_LENGTH";
+    return GH_ERR_CONFIG;
+  }
+  const char *lv = c->log_level;
+  if (strcmp(lv, "debug") && strcmp(lv, "info") && strcmp(lv, "warn") && strcmp(lv, "error")) {
+    *err = "GATEHOUSE_LOG_LEVEL: expected debug, info, warn or error";
+    return GH_ERR_CONFIG;
+  }
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores < 1) cores = 1;
+  if (c->http_threads == 0) c->http_threads = cores;
+  if (c->hash_workers == 0) c->hash_workers = cores;
+  return GH_OK;
+}
+
+static int mkdirs(const char *dir) {
+  char tmp[4096];
+  size_t n = strlen(dir);
+  if (n == 0 || n >= sizeof tmp) return -1;
+  memcpy(tmp, dir, n + 1);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, 0700) && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  }
+  if (mkdir(tmp, 0700) && errno != EEXIST) return -1;
+  return 0;
+}
+
+gh_status gh_config_dev_secret(gh_config *c, const char **err) {
+  if (c->secret && *c->secret) return GH_OK;
+  if (c->production) {
+    *err = "GATEHOUSE_SECRET is required in production";
+    return GH_ERR_CONFIG;
+  }
+  /* var/ next to the SQLite file, else ./var */
+  char dir[4096] = "./var";
+  if (!strncmp(c->database_url, "sqlite:", 7) && strcmp(c->database_url, "sqlite::memory:")) {
+    const char *path = c->database_url + 7;
+    const char *slash = strrchr(path, '/');
+    if (slash && (size_t)(slash - path) < sizeof dir) {
+      memcpy(dir, path, (size_t)(slash - path));
+      dir[slash - path] = 0;
+    } else if (!slash) {
+      snprintf(dir, sizeof dir, ".");
+    }
+  }
+  if (mkdirs(dir)) {
+    *err = "cannot create the directory for the development secret";
+    return GH_ERR_IO;
+  }
+  char file[4200];
+  snprintf(file, sizeof file, "%s/dev-secret", dir);
+  char buf[129] = {0};
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = read(fd, buf, 128);
+    close(fd);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
+    if (n < 32) {
+      *err = "the development secret file is shorter than 32 bytes; delete it to regenerate";
+      return GH_ERR_CONFIG;
+    }
+  } else {
+    unsigned char raw[32];
+    gh_rand_bytes(raw, sizeof raw);
+    gh_hex_encode(raw, sizeof raw, buf);
+    fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, buf, 64) != 64) {
+      if (fd >= 0) close(fd);
+      *err = "cannot write the development secret file";
+      return GH_ERR_IO;
+    }
+    close(fd);
+  }
+  c->secret = gh_xstrdup(buf);
+  c->secret_generated = true;
+  gh_log(GH_LOG_WARN, "config.dev_secret", "message",
+         "NO GATEHOUSE_SECRET CONFIGURED: using a generated development secret stored in "
+         "dev-secret next to the database. Set GATEHOUSE_SECRET for any real deployment.",
+         "file", file, NULL);
+  return GH_OK;
+}
+
+static const char *mask_url(char *buf, size_t n, const char *url) {
+  /* hide the password in scheme://user:password@host */
+  const char *at = strchr(url, '@'), *colon = NULL;
+  const char *s = strstr(url, "://");
+  if (s && at) {
+    colon = memchr(s + 3, ':', (size_t)(at - (s + 3)));
+    if (colon) {
+      snprintf(buf, n, "%.*s:****%s", (int)(colon - url), url, at);
+      return buf;
+    }
+  }
+  return url;
+}
+
+void gh_config_print(const gh_config *c, FILE *out) {
+  for (size_t i = 0; i < NOPTS; i++) {
+    const opt *o = &OPTS[i];
+    const char *field = (const char *)c + o->off;
+    const char *used;
+    const char *src = env_of(o, &used) ? used : "default";
+    if (o->type == T_STR) {
+      const char *v = *(char *const *)field;
+      char buf[1024];
+      if (o->off == offsetof(gh_config, secret)) {
+        v = !v ? "(not set)" : c->secret_generated ? "**** (generated development secret)" : "****";
+      } else if (o->off == offsetof(gh_config, database_url) && v) {
+        v = mask_url(buf, sizeof buf, v);
+      }
+      fprintf(out, "%-32s %s   [%s]\n", o->env, v ? v : "", src);
+    } else if (o->type == T_INT) {
+      fprintf(out, "%-32s %ld   [%s]\n", o->env, *(const long *)field, src);
+    } else {
+      fprintf(out, "%-32s %s   [%s]\n", o->env, *(const bool *)field ? "true" : "false", src);
+    }
+  }
+}
+
+void gh_config_print_table(FILE *out) {
+  fprintf(out, "| Variable | Fallback | Default | Meaning |\n|---|---|---|---|\n");
+  for (size_t i = 0; i < NOPTS; i++)
+    fprintf(out, "| `%s` | %s%s%s | %s%s%s | %s |\n", OPTS[i].env, OPTS[i].alt ? "`" : "",
+            OPTS[i].alt ? OPTS[i].alt : "–", OPTS[i].alt ? "`" : "", OPTS[i].dflt ? "`" : "",
+            OPTS[i].dflt ? (*OPTS[i].dflt ? OPTS[i].dflt : "(empty)") : "(none)",
+            OPTS[i].dflt ? "`" : "", OPTS[i].help);
+}
+
+void gh_config_free(gh_config *c) {
+  for (size_t i = 0; i < NOPTS; i++) {
+    if (OPTS[i].type != T_STR) continue;
+    char **f = (char **)((char *)c + OPTS[i].off);
+    if (*f && (OPTS[i].flags & F_SECRET)) memset(*f, 0, strlen(*f));
+    free(*f);
+    *f = NULL;
+  }
+}

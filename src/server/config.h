@@ -1,0 +1,47 @@
+/* Configuration: one declarative table (name, environment variable, fallback variable, type,
+ * default, bounds, flags). Sources in order: defaults, environment. */
+#ifndef GH_SERVER_CONFIG_H
+#define GH_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "common/status.h"
+
+typedef struct {
+  char *secret;
+  char *base_url;
+  char *database_url;
+  char *host;
+  long port;
+  char *trusted_origins;
+  char *env; /* development | production | test */
+  long session_expires_in;
+  long session_update_age;
+  long session_fresh_age;
+  long max_body;
+  long http_threads;
+  long hash_workers;
+  long hash_queue;
+  long conn_limit;
+  long conn_timeout;
+  char *log_level;
+  bool delete_user_enabled;
+  long min_password;
+  long max_password;
+  /* derived */
+  bool production;
+  bool secret_generated; /* development secret generated/persisted by us */
+} gh_config;
+
+/* Loads defaults + environment and validates. On error *err (static or config-owned text) says
+ * why. Does not generate the development secret. */
+GH_MUST_CHECK gh_status gh_config_load(gh_config *c, const char **err);
+/* Development only: when no secret is configured, reads or creates var/dev-secret next to the
+ * SQLite database (or ./var) and uses it, with a loud warning. */
+GH_MUST_CHECK gh_status gh_config_dev_secret(gh_config *c, const char **err);
+void gh_config_print(const gh_config *c, FILE *out); /* secrets masked */
+void gh_config_free(gh_config *c);
+/* Markdown table of every variable (used to keep the README table true). */
+void gh_config_print_table(FILE *out);
+
+#endif

@@ -1,0 +1,364 @@
+/* gatehouse: CLI dispatch (serve, migrate, check-config, user create|set-password, version). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "auth/auth.h"
+#include "common/encoding.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "common/time.h"
+#include "common/workpool.h"
+#include "crypto/password.h"
+#include "http/http.h"
+#include "server/config.h"
+#include "store/store.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: gatehouse <command>\n"
+          "  serve [--migrate]        serve the API (--migrate: apply pending migrations first)\n"
+          "  migrate                  apply pending database migrations\n"
+          "  check-config             print the effective configuration (secrets masked)\n"
+          "  config-table             print the configuration table (Markdown)\n"
+          "  user create --email E --name N [--password-stdin]\n"
+          "  user set-password --email E      (new password on standard input)\n"
+          "  version\n"
+          "Configuration comes from the environment; see README.md.\n");
+}
+
+static int load_config(gh_config *c, bool need_secret) {
+  const char *err = NULL;
+  if (gh_config_load(c, &err) != GH_OK) {
+    fprintf(stderr, "gatehouse: invalid configuration: %s\n", err);
+    return 2;
+  }
+  gh_log_set_level(!strcmp(c->log_level, "debug")  ? GH_LOG_DEBUG
+                   : !strcmp(c->log_level, "warn") ? GH_LOG_WARN
+                   : !strcmp(c->log_level, "error") ? GH_LOG_ERROR
+                                                    : GH_LOG_INFO);
+  if (need_secret && gh_config_dev_secret(c, &err) != GH_OK) {
+    fprintf(stderr, "gatehouse: %s\n", err);
+    return 2;
+  }
+  return 0;
+}
+
+static int open_store(const gh_config *c, gh_store **st) {
+  gh_status rc = gh_store_open(c->database_url, st);
+  if (rc != GH_OK) {
+    fprintf(stderr, "gatehouse: cannot open the database: %s\n", gh_status_str(rc));
+    return 1;
+  }
+  return 0;
+}
+
+static int cmd_migrate(const gh_config *c) {
+  gh_store *st;
+  if (open_store(c, &st)) return 1;
+  int applied = 0;
+  gh_status rc = gh_store_migrate(st, &applied);
+  gh_store_close(st);
+  if (rc != GH_OK) {
+    fprintf(stderr, "gatehouse: migration failed: %s\n", gh_status_str(rc));
+    return 1;
+  }
+  gh_log(GH_LOG_INFO, "db.migrated", "applied", applied ? "yes" : "none pending", NULL);
+  printf("migrations applied: %d\n", applied);
+  return 0;
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static int cmd_serve(gh_config *c, bool migrate) {
+  gh_store *st;
+  if (open_store(c, &st)) return 1;
+  gh_status rc = gh_store_check_schema(st);
+  if (rc == GH_ERR_SCHEMA && migrate) rc = gh_store_migrate(st, NULL);
+  if (rc != GH_OK) {
+    gh_store_close(st);
+    if (rc == GH_ERR_SCHEMA)
+      fprintf(stderr, "gatehouse: the database schema is not migrated; run `gatehouse migrate` "
+                      "or `gatehouse serve --migrate`\n");
+    else
+      fprintf(stderr, "gatehouse: database check failed: %s\n", gh_status_str(rc));
+    return 1;
+  }
+  gh_store_close(st);
+  gh_store_thread_init(c->database_url);
+
+  gh_auth_config ac = {
+      .secret = c->secret,
+      .base_url = c->base_url,
+      .trusted_origins = c->trusted_origins,
+      .production = c->production,
+      .expires_in = c->session_expires_in,
+      .update_age = c->session_update_age,
+      .fresh_age = c->session_fresh_age,
+      .min_password = (int)c->min_password,
+      .max_password = (int)c->max_password,
+      .delete_user_enabled = c->delete_user_enabled,
+  };
+  gh_auth *au;
+  if (gh_auth_new(&ac, &au) != GH_OK) {
+    fprintf(stderr, "gatehouse: invalid GATEHOUSE_BASE_URL\n");
+    return 2;
+  }
+  gh_workpool *pool;
+  if (gh_workpool_new((int)c->hash_workers, (int)c->hash_queue, 5, &pool) != GH_OK) {
+    fprintf(stderr, "gatehouse: cannot start the worker pool\n");
+    gh_auth_free(au);
+    return 1;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits the mask */
+  signal(SIGPIPE, SIG_IGN);
+
+  size_t nroutes;
+  const gh_route *routes = gh_auth_routes(&nroutes);
+  gh_http_config hc = {
+      .host = c->host,
+      .port = (int)c->port,
+      .max_body = (size_t)c->max_body,
+      .threads = (unsigned)c->http_threads,
+      .conn_limit = (unsigned)c->conn_limit,
+      .conn_timeout_s = (unsigned)c->conn_timeout,
+      .conn_memory = 64 * 1024,
+  };
+  gh_http *h;
+  if (gh_http_start(&hc, routes, nroutes, au, pool, &h) != GH_OK) {
+    fprintf(stderr, "gatehouse: cannot listen on %s:%ld\n", c->host, c->port);
+    gh_workpool_free(pool);
+    gh_auth_free(au);
+    return 1;
+  }
+  char port[16];
+  snprintf(port, sizeof port, "%d", gh_http_port(h));
+  gh_log(GH_LOG_INFO, "server.started", "host", c->host, "port", port, "base_url", c->base_url,
+         "env", c->env, NULL);
+  printf("gatehouse listening on http://%s:%s (base URL %s)\n", c->host, port, c->base_url);
+  fflush(stdout);
+
+  int64_t last_purge = gh_now_ms();
+  for (;;) {
+    struct timespec ts = {30, 0};
+    int sig = sigtimedwait(&set, NULL, &ts);
+    if (sig == SIGTERM || sig == SIGINT) {
+      gh_log(GH_LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+             NULL);
+      break;
+    }
+    if (gh_now_ms() - last_purge > 600000) { /* housekeeping: expired sessions */
+      gh_store *hs;
+      long n = 0;
+      if (gh_store_thread(&hs) == GH_OK && gh_store_purge_expired(hs, gh_now_ms(), &n) == GH_OK &&
+          n > 0) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%ld", n);
+        gh_log(GH_LOG_INFO, "session.purged", "count", buf, NULL);
+      }
+      last_purge = gh_now_ms();
+    }
+  }
+  gh_http_stop(h, 10000);
+  gh_workpool_free(pool);
+  gh_auth_free(au);
+  gh_log(GH_LOG_INFO, "server.stopped", NULL);
+  return 0;
+}
+
+static char *read_password_stdin(void) {
+  static char buf[4100];
+  size_t n = fread(buf, 1, sizeof buf - 1, stdin);
+  buf[n] = 0;
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
+  return buf;
+}
+
+static int check_new_password(const gh_config *c, const char *pw) {
+  size_t n = strlen(pw);
+  if (!gh_utf8_valid(pw, n)) {
+    fprintf(stderr, "gatehouse: the password is not valid UTF-8\n");
+    return 2;
+  }
+  size_t u = gh_utf16_length(pw, n);
+  if (u < (size_t)c->min_password || u > (size_t)c->max_password) {
+    fprintf(stderr, "gatehouse: the password must be %ld to %ld characters long\n",
+            c->min_password, c->max_password);
+    return 2;
+  }
+  return 0;
+}
+
+static const char *arg_value(int argc, char **argv, const char *name) {
+  for (int i = 0; i + 1 < argc; i++)
+    if (!strcmp(argv[i], name)) return argv[i + 1];
+  return NULL;
+}
+
+static bool has_flag(int argc, char **argv, const char *name) {
+  for (int i = 0; i < argc; i++)
+    if (!strcmp(argv[i], name)) return true;
+  return false;
+}
+
+static int cmd_user(const gh_config *c, int argc, char **argv) {
+  if (argc < 1) {
+    usage(stderr);
+    return 2;
+  }
+  const char *email_in = arg_value(argc, argv, "--email");
+  if (!email_in) {
+    fprintf(stderr, "gatehouse: --email is required\n");
+    return 2;
+  }
+  gh_arena *a = gh_arena_new();
+  char *email = gh_ascii_lower(a, email_in);
+  gh_store *st = NULL;
+  int ret = 1;
+  char hash[GH_PASSWORD_HASH_LEN + 1] = {0};
+  if (open_store(c, &st)) goto out;
+  gh_status rc = gh_store_check_schema(st);
+  if (rc != GH_OK) {
+    fprintf(stderr, "gatehouse: database not ready (%s); run `gatehouse migrate`\n",
+            gh_status_str(rc));
+    goto out;
+  }
+  int64_t now = gh_now_ms();
+  if (!strcmp(argv[0], "create")) {
+    const char *name = arg_value(argc, argv, "--name");
+    if (!name) {
+      fprintf(stderr, "gatehouse: --name is required\n");
+      ret = 2;
+      goto out;
+    }
+    gh_user u = {0};
+    u.id = gh_arena_alloc(a, 33);
+    gh_rand_id(u.id, 32);
+    u.name = (char *)name;
+    u.email = email;
+    u.created_at = u.updated_at = now;
+    gh_account acc = {0};
+    bool with_pw = has_flag(argc, argv, "--password-stdin");
+    if (with_pw) {
+      char *pw = read_password_stdin();
+      if ((ret = check_new_password(c, pw))) goto out;
+      rc = gh_password_hash(pw, strlen(pw), hash);
+      sodium_memzero(pw, strlen(pw));
+      if (rc != GH_OK) goto out;
+      acc.id = gh_arena_alloc(a, 33);
+      gh_rand_id(acc.id, 32);
+      acc.account_id = u.id;
+      acc.provider_id = "credential";
+      acc.user_id = u.id;
+      acc.password = hash;
+      acc.created_at = acc.updated_at = now;
+    }
+    rc = gh_store_create_user(st, &u, with_pw ? &acc : NULL, NULL);
+    if (rc == GH_ERR_CONFLICT) {
+      fprintf(stderr, "gatehouse: a user with this e-mail already exists\n");
+      ret = 1;
+      goto out;
+    }
+    if (rc != GH_OK) {
+      fprintf(stderr, "gatehouse: cannot create the user: %s\n", gh_status_str(rc));
+      goto out;
+    }
+    gh_log(GH_LOG_INFO, "sign_up", "user_id", u.id, "via", "cli", NULL);
+    printf("%s\n", u.id);
+    ret = 0;
+  } else if (!strcmp(argv[0], "set-password")) {
+    gh_user u;
+    rc = gh_store_user_by_email(st, a, email, &u);
+    if (rc == GH_ERR_NOT_FOUND) {
+      fprintf(stderr, "gatehouse: no user with this e-mail\n");
+      goto out;
+    }
+    if (rc != GH_OK) goto out;
+    char *pw = read_password_stdin();
+    if ((ret = check_new_password(c, pw))) goto out;
+    ret = 1;
+    rc = gh_password_hash(pw, strlen(pw), hash);
+    sodium_memzero(pw, strlen(pw));
+    if (rc != GH_OK) goto out;
+    char acc_id[33];
+    gh_rand_id(acc_id, 32);
+    rc = gh_store_set_password(st, u.id, hash, acc_id, now, true, NULL);
+    if (rc != GH_OK) {
+      fprintf(stderr, "gatehouse: cannot set the password: %s\n", gh_status_str(rc));
+      goto out;
+    }
+    gh_log(GH_LOG_INFO, "password.changed", "user_id", u.id, "via", "cli", "revoked_sessions",
+           "true", NULL);
+    printf("password set; existing sessions revoked\n");
+    ret = 0;
+  } else {
+    usage(stderr);
+    ret = 2;
+  }
+out:
+  sodium_memzero(hash, sizeof hash);
+  gh_store_close(st);
+  gh_arena_free(a);
+  return ret;
+}
+
+int main(int argc, char **argv) {
+  if (sodium_init() < 0) {
+    fprintf(stderr, "gatehouse: libsodium initialisation failed\n");
+    return 1;
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("gatehouse %s\n", GH_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "config-table")) {
+    gh_config_print_table(stdout);
+    return 0;
+  }
+  gh_config c;
+  int ret;
+  if (!strcmp(cmd, "check-config")) {
+    ret = load_config(&c, false);
+    if (ret == 0) {
+      gh_config_print(&c, stdout);
+      if (!c.secret) printf("(no secret configured: development generates one in var/dev-secret)\n");
+      printf("configuration OK\n");
+    }
+  } else if (!strcmp(cmd, "serve")) {
+    ret = load_config(&c, true);
+    if (ret == 0) ret = cmd_serve(&c, has_flag(argc, argv, "--migrate"));
+  } else if (!strcmp(cmd, "migrate")) {
+    ret = load_config(&c, false);
+    if (ret == 0) ret = cmd_migrate(&c);
+  } else if (!strcmp(cmd, "user")) {
+    ret = load_config(&c, false);
+    if (ret == 0) ret = cmd_user(&c, argc - 2, argv + 2);
+  } else {
+    usage(stderr);
+    return 2;
+  }
+  gh_config_free(&c);
+  curl_global_cleanup();
+  return ret;
+}
