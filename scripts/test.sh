@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite (what `make test` and CI run):
+#   1. release build with -Werror, clang-format check, cmocka unit tests (ctest -L unit)
+#   2. e2e suites (node + official better-auth client) on SQLite and PostgreSQL
+#   3. the same build, unit tests and e2e under AddressSanitizer + UndefinedBehaviorSanitizer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS="$(nproc)"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "format check"
+clang-format --dry-run -Werror $(git ls-files '*.c' '*.h')
+
+step "release build"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$JOBS"
+
+step "unit tests"
+ctest --test-dir build -L unit --output-on-failure -j "$JOBS"
+
+step "e2e (release build)"
+GATEHOUSE_BIN="$PWD/build/gatehouse" scripts/e2e.sh
+
+step "ASan+UBSan build"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGH_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$JOBS"
+
+step "unit tests (ASan+UBSan)"
+ctest --test-dir build-asan -L unit --output-on-failure -j "$JOBS"
+
+step "e2e (ASan+UBSan build)"
+GATEHOUSE_BIN="$PWD/build-asan/gatehouse" scripts/e2e.sh
