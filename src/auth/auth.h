@@ -15,11 +15,11 @@ typedef struct {
   const char *base_url;        /* e.g. http://localhost:3000 (no trailing slash) */
   const char *trusted_origins; /* comma list, may be NULL */
   bool production;
-  int64_t expires_in;  /* s, default 604800 */
-  int64_t update_age;  /* s, default 86400 */
-  int64_t fresh_age;   /* s, default 86400; 0 disables */
-  int min_password;    /* 8 */
-  int max_password;    /* 128 */
+  int64_t expires_in; /* s, default 604800 */
+  int64_t update_age; /* s, default 86400 */
+  int64_t fresh_age;  /* s, default 86400; 0 disables */
+  int min_password;   /* 8 */
+  int max_password;   /* 128 */
   bool delete_user_enabled;
 } gh_auth_config;
 

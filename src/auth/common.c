@@ -38,7 +38,8 @@ gh_status gh_auth_new(const gh_auth_config *cfg, gh_auth **out) {
   snprintf(au->ck_session, pl + 32, "%ssession_token", pre);
   snprintf(au->ck_data, pl + 32, "%ssession_data", pre);
   snprintf(au->ck_dont_remember, pl + 32, "%sdont_remember", pre);
-  au->cookie_attrs = au->secure ? "Path=/; HttpOnly; Secure; SameSite=Lax" : "Path=/; HttpOnly; SameSite=Lax";
+  au->cookie_attrs =
+      au->secure ? "Path=/; HttpOnly; Secure; SameSite=Lax" : "Path=/; HttpOnly; SameSite=Lax";
   gh_origins_add_list(&au->origins, au->base_origin);
   gh_origins_add_list(&au->origins, cfg->trusted_origins);
   au->cfg.secret = au->secret;
@@ -73,9 +74,9 @@ void gh_v_issue(gh_vctx *v, const char *path, const char *text) {
 bool gh_v_object(gh_vctx *v, const gh_json *body) {
   gh_json_type t = gh_json_typeof(body);
   if (t == GH_JSON_OBJECT) return true;
-  gh_v_issue(v, "body",
-             gh_arena_printf(v->a, "Invalid input: expected object, received %s",
-                             gh_json_type_name(t)));
+  gh_v_issue(
+      v, "body",
+      gh_arena_printf(v->a, "Invalid input: expected object, received %s", gh_json_type_name(t)));
   return false;
 }
 
@@ -95,9 +96,9 @@ const char *gh_v_string(gh_vctx *v, const gh_json *body, const char *field, bool
   }
   if (t == GH_JSON_UNDEFINED && !required) return NULL;
   if (t == GH_JSON_NULL && nullable) return NULL;
-  gh_v_issue(v, path,
-             gh_arena_printf(v->a, "Invalid input: expected string, received %s",
-                             gh_json_type_name(t)));
+  gh_v_issue(
+      v, path,
+      gh_arena_printf(v->a, "Invalid input: expected string, received %s", gh_json_type_name(t)));
   return NULL;
 }
 
@@ -107,9 +108,9 @@ bool gh_v_bool(gh_vctx *v, const gh_json *body, const char *field, bool dflt) {
   if (t == GH_JSON_TRUE) return true;
   if (t == GH_JSON_FALSE) return false;
   if (t == GH_JSON_UNDEFINED) return dflt;
-  gh_v_issue(v, gh_arena_printf(v->a, "body.%s", field),
-             gh_arena_printf(v->a, "Invalid input: expected boolean, received %s",
-                             gh_json_type_name(t)));
+  gh_v_issue(
+      v, gh_arena_printf(v->a, "body.%s", field),
+      gh_arena_printf(v->a, "Invalid input: expected boolean, received %s", gh_json_type_name(t)));
   return dflt;
 }
 
@@ -119,7 +120,8 @@ bool gh_v_fail(gh_vctx *v, gh_resp *resp) {
   return true;
 }
 
-/* zod 4's e-mail rule: ^(?!\.)(?!.*\.\.)([A-Za-z0-9_'+\-\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$
+/* zod 4's e-mail rule:
+ * ^(?!\.)(?!.*\.\.)([A-Za-z0-9_'+\-\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$
  * plus the RFC 5321 length limit of 254. */
 bool gh_email_valid(const char *e) {
   size_t n = strlen(e);
@@ -216,10 +218,10 @@ static bool starts_with_name(const char *value, void *arg) {
 static void put_cookie(gh_auth *au, gh_resp *resp, const char *name, const char *wire_value,
                        int64_t max_age /* -1: none */) {
   gh_resp_remove_header(resp, "Set-Cookie", starts_with_name, (void *)name);
-  char *c = max_age >= 0 ? gh_arena_printf(resp->arena, "%s=%s; Max-Age=%lld; %s", name,
-                                           wire_value, (long long)max_age, au->cookie_attrs)
-                         : gh_arena_printf(resp->arena, "%s=%s; %s", name, wire_value,
-                                           au->cookie_attrs);
+  char *c = max_age >= 0
+                ? gh_arena_printf(resp->arena, "%s=%s; Max-Age=%lld; %s", name, wire_value,
+                                  (long long)max_age, au->cookie_attrs)
+                : gh_arena_printf(resp->arena, "%s=%s; %s", name, wire_value, au->cookie_attrs);
   gh_resp_header(resp, "Set-Cookie", c);
 }
 
@@ -311,8 +313,8 @@ void gh_session_fill(gh_auth *au, gh_req *req, const char *user_id, bool dont_re
   s->user_agent = gh_arena_strdup(a, ua ? ua : "");
 }
 
-gh_status gh_session_create(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
-                            const gh_user *u, bool dont_remember, gh_session *out) {
+gh_status gh_session_create(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp, const gh_user *u,
+                            bool dont_remember, gh_session *out) {
   gh_session_fill(au, req, u->id, dont_remember, out);
   gh_status rc = gh_store_create_session(st, out);
   if (rc != GH_OK) return rc;

@@ -67,8 +67,8 @@ void gh_route_change_password(void *app, gh_req *req, gh_resp *resp) {
   if (revoke) gh_session_fill(au, req, s.u.id, false, &ns);
   char acc_id[33];
   gh_rand_id(acc_id, 32);
-  gh_status rc = gh_store_set_password(st, s.u.id, hash, acc_id, gh_now_ms(), revoke,
-                                       revoke ? &ns : NULL);
+  gh_status rc =
+      gh_store_set_password(st, s.u.id, hash, acc_id, gh_now_ms(), revoke, revoke ? &ns : NULL);
   memset(hash, 0, sizeof hash);
   if (rc != GH_OK) {
     gh_auth_db_error(resp, rc, "set_password");

@@ -7,8 +7,7 @@
 #include "common/log.h"
 #include "crypto/password.h"
 
-static void fail(gh_resp *resp, const char *password, size_t plen, const char *reason,
-                 bool dummy) {
+static void fail(gh_resp *resp, const char *password, size_t plen, const char *reason, bool dummy) {
   if (dummy) gh_password_dummy_verify(password, plen);
   gh_log(GH_LOG_INFO, "sign_in.failure", "reason", reason, NULL);
   gh_resp_error(resp, GH_E_INVALID_EMAIL_OR_PASSWORD);
@@ -63,8 +62,7 @@ void gh_route_sign_in(void *app, gh_req *req, gh_resp *resp) {
     return;
   }
   bool ok = false;
-  if (gh_password_verify(password, plen, hash, &ok) != GH_OK || !ok)
-    {
+  if (gh_password_verify(password, plen, hash, &ok) != GH_OK || !ok) {
     fail(resp, password, plen, "INVALID_PASSWORD", false);
     return;
   }

@@ -84,8 +84,7 @@ void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp) {
       gh_resp_error(resp, GH_E_INVALID_PASSWORD);
       return;
     }
-  } else if (au->cfg.fresh_age > 0 &&
-             gh_now_ms() - s.s.created_at >= au->cfg.fresh_age * 1000) {
+  } else if (au->cfg.fresh_age > 0 && gh_now_ms() - s.s.created_at >= au->cfg.fresh_age * 1000) {
     gh_resp_error(resp, GH_E_SESSION_EXPIRED);
     return;
   }

@@ -10,7 +10,7 @@ typedef struct gh_arena gh_arena;
 gh_arena *gh_arena_new(void);
 /* Runs the registered cleanups (last registered first), then frees every block. NULL is a no-op. */
 void gh_arena_free(gh_arena *a);
-void *gh_arena_alloc(gh_arena *a, size_t n);  /* zeroed, 16-byte aligned */
+void *gh_arena_alloc(gh_arena *a, size_t n);       /* zeroed, 16-byte aligned */
 char *gh_arena_strdup(gh_arena *a, const char *s); /* NULL -> NULL */
 char *gh_arena_strndup(gh_arena *a, const char *s, size_t n);
 char *gh_arena_printf(gh_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

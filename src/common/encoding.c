@@ -20,8 +20,10 @@ size_t gh_b64_encode(const uint8_t *in, size_t n, char *out, bool url, bool pad)
     uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
     out[o++] = t[v >> 18 & 63];
     out[o++] = t[v >> 12 & 63];
-    if (i + 1 < n) out[o++] = t[v >> 6 & 63];
-    else if (pad) out[o++] = '=';
+    if (i + 1 < n)
+      out[o++] = t[v >> 6 & 63];
+    else if (pad)
+      out[o++] = '=';
     if (pad) out[o++] = '=';
   }
   out[o] = 0;
@@ -143,10 +145,14 @@ bool gh_utf8_valid(const char *str, size_t n) {
     }
     size_t len;
     unsigned min;
-    if ((c & 0xE0) == 0xC0) len = 2, min = 0x80, c &= 0x1F;
-    else if ((c & 0xF0) == 0xE0) len = 3, min = 0x800, c &= 0x0F;
-    else if ((c & 0xF8) == 0xF0) len = 4, min = 0x10000, c &= 0x07;
-    else return false;
+    if ((c & 0xE0) == 0xC0)
+      len = 2, min = 0x80, c &= 0x1F;
+    else if ((c & 0xF0) == 0xE0)
+      len = 3, min = 0x800, c &= 0x0F;
+    else if ((c & 0xF8) == 0xF0)
+      len = 4, min = 0x10000, c &= 0x07;
+    else
+      return false;
     if (i + len > n) return false;
     for (size_t k = 1; k < len; k++) {
       if ((s[i + k] & 0xC0) != 0x80) return false;
@@ -162,7 +168,7 @@ size_t gh_utf16_length(const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
   size_t units = 0;
   for (size_t i = 0; i < n; i++) {
-    if ((s[i] & 0xC0) == 0x80) continue; /* continuation byte */
+    if ((s[i] & 0xC0) == 0x80) continue;    /* continuation byte */
     units += (s[i] & 0xF8) == 0xF0 ? 2 : 1; /* 4-byte sequences are surrogate pairs */
   }
   return units;

@@ -15,10 +15,14 @@ void gh_log_set_level(gh_log_level lvl) {
 
 static const char *level_name(gh_log_level l) {
   switch (l) {
-  case GH_LOG_DEBUG: return "debug";
-  case GH_LOG_INFO: return "info";
-  case GH_LOG_WARN: return "warn";
-  case GH_LOG_ERROR: return "error";
+  case GH_LOG_DEBUG:
+    return "debug";
+  case GH_LOG_INFO:
+    return "info";
+  case GH_LOG_WARN:
+    return "warn";
+  case GH_LOG_ERROR:
+    return "error";
   }
   return "info";
 }

@@ -83,8 +83,10 @@ void gh_workpool_submit(gh_workpool *p, void (*fn)(void *), void *arg) {
   j->arg = arg;
   j->next = NULL;
   pthread_mutex_lock(&p->mu);
-  if (p->tail) p->tail->next = j;
-  else p->head = j;
+  if (p->tail)
+    p->tail->next = j;
+  else
+    p->head = j;
   p->tail = j;
   pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);

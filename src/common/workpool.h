@@ -8,8 +8,8 @@
 
 typedef struct gh_workpool gh_workpool;
 
-/* threads >= 1; queue_max >= 1 = jobs waiting (not yet running) at most; nice = niceness of the workers
- * (positive: lower priority than request threads). */
+/* threads >= 1; queue_max >= 1 = jobs waiting (not yet running) at most; nice = niceness of the
+ * workers (positive: lower priority than request threads). */
 GH_MUST_CHECK gh_status gh_workpool_new(int threads, int queue_max, int nice, gh_workpool **out);
 /* Reserves a queue slot: false when the queue is full. A reservation must be followed by exactly
  * one gh_workpool_submit(). */

@@ -173,9 +173,8 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *conn, gh_resp *r) {
-  struct MHD_Response *mr =
-      MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (char *)"",
-                                      MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *mr = MHD_create_response_from_buffer(
+      r->body_len, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_COPY);
   if (!mr) return MHD_NO;
   if (r->content_type) MHD_add_response_header(mr, "Content-Type", r->content_type);
   for (size_t i = 0; i < r->nheaders; i++)
@@ -257,7 +256,8 @@ static bool prepare_body(struct conn_state *st) {
   }
   if (ct && form_ok && media_is(ct, "application/x-www-form-urlencoded")) {
     gh_json *j;
-    if (!gh_utf8_valid(st->body, st->body_len) || parse_form(r->arena, st->body, st->body_len, &j) != GH_OK) {
+    if (!gh_utf8_valid(st->body, st->body_len) ||
+        parse_form(r->arena, st->body, st->body_len, &j) != GH_OK) {
       gh_resp_error(resp, GH_E_BAD_REQUEST_INVALID_JSON);
       return false;
     }
@@ -344,7 +344,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
   r->nquery = qc.n;
   r->body = st->body;
   r->body_len = st->body_len;
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   if (ci && ci->client_addr) {
     char ip[INET6_ADDRSTRLEN] = "";
     const struct sockaddr *sa = ci->client_addr;
@@ -399,8 +400,8 @@ gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_
   struct sockaddr_in6 a6 = {0};
   struct sockaddr_in a4 = {0};
   const struct sockaddr *sa;
-  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
-                   MHD_ALLOW_SUSPEND_RESUME;
+  unsigned flags =
+      MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
   const char *host = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
   if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
     a4.sin_family = AF_INET;

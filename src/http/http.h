@@ -27,7 +27,7 @@ typedef struct gh_req {
   size_t nquery;
   const char *body;
   size_t body_len;
-  gh_json *json;     /* parsed body (JSON, or a form turned into an object of strings); NULL if none */
+  gh_json *json; /* parsed body (JSON, or a form turned into an object of strings); NULL if none */
   const char *peer_ip; /* socket peer address */
 } gh_req;
 
@@ -69,8 +69,7 @@ typedef struct {
 typedef struct gh_http gh_http;
 
 GH_MUST_CHECK gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes,
-                                      size_t nroutes, void *app, gh_workpool *pool,
-                                      gh_http **out);
+                                      size_t nroutes, void *app, gh_workpool *pool, gh_http **out);
 int gh_http_port(const gh_http *h);
 /* Stops accepting, waits up to drain_ms for in-flight requests, then stops and frees. */
 void gh_http_stop(gh_http *h, int drain_ms);

@@ -32,29 +32,44 @@ gh_json *gh_json_own(gh_arena *a, gh_json *j) {
 gh_json_type gh_json_typeof(const gh_json *j) {
   if (!j) return GH_JSON_UNDEFINED;
   switch (json_typeof(j)) {
-  case JSON_OBJECT: return GH_JSON_OBJECT;
-  case JSON_ARRAY: return GH_JSON_ARRAY;
-  case JSON_STRING: return GH_JSON_STRING;
-  case JSON_INTEGER: return GH_JSON_INTEGER;
-  case JSON_REAL: return GH_JSON_REAL;
-  case JSON_TRUE: return GH_JSON_TRUE;
-  case JSON_FALSE: return GH_JSON_FALSE;
-  case JSON_NULL: return GH_JSON_NULL;
+  case JSON_OBJECT:
+    return GH_JSON_OBJECT;
+  case JSON_ARRAY:
+    return GH_JSON_ARRAY;
+  case JSON_STRING:
+    return GH_JSON_STRING;
+  case JSON_INTEGER:
+    return GH_JSON_INTEGER;
+  case JSON_REAL:
+    return GH_JSON_REAL;
+  case JSON_TRUE:
+    return GH_JSON_TRUE;
+  case JSON_FALSE:
+    return GH_JSON_FALSE;
+  case JSON_NULL:
+    return GH_JSON_NULL;
   }
   return GH_JSON_UNDEFINED;
 }
 
 const char *gh_json_type_name(gh_json_type t) {
   switch (t) {
-  case GH_JSON_OBJECT: return "object";
-  case GH_JSON_ARRAY: return "array";
-  case GH_JSON_STRING: return "string";
+  case GH_JSON_OBJECT:
+    return "object";
+  case GH_JSON_ARRAY:
+    return "array";
+  case GH_JSON_STRING:
+    return "string";
   case GH_JSON_INTEGER:
-  case GH_JSON_REAL: return "number";
+  case GH_JSON_REAL:
+    return "number";
   case GH_JSON_TRUE:
-  case GH_JSON_FALSE: return "boolean";
-  case GH_JSON_NULL: return "null";
-  case GH_JSON_UNDEFINED: return "undefined";
+  case GH_JSON_FALSE:
+    return "boolean";
+  case GH_JSON_NULL:
+    return "null";
+  case GH_JSON_UNDEFINED:
+    return "undefined";
   }
   return "undefined";
 }

@@ -34,7 +34,7 @@ gh_json *gh_json_own(gh_arena *a, gh_json *j);
 gh_json_type gh_json_typeof(const gh_json *j); /* NULL -> GH_JSON_UNDEFINED */
 const char *gh_json_type_name(gh_json_type t); /* zod-style: "string", "object", "undefined"... */
 gh_json *gh_json_get(const gh_json *obj, const char *key); /* borrowed; NULL if absent */
-const char *gh_json_string(const gh_json *j);               /* NULL unless a string */
+const char *gh_json_string(const gh_json *j);              /* NULL unless a string */
 size_t gh_json_string_len(const gh_json *j);
 int64_t gh_json_integer(const gh_json *j);
 bool gh_json_is_true(const gh_json *j);

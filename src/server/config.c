@@ -32,8 +32,8 @@ static const opt OPTS[] = {
     {"GATEHOUSE_SECRET", "BETTER_AUTH_SECRET", T_STR, NULL, 0, 0, F_SECRET, O(secret),
      "Signs cookies and tokens. Required (>= 32 bytes) in production; development generates "
      "var/dev-secret"},
-    {"GATEHOUSE_BASE_URL", "BETTER_AUTH_URL", T_STR, "http://localhost:3000", 0, 0, 0,
-     O(base_url), "Public URL of the server; https:// switches to __Secure- cookies"},
+    {"GATEHOUSE_BASE_URL", "BETTER_AUTH_URL", T_STR, "http://localhost:3000", 0, 0, 0, O(base_url),
+     "Public URL of the server; https:// switches to __Secure- cookies"},
     {"DATABASE_URL", NULL, T_STR, "sqlite:./var/gatehouse.db", 0, 0, F_SECRET, O(database_url),
      "sqlite:PATH or postgres://user:pass@host:port/db"},
     {"GATEHOUSE_HOST", NULL, T_STR, "127.0.0.1", 0, 0, 0, O(host), "Listen address"},
@@ -42,10 +42,10 @@ static const opt OPTS[] = {
      O(trusted_origins), "Comma list of extra trusted origins (wildcards * and ? allowed)"},
     {"GATEHOUSE_ENV", NULL, T_STR, "development", 0, 0, 0, O(env),
      "development | production | test"},
-    {"GATEHOUSE_SESSION_EXPIRES_IN", NULL, T_INT, "604800", 60, 34560000, 0,
-     O(session_expires_in), "Session lifetime in seconds (7 days)"},
-    {"GATEHOUSE_SESSION_UPDATE_AGE", NULL, T_INT, "86400", 0, 34560000, 0,
-     O(session_update_age), "Seconds between rolling refreshes of a session (0 = every request)"},
+    {"GATEHOUSE_SESSION_EXPIRES_IN", NULL, T_INT, "604800", 60, 34560000, 0, O(session_expires_in),
+     "Session lifetime in seconds (7 days)"},
+    {"GATEHOUSE_SESSION_UPDATE_AGE", NULL, T_INT, "86400", 0, 34560000, 0, O(session_update_age),
+     "Seconds between rolling refreshes of a session (0 = every request)"},
     {"GATEHOUSE_SESSION_FRESH_AGE", NULL, T_INT, "86400", 0, 34560000, 0, O(session_fresh_age),
      "A session younger than this is fresh (list-sessions, delete-user); 0 disables the check"},
     {"GATEHOUSE_MAX_BODY", NULL, T_INT, "65536", 1024, 16777216, 0, O(max_body),
@@ -106,8 +106,10 @@ gh_status gh_config_load(gh_config *c, const char **err) {
       *(long *)field = n;
     } else {
       bool b;
-      if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) b = true;
-      else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) b = false;
+      if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
+        b = true;
+      else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
+        b = false;
       else {
         snprintf(errbuf, sizeof errbuf, "%s: expected true or false", o->env);
         *err = errbuf;

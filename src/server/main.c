@@ -40,8 +40,8 @@ static int load_config(gh_config *c, bool need_secret) {
     fprintf(stderr, "gatehouse: invalid configuration: %s\n", err);
     return 2;
   }
-  gh_log_set_level(!strcmp(c->log_level, "debug")  ? GH_LOG_DEBUG
-                   : !strcmp(c->log_level, "warn") ? GH_LOG_WARN
+  gh_log_set_level(!strcmp(c->log_level, "debug")   ? GH_LOG_DEBUG
+                   : !strcmp(c->log_level, "warn")  ? GH_LOG_WARN
                    : !strcmp(c->log_level, "error") ? GH_LOG_ERROR
                                                     : GH_LOG_INFO);
   if (need_secret && gh_config_dev_secret(c, &err) != GH_OK) {
@@ -154,8 +154,7 @@ static int cmd_serve(gh_config *c, bool migrate) {
     struct timespec ts = {30, 0};
     int sig = sigtimedwait(&set, NULL, &ts);
     if (sig == SIGTERM || sig == SIGINT) {
-      gh_log(GH_LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-             NULL);
+      gh_log(GH_LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
       break;
     }
     if (gh_now_ms() - last_purge > 600000) { /* housekeeping: expired sessions */
@@ -193,8 +192,8 @@ static int check_new_password(const gh_config *c, const char *pw) {
   }
   size_t u = gh_utf16_length(pw, n);
   if (u < (size_t)c->min_password || u > (size_t)c->max_password) {
-    fprintf(stderr, "gatehouse: the password must be %ld to %ld characters long\n",
-            c->min_password, c->max_password);
+    fprintf(stderr, "gatehouse: the password must be %ld to %ld characters long\n", c->min_password,
+            c->max_password);
     return 2;
   }
   return 0;
@@ -342,7 +341,8 @@ int main(int argc, char **argv) {
     ret = load_config(&c, false);
     if (ret == 0) {
       gh_config_print(&c, stdout);
-      if (!c.secret) printf("(no secret configured: development generates one in var/dev-secret)\n");
+      if (!c.secret)
+        printf("(no secret configured: development generates one in var/dev-secret)\n");
       printf("configuration OK\n");
     }
   } else if (!strcmp(cmd, "serve")) {

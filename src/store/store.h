@@ -76,24 +76,22 @@ GH_MUST_CHECK gh_status gh_store_ping(gh_store *s);
 /* Exact match on the lower-cased e-mail. */
 GH_MUST_CHECK gh_status gh_store_user_by_email(gh_store *s, gh_arena *a, const char *email,
                                                gh_user *out);
-GH_MUST_CHECK gh_status gh_store_user_by_id(gh_store *s, gh_arena *a, const char *id,
-                                            gh_user *out);
+GH_MUST_CHECK gh_status gh_store_user_by_id(gh_store *s, gh_arena *a, const char *id, gh_user *out);
 /* Inserts the user, and in the same transaction the credential account (if cred != NULL) and the
  * session (if sess != NULL). GH_ERR_CONFLICT when the e-mail exists. */
 GH_MUST_CHECK gh_status gh_store_create_user(gh_store *s, const gh_user *u, const gh_account *cred,
                                              const gh_session *sess);
 /* Updates name (when name != NULL) and image (when set_image; image may be NULL) and updatedAt. */
 GH_MUST_CHECK gh_status gh_store_update_user(gh_store *s, const char *id, const char *name,
-                                             bool set_image, const char *image,
-                                             int64_t updated_at);
+                                             bool set_image, const char *image, int64_t updated_at);
 /* Deletes the user with its sessions and accounts in one transaction. */
 GH_MUST_CHECK gh_status gh_store_delete_user(gh_store *s, const char *id);
 
 /* --- credential account ------------------------------------------------------------------ */
 /* The password hash of the credential account (providerId='credential' AND accountId=userId).
  * GH_ERR_NOT_FOUND when there is no such account or its password is NULL. */
-GH_MUST_CHECK gh_status gh_store_credential_password(gh_store *s, gh_arena *a,
-                                                     const char *user_id, char **hash);
+GH_MUST_CHECK gh_status gh_store_credential_password(gh_store *s, gh_arena *a, const char *user_id,
+                                                     char **hash);
 /* In one transaction: sets the credential account's password (inserting the credential account
  * with id new_account_id when the user has none), then, if revoke_sessions, deletes ALL the user's
  * sessions, then inserts new_session when non-NULL. */
