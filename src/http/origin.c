@@ -18,7 +18,7 @@ gh_status gh_url_origin(gh_arena *a, const char *url, char **origin) {
   if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) goto out;
   if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) goto out;
   if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) goto out;
-  curl_url_get(u, CURLUPART_PORT, &port, 0); /* absent when default */
+  curl_url_get(u, CURLUPART_PORT, &port, CURLU_NO_DEFAULT_PORT); /* absent when default */
   char *o = port ? gh_arena_printf(a, "%s://%s:%s", scheme, host, port)
                  : gh_arena_printf(a, "%s://%s", scheme, host);
   for (char *p = o; *p; p++) *p = (char)tolower((unsigned char)*p);

@@ -1,6 +1,8 @@
 #include "json/json.h"
 
 #include <jansson.h>
+
+#include "common/encoding.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,12 +138,43 @@ gh_json *gh_json_array(void) {
   return chk(json_array());
 }
 
+/* Invalid UTF-8 (from a header or a database row) becomes U+FFFD instead of failing. */
+static json_t *string_lossy(const char *s, size_t n) {
+  json_t *j = json_stringn(s, n);
+  if (j) return j;
+  char *buf = malloc(n * 3 + 1);
+  if (!buf) gh_oom();
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    size_t len = 1;
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0xF0)
+      len = 4;
+    else if (c >= 0xE0)
+      len = 3;
+    else if (c >= 0xC0)
+      len = 2;
+    if (c && i + len <= n && (c < 0x80 || gh_utf8_valid(s + i, len))) {
+      memcpy(buf + o, s + i, len);
+      o += len;
+      i += len;
+    } else {
+      memcpy(buf + o, "\xEF\xBF\xBD", 3);
+      o += 3;
+      i++;
+    }
+  }
+  j = json_stringn(buf, o);
+  free(buf);
+  return chk(j);
+}
+
 gh_json *gh_json_str(const char *s) {
-  return s ? chk(json_string(s)) : json_null();
+  return s ? string_lossy(s, strlen(s)) : json_null();
 }
 
 gh_json *gh_json_strn(const char *s, size_t n) {
-  return s ? chk(json_stringn(s, n)) : json_null();
+  return s ? string_lossy(s, n) : json_null();
 }
 
 gh_json *gh_json_int(int64_t v) {

@@ -1,0 +1,163 @@
+/* http/origin + cookie header parsing + the wire error table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "common/errors.h"
+#include "http/http.h"
+#include "http/origin.h"
+
+static void url_origin(void **state) {
+  (void)state;
+  gh_arena *a = gh_arena_new();
+  char *o;
+  assert_int_equal(gh_url_origin(a, "http://localhost:3000/page?x=1", &o), GH_OK);
+  assert_string_equal(o, "http://localhost:3000");
+  assert_int_equal(gh_url_origin(a, "HTTPS://App.Example.com:443/x", &o), GH_OK);
+  assert_string_equal(o, "https://app.example.com");
+  assert_int_equal(gh_url_origin(a, "https://app.example.com:8443", &o), GH_OK);
+  assert_string_equal(o, "https://app.example.com:8443");
+  assert_int_equal(gh_url_origin(a, "/relative", &o), GH_ERR_INVALID);
+  assert_int_equal(gh_url_origin(a, "", &o), GH_ERR_INVALID);
+  assert_int_equal(gh_url_origin(a, NULL, &o), GH_ERR_INVALID);
+  gh_arena_free(a);
+}
+
+static void trusted(void **state) {
+  (void)state;
+  gh_origins o = {0};
+  gh_origins_add_list(&o, "http://localhost:3000");
+  gh_origins_add_list(
+      &o, " https://app.example.com/ignored/path , *.preview.example.com,https://*.corp.example ");
+  assert_int_equal(o.n, 4);
+  gh_arena *a = gh_arena_new();
+  assert_true(gh_origin_trusted(&o, a, "http://localhost:3000"));
+  assert_true(gh_origin_trusted(&o, a, "http://localhost:3000/some/page"));
+  assert_false(gh_origin_trusted(&o, a, "http://localhost:3001"));
+  assert_false(gh_origin_trusted(&o, a, "https://localhost:3000"));
+  assert_true(gh_origin_trusted(&o, a, "https://app.example.com"));
+  assert_false(gh_origin_trusted(&o, a, "https://evil.app.example.com"));
+  assert_false(gh_origin_trusted(&o, a, "https://app.example.com.evil.net"));
+  assert_true(gh_origin_trusted(&o, a, "https://pr-12.preview.example.com"));
+  assert_true(gh_origin_trusted(&o, a, "https://x.corp.example"));
+  assert_false(gh_origin_trusted(&o, a, "http://x.corp.example"));
+  assert_false(gh_origin_trusted(&o, a, "null"));
+  assert_false(gh_origin_trusted(&o, a, NULL));
+  gh_arena_free(a);
+  gh_origins_free(&o);
+}
+
+static void safe_relative(void **state) {
+  (void)state;
+  assert_true(gh_safe_relative_path("/dashboard"));
+  assert_true(gh_safe_relative_path("/a/b?next=%2Fx"));
+  assert_false(gh_safe_relative_path("//evil.com"));
+  assert_false(gh_safe_relative_path("/\\evil.com"));
+  assert_false(gh_safe_relative_path("/a\\b"));
+  assert_false(gh_safe_relative_path("/%2F%2Fevil.com"));
+  assert_false(gh_safe_relative_path("/a%5cb"));
+  assert_false(gh_safe_relative_path("/a\nb"));
+  assert_false(gh_safe_relative_path("dashboard"));
+  assert_false(gh_safe_relative_path("https://evil.com"));
+  assert_false(gh_safe_relative_path(""));
+}
+
+static gh_req make_req(gh_arena *a, const char *xff) {
+  gh_req r = {.arena = a};
+  static gh_kv h[1];
+  h[0].name = "X-Forwarded-For";
+  h[0].value = xff;
+  r.headers = h;
+  r.nheaders = xff ? 1 : 0;
+  return r;
+}
+
+static void client_ip(void **state) {
+  (void)state;
+  gh_arena *a = gh_arena_new();
+  gh_req r = make_req(a, "203.0.113.7");
+  assert_string_equal(gh_client_ip(a, &r, true), "203.0.113.7");
+  r = make_req(a, "203.0.113.7, 10.0.0.1");
+  assert_string_equal(gh_client_ip(a, &r, true), "");
+  assert_string_equal(gh_client_ip(a, &r, false), "127.0.0.1");
+  r = make_req(a, "::ffff:198.51.100.4");
+  assert_string_equal(gh_client_ip(a, &r, true), "198.51.100.4");
+  r = make_req(a, "2001:db8:1:2:3:4:5:6");
+  assert_string_equal(gh_client_ip(a, &r, true), "2001:db8:1:2::");
+  r = make_req(a, "not-an-ip");
+  assert_string_equal(gh_client_ip(a, &r, true), "");
+  r = make_req(a, NULL);
+  assert_string_equal(gh_client_ip(a, &r, false), "127.0.0.1");
+  gh_arena_free(a);
+}
+
+static void cookie_header(void **state) {
+  (void)state;
+  gh_arena *a = gh_arena_new();
+  const char *n = "better-auth.session_token";
+  assert_string_equal(gh_cookie_get(a, "better-auth.session_token=abc.def%3D", n), "abc.def=");
+  assert_string_equal(gh_cookie_get(a, "x=1; better-auth.session_token=\"q.v\"; y=2", n), "q.v");
+  assert_string_equal(
+      gh_cookie_get(a, "better-auth.session_token=first; better-auth.session_token=second", n),
+      "first");
+  assert_null(gh_cookie_get(a, "other=1", n));
+  assert_null(gh_cookie_get(a, NULL, n));
+  assert_null(gh_cookie_get(a, "better-auth.session_token=bad%zz", n));
+  assert_null(gh_cookie_get(a, "xbetter-auth.session_token=1", n));
+  assert_string_equal(gh_cookie_get(a, "  better-auth.session_token = v ;", n), "v");
+  gh_arena_free(a);
+}
+
+static void error_table(void **state) {
+  (void)state;
+  const gh_err_info *e = gh_err_lookup(GH_E_USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL);
+  assert_int_equal(e->status, 422);
+  assert_string_equal(e->code, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL");
+  assert_string_equal(e->message, "User already exists. Use another email.");
+  e = gh_err_lookup(GH_E_INVALID_EMAIL_OR_PASSWORD);
+  assert_int_equal(e->status, 401);
+  assert_string_equal(e->message, "Invalid email or password");
+  e = gh_err_lookup(GH_E_NO_FIELDS_TO_UPDATE);
+  assert_null(e->code);
+  for (int i = 0; i < GH_E__COUNT; i++) { /* every entry is filled in */
+    e = gh_err_lookup((gh_err)i);
+    assert_true(e->status >= 400 && e->status < 600);
+    assert_non_null(e->message);
+  }
+  assert_int_equal(gh_err_lookup((gh_err)9999)->status, 500);
+}
+
+static void resp_json_error(void **state) {
+  (void)state;
+  gh_arena *a = gh_arena_new();
+  gh_resp r = {.arena = a};
+  gh_resp_error(&r, GH_E_SESSION_NOT_FRESH);
+  assert_int_equal(r.status, 403);
+  assert_string_equal(r.content_type, "application/json");
+  assert_string_equal(r.body,
+                      "{\"message\":\"Session is not fresh\",\"code\":\"SESSION_NOT_FRESH\"}");
+  gh_resp r2 = {.arena = a};
+  gh_resp_error(&r2, GH_E_SERVICE_UNAVAILABLE);
+  assert_int_equal(r2.status, 503);
+  assert_int_equal(r2.nheaders, 1);
+  assert_string_equal(r2.headers[0].name, "Retry-After");
+  gh_resp_header(&r2, "Set-Cookie", "a=1");
+  gh_resp_header(&r2, "Set-Cookie", "b=2");
+  gh_resp_remove_header(&r2, "set-cookie", NULL, NULL);
+  assert_int_equal(r2.nheaders, 1);
+  gh_arena_free(a);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(url_origin),      cmocka_unit_test(trusted),
+      cmocka_unit_test(safe_relative),   cmocka_unit_test(client_ip),
+      cmocka_unit_test(cookie_header),   cmocka_unit_test(error_table),
+      cmocka_unit_test(resp_json_error),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
