@@ -11,6 +11,12 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 step() { printf '\n==== %s\n' "$*"; }
 
+# A throwaway PostgreSQL for the store unit tests (the e2e harness starts its own).
+PG_DIR="$(mktemp -d /tmp/gatehouse-unit-pg.XXXXXX)"
+trap 'scripts/pg-temp.sh stop "$PG_DIR"' EXIT
+GH_TEST_PG_URL="$(scripts/pg-temp.sh start "$PG_DIR")"
+export GH_TEST_PG_URL
+
 step "format check"
 clang-format --dry-run -Werror $(git ls-files '*.c' '*.h')
 

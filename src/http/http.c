@@ -423,14 +423,14 @@ gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_
   }
 
   h->d = MHD_start_daemon(
-      flags, (uint16_t)cfg->port, NULL, NULL, access_cb, h, MHD_OPTION_SOCK_ADDR, sa,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 2),
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->conn_limit ? cfg->conn_limit : 1000),
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->conn_timeout_s ? cfg->conn_timeout_s : 30),
+      flags, (uint16_t)cfg->port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+      NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
+      (unsigned)(cfg->threads ? cfg->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)(cfg->conn_limit ? cfg->conn_limit : 1000), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned)cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)(cfg->conn_timeout_s ? cfg->conn_timeout_s : 30),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->conn_memory ? cfg->conn_memory : 65536),
-      MHD_OPTION_NOTIFY_COMPLETED, complete_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-      MHD_OPTION_END);
+      MHD_OPTION_NOTIFY_COMPLETED, complete_cb, h, MHD_OPTION_END);
   if (!h->d) {
     free(h);
     return GH_ERR_IO;
