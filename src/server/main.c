@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <sodium.h>
 
 #include "auth/auth.h"
@@ -317,7 +316,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "gatehouse: libsodium initialisation failed\n");
     return 1;
   }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -359,6 +357,5 @@ int main(int argc, char **argv) {
     return 2;
   }
   gh_config_free(&c);
-  curl_global_cleanup();
   return ret;
 }
