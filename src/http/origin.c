@@ -121,9 +121,10 @@ const char *gh_client_ip(gh_arena *a, const gh_req *r, bool production) {
       inet_ntop(AF_INET, &v4, buf, sizeof buf);
       return gh_arena_strdup(a, buf);
     }
-    memset(v6.s6_addr + 8, 0, 8); /* /64 subnet */
-    inet_ntop(AF_INET6, &v6, buf, sizeof buf);
-    return gh_arena_strdup(a, buf);
+    /* better-auth's normalizeIP: the /64 subnet, written as eight 4-digit groups */
+    const unsigned char *b = v6.s6_addr;
+    return gh_arena_printf(a, "%02x%02x:%02x%02x:%02x%02x:%02x%02x:0000:0000:0000:0000", b[0], b[1],
+                           b[2], b[3], b[4], b[5], b[6], b[7]);
   }
   return fallback;
 }

@@ -87,7 +87,7 @@ static void client_ip(void **state) {
   r = make_req(a, "::ffff:198.51.100.4");
   assert_string_equal(gh_client_ip(a, &r, true), "198.51.100.4");
   r = make_req(a, "2001:db8:1:2:3:4:5:6");
-  assert_string_equal(gh_client_ip(a, &r, true), "2001:db8:1:2::");
+  assert_string_equal(gh_client_ip(a, &r, true), "2001:0db8:0001:0002:0000:0000:0000:0000");
   r = make_req(a, "not-an-ip");
   assert_string_equal(gh_client_ip(a, &r, true), "");
   r = make_req(a, NULL);
