@@ -71,13 +71,29 @@ void gh_v_issue(gh_vctx *v, const char *path, const char *text) {
                   : gh_arena_printf(v->a, "[%s] %s", path, text);
 }
 
-bool gh_v_object(gh_vctx *v, const gh_json *body) {
+bool gh_v_object(gh_vctx *v, const gh_json *body, const char *kind) {
   gh_json_type t = gh_json_typeof(body);
   if (t == GH_JSON_OBJECT) return true;
   gh_v_issue(
       v, "body",
-      gh_arena_printf(v->a, "Invalid input: expected object, received %s", gh_json_type_name(t)));
+      gh_arena_printf(v->a, "Invalid input: expected %s, received %s", kind, gh_json_type_name(t)));
   return false;
+}
+
+const char *gh_v_string_n(gh_vctx *v, const gh_json *body, const char *field, bool required,
+                          size_t *len) {
+  gh_json *j = gh_json_get(body, field);
+  gh_json_type t = gh_json_typeof(j);
+  *len = 0;
+  if (t == GH_JSON_STRING) {
+    *len = gh_json_string_len(j);
+    return gh_json_string(j);
+  }
+  if (t == GH_JSON_UNDEFINED && !required) return NULL;
+  gh_v_issue(
+      v, gh_arena_printf(v->a, "body.%s", field),
+      gh_arena_printf(v->a, "Invalid input: expected string, received %s", gh_json_type_name(t)));
+  return NULL;
 }
 
 const char *gh_v_string(gh_vctx *v, const gh_json *body, const char *field, bool required,

@@ -25,11 +25,14 @@ typedef struct {
 } gh_vctx;
 
 void gh_v_issue(gh_vctx *v, const char *path, const char *text);
-/* The body must be a JSON object. */
-bool gh_v_object(gh_vctx *v, const gh_json *body);
+/* The body must be a JSON object. kind is zod's name for the schema: "object" or "record". */
+bool gh_v_object(gh_vctx *v, const gh_json *body, const char *kind);
 /* Returns the string (NULL when absent/null and optional, or on an issue). nullable: null ok. */
 const char *gh_v_string(gh_vctx *v, const gh_json *body, const char *field, bool required,
                         bool nullable, bool *present);
+/* Like gh_v_string but NUL characters are allowed (passwords): *len receives the byte length. */
+const char *gh_v_string_n(gh_vctx *v, const gh_json *body, const char *field, bool required,
+                          size_t *len);
 /* Optional boolean: returns dflt when absent; records an issue for other types. */
 bool gh_v_bool(gh_vctx *v, const gh_json *body, const char *field, bool dflt);
 /* Answers 400 VALIDATION_ERROR when issues were recorded; returns true if it did. */

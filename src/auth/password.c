@@ -10,7 +10,7 @@
 
 /* Loads the credential hash and checks password; answers the error itself. */
 static bool check_password(gh_store *st, gh_req *req, gh_resp *resp, const char *user_id,
-                           const char *password) {
+                           const char *password, size_t plen) {
   char *hash;
   gh_status rc = gh_store_credential_password(st, req->arena, user_id, &hash);
   if (rc == GH_ERR_NOT_FOUND) {
@@ -22,7 +22,7 @@ static bool check_password(gh_store *st, gh_req *req, gh_resp *resp, const char 
     return false;
   }
   bool ok = false;
-  if (gh_password_verify(password, strlen(password), hash, &ok) != GH_OK || !ok) {
+  if (gh_password_verify(password, plen, hash, &ok) != GH_OK || !ok) {
     gh_log(GH_LOG_INFO, "password.check_failed", "user_id", user_id, "reason", "INVALID_PASSWORD",
            NULL);
     gh_resp_error(resp, GH_E_INVALID_PASSWORD);
@@ -40,15 +40,16 @@ void gh_route_change_password(void *app, gh_req *req, gh_resp *resp) {
   if (!gh_require_session(au, st, req, resp, &s)) return;
   gh_vctx v = {.a = req->arena};
   const gh_json *b = req->json;
-  if (!gh_v_object(&v, b)) {
+  if (!gh_v_object(&v, b, "object")) {
     gh_v_fail(&v, resp);
     return;
   }
-  const char *new_pw = gh_v_string(&v, b, "newPassword", true, false, NULL);
-  const char *cur_pw = gh_v_string(&v, b, "currentPassword", true, false, NULL);
+  size_t new_len, cur_len;
+  const char *new_pw = gh_v_string_n(&v, b, "newPassword", true, &new_len);
+  const char *cur_pw = gh_v_string_n(&v, b, "currentPassword", true, &cur_len);
   bool revoke = gh_v_bool(&v, b, "revokeOtherSessions", false);
   if (gh_v_fail(&v, resp)) return;
-  size_t units = gh_utf16_length(new_pw, strlen(new_pw));
+  size_t units = gh_utf16_length(new_pw, new_len);
   if (units < (size_t)au->cfg.min_password) {
     gh_resp_error(resp, GH_E_PASSWORD_TOO_SHORT);
     return;
@@ -57,9 +58,9 @@ void gh_route_change_password(void *app, gh_req *req, gh_resp *resp) {
     gh_resp_error(resp, GH_E_PASSWORD_TOO_LONG);
     return;
   }
-  if (!check_password(st, req, resp, s.u.id, cur_pw)) return;
+  if (!check_password(st, req, resp, s.u.id, cur_pw, cur_len)) return;
   char hash[GH_PASSWORD_HASH_LEN + 1];
-  if (gh_password_hash(new_pw, strlen(new_pw), hash) != GH_OK) {
+  if (gh_password_hash(new_pw, new_len, hash) != GH_OK) {
     gh_resp_error(resp, GH_E_INTERNAL);
     return;
   }
@@ -97,12 +98,13 @@ void gh_route_verify_password(void *app, gh_req *req, gh_resp *resp) {
   gh_sess s;
   if (!gh_require_session(au, st, req, resp, &s)) return;
   gh_vctx v = {.a = req->arena};
-  if (!gh_v_object(&v, req->json)) {
+  if (!gh_v_object(&v, req->json, "object")) {
     gh_v_fail(&v, resp);
     return;
   }
-  const char *pw = gh_v_string(&v, req->json, "password", true, false, NULL);
+  size_t plen;
+  const char *pw = gh_v_string_n(&v, req->json, "password", true, &plen);
   if (gh_v_fail(&v, resp)) return;
-  if (!check_password(st, req, resp, s.u.id, pw)) return;
+  if (!check_password(st, req, resp, s.u.id, pw, plen)) return;
   gh_resp_raw_json(resp, 200, "{\"status\":true}");
 }

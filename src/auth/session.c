@@ -95,7 +95,7 @@ void gh_route_revoke_session(void *app, gh_req *req, gh_resp *resp) {
   gh_sess s;
   if (!gh_require_session(au, st, req, resp, &s)) return;
   gh_vctx v = {.a = req->arena};
-  if (!gh_v_object(&v, req->json)) {
+  if (!gh_v_object(&v, req->json, "object")) {
     gh_v_fail(&v, resp);
     return;
   }

@@ -19,21 +19,21 @@ void gh_route_sign_in(void *app, gh_req *req, gh_resp *resp) {
   if (!gh_origin_check(au, req, resp, true)) return;
   gh_vctx v = {.a = a};
   const gh_json *b = req->json;
-  if (!gh_v_object(&v, b)) {
+  if (!gh_v_object(&v, b, "object")) {
     gh_v_fail(&v, resp);
     return;
   }
-  const char *email = gh_v_string(&v, b, "email", true, false, NULL);
-  const char *password = gh_v_string(&v, b, "password", true, false, NULL);
+  size_t elen, plen;
+  const char *email = gh_v_string_n(&v, b, "email", true, &elen);
+  const char *password = gh_v_string_n(&v, b, "password", true, &plen);
   const char *callback = gh_v_string(&v, b, "callbackURL", false, false, NULL);
   bool remember = gh_v_bool(&v, b, "rememberMe", true);
   if (gh_v_fail(&v, resp)) return;
-  if (!gh_email_valid(email)) {
+  if (strlen(email) != elen || !gh_email_valid(email)) {
     gh_log(GH_LOG_INFO, "sign_in.failure", "reason", "INVALID_EMAIL", NULL);
     gh_resp_error(resp, GH_E_INVALID_EMAIL);
     return;
   }
-  size_t plen = strlen(password);
   if (gh_utf16_length(password, plen) > (size_t)au->cfg.max_password) {
     gh_log(GH_LOG_INFO, "sign_in.failure", "reason", "PASSWORD_TOO_LONG", NULL);
     gh_resp_error(resp, GH_E_PASSWORD_TOO_LONG);

@@ -15,20 +15,22 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
   if (!gh_origin_check(au, req, resp, true)) return;
   gh_vctx v = {.a = a};
   const gh_json *b = req->json;
-  if (!gh_v_object(&v, b)) {
+  if (!gh_v_object(&v, b, "object")) { /* zod: object().and(record()) */
+    gh_v_object(&v, b, "record");
     gh_v_fail(&v, resp);
     return;
   }
   const char *name = gh_v_string(&v, b, "name", true, false, NULL);
-  const char *email = gh_v_string(&v, b, "email", true, false, NULL);
-  if (email && !gh_email_valid(email)) gh_v_issue(&v, "body.email", "Invalid email address");
-  const char *password = gh_v_string(&v, b, "password", true, false, NULL);
+  size_t elen, plen;
+  const char *email = gh_v_string_n(&v, b, "email", true, &elen);
+  if (email && (strlen(email) != elen || !gh_email_valid(email)))
+    gh_v_issue(&v, "body.email", "Invalid email address");
+  const char *password = gh_v_string_n(&v, b, "password", true, &plen);
   const char *image = gh_v_string(&v, b, "image", false, false, NULL);
   gh_v_string(&v, b, "callbackURL", false, false, NULL);
   bool remember = gh_v_bool(&v, b, "rememberMe", true);
   if (gh_v_fail(&v, resp)) return;
 
-  size_t plen = strlen(password);
   size_t units = gh_utf16_length(password, plen);
   if (units < (size_t)au->cfg.min_password) {
     gh_resp_error(resp, GH_E_PASSWORD_TOO_SHORT);

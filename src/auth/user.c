@@ -15,7 +15,7 @@ void gh_route_update_user(void *app, gh_req *req, gh_resp *resp) {
   if (!gh_require_session(au, st, req, resp, &s)) return;
   gh_vctx v = {.a = req->arena};
   const gh_json *b = req->json;
-  if (!gh_v_object(&v, b)) {
+  if (!gh_v_object(&v, b, "record")) {
     gh_v_fail(&v, resp);
     return;
   }
@@ -56,12 +56,13 @@ void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp) {
   gh_vctx v = {.a = req->arena};
   const gh_json *b = req->json;
   const char *password = NULL;
+  size_t plen = 0;
   if (b) {
-    if (!gh_v_object(&v, b)) {
+    if (!gh_v_object(&v, b, "object")) {
       gh_v_fail(&v, resp);
       return;
     }
-    password = gh_v_string(&v, b, "password", false, false, NULL);
+    password = gh_v_string_n(&v, b, "password", false, &plen);
     gh_v_string(&v, b, "callbackURL", false, false, NULL);
     gh_v_string(&v, b, "token", false, false, NULL);
     if (gh_v_fail(&v, resp)) return;
@@ -78,7 +79,7 @@ void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp) {
       return;
     }
     bool ok = false;
-    if (gh_password_verify(password, strlen(password), hash, &ok) != GH_OK || !ok) {
+    if (gh_password_verify(password, plen, hash, &ok) != GH_OK || !ok) {
       gh_log(GH_LOG_INFO, "user.delete_rejected", "user_id", s.u.id, "reason", "INVALID_PASSWORD",
              NULL);
       gh_resp_error(resp, GH_E_INVALID_PASSWORD);

@@ -244,6 +244,7 @@ static bool prepare_body(struct conn_state *st) {
   if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) return true;
   if (st->body_len == 0) return true;
   const char *ct = gh_req_header(r, "Content-Type");
+  if (!ct) return true; /* better-call parses no body without a Content-Type */
   bool form_ok = st->route->flags & GH_ROUTE_FORM;
   if (ct && media_is(ct, "application/json")) {
     gh_json *j;
@@ -266,7 +267,7 @@ static bool prepare_body(struct conn_state *st) {
   }
   char *msg = gh_arena_printf(
       r->arena, "Content-Type \"%s\" is not allowed. Allowed types: %s", ct ? ct : "",
-      form_ok ? "application/json, application/x-www-form-urlencoded" : "application/json");
+      form_ok ? "application/x-www-form-urlencoded, application/json" : "application/json");
   gh_resp_error_msg(resp, 415, "UNSUPPORTED_MEDIA_TYPE", msg);
   return false;
 }

@@ -34,11 +34,11 @@ static void messages(void **state) {
   gh_json_decref(b);
 
   gh_vctx v2 = {.a = a};
-  assert_false(gh_v_object(&v2, NULL));
+  assert_false(gh_v_object(&v2, NULL, "object"));
   assert_string_equal(v2.msg, "[body] Invalid input: expected object, received undefined");
   gh_vctx v3 = {.a = a};
   gh_json *arr = parse("[1]");
-  assert_false(gh_v_object(&v3, arr));
+  assert_false(gh_v_object(&v3, arr, "object"));
   assert_string_equal(v3.msg, "[body] Invalid input: expected object, received array");
   gh_json_decref(arr);
 
