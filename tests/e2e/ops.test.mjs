@@ -1,0 +1,305 @@
+// Operations (gatehouse only; skipped with GH_E2E_TARGET=better-auth): JSON logs with audit events
+// and no secrets, check-config, the user CLI, SIGTERM, and a PostgreSQL outage (503, recovery).
+import assert from "node:assert/strict";
+import net from "node:net";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { makeClient } from "./lib/client.mjs";
+import { GATEHOUSE_ONLY, SECRET, backends } from "./lib/config.mjs";
+import { CookieJar, SESSION_COOKIE, hmacSig } from "./lib/cookies.mjs";
+import { PASSWORD, assertError, forEachBackend, newEmail, scryptMatches, signIn, signUp } from "./lib/fixtures.mjs";
+import { raw } from "./lib/http.mjs";
+import { PgCluster } from "./lib/pg.mjs";
+import { freshDatabaseUrl, runCli, startServer } from "./lib/server.mjs";
+import { freePort, makeTempDir, sleep } from "./lib/util.mjs";
+
+const lower = (o) => JSON.stringify(o).toLowerCase();
+const FAILURE = /fail|denied|invalid|reject|unauthori[sz]ed|error/;
+/** Log objects mentioning an action (regex over the whole JSON text). */
+const eventsLike = (srv, re) => srv.logs.filter((o) => !o.__unparsed && re.test(lower(o)));
+/** A string field named like reason/code/error with a non-empty value. */
+function reasonOf(o) {
+  for (const [k, v] of Object.entries(o)) {
+    if (/reason|code|error/i.test(k) && typeof v === "string" && v.length > 0) return v;
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      const inner = reasonOf(v);
+      if (inner) return inner;
+    }
+  }
+  return null;
+}
+
+describe("ops", { skip: GATEHOUSE_ONLY }, () => {
+  forEachBackend("logs", (backend) => {
+    let srv;
+    const secrets = new Set([SECRET]); // every string that must never reach stderr
+    const rememberRes = (res) => {
+      for (const c of res.cookies || []) {
+        if (c.value) {
+          secrets.add(c.value);
+          secrets.add(decodeURIComponent(c.value));
+          const sig = decodeURIComponent(c.value).split(".").pop();
+          if (sig.length >= 40) secrets.add(sig);
+        }
+      }
+      const sat = res.headers?.["set-auth-token"];
+      if (sat) secrets.add(sat);
+      if (res.json?.token) secrets.add(res.json.token);
+    };
+
+    before(async () => {
+      srv = await startServer({ backend, hint: "ops-logs" });
+      // the scenario: sign-up, sign-in (success, wrong password, unknown user), get-session, revoke, sign-out
+      const password = "Log-Scenario-Pa55word!";
+      const wrongPassword = "Wrong-Guess-Pa55word?";
+      secrets.add(password);
+      secrets.add(wrongPassword);
+      const email = newEmail("logs");
+      const jar = new CookieJar();
+      rememberRes(await raw(srv, "POST", "/sign-up/email", { json: { name: "Log User", email, password }, jar }));
+      const second = new CookieJar();
+      rememberRes(await raw(srv, "POST", "/sign-in/email", { json: { email, password }, jar: second }));
+      rememberRes(await raw(srv, "POST", "/sign-in/email", { json: { email, password: wrongPassword } }));
+      rememberRes(await raw(srv, "POST", "/sign-in/email", { json: { email: newEmail("ghost"), password: wrongPassword } }));
+      rememberRes(await raw(srv, "GET", "/get-session", { jar }));
+      rememberRes(await raw(srv, "GET", "/get-session", { bearer: jar.sessionToken(SECRET), origin: null }));
+      rememberRes(await raw(srv, "POST", "/revoke-session", { json: { token: second.sessionToken(SECRET) }, jar }));
+      rememberRes(await raw(srv, "POST", "/change-password", { json: { currentPassword: password, newPassword: `${password}-2` }, jar }));
+      secrets.add(`${password}-2`);
+      rememberRes(await raw(srv, "POST", "/sign-out", { jar }));
+      secrets.add(hmacSig("true", SECRET)); // dont_remember signature
+      // stop now so every buffered line is flushed; the exit code must be 0
+      await srv.stop();
+    });
+
+    it("every stderr line is one JSON object", () => {
+      assert.ok(srv.stderrLines.length > 0, "no log lines at all");
+      for (const line of srv.stderrLines) {
+        const o = JSON.parse(line);
+        assert.ok(o && typeof o === "object" && !Array.isArray(o), line);
+      }
+    });
+
+    it("audit events: sign-up, sign-in success, sign-in failures with a reason code, session created/revoked, sign-out", () => {
+      const dump = () => srv.stderrLines.join("\n").slice(-6000);
+      assert.ok(eventsLike(srv, /sign[-_ .]?up/).length >= 1, `no sign-up event:\n${dump()}`);
+      const signIns = eventsLike(srv, /sign[-_ .]?in/);
+      const ok = signIns.filter((o) => !FAILURE.test(lower(o)));
+      const failed = signIns.filter((o) => FAILURE.test(lower(o)));
+      assert.ok(ok.length >= 1, `no successful sign-in event:\n${dump()}`);
+      assert.ok(failed.length >= 2, `expected 2 sign-in failure events (wrong password, unknown e-mail):\n${dump()}`);
+      for (const o of failed) assert.ok(reasonOf(o), `sign-in failure without a reason code: ${JSON.stringify(o)}`);
+      assert.ok(eventsLike(srv, /session/).some((o) => /creat/.test(lower(o))), `no session-created event:\n${dump()}`);
+      assert.ok(eventsLike(srv, /session/).some((o) => /revok/.test(lower(o))), `no session-revoked event:\n${dump()}`);
+      assert.ok(eventsLike(srv, /sign[-_ .]?out/).length >= 1, `no sign-out event:\n${dump()}`);
+    });
+
+    it("no password, session token, signed cookie value, signature or the secret appears anywhere in stderr", () => {
+      const text = srv.stderrLines.join("\n");
+      assert.ok(secrets.size >= 10, "the scenario produced the values to look for");
+      for (const s of secrets) {
+        assert.ok(s.length >= 8, `short probe ${s}`);
+        assert.ok(!text.includes(s), `stderr contains a secret value: ${s.slice(0, 6)}…`);
+        // also JSON-escaped forms (a logger escaping "/" or "+" would still leak)
+        assert.ok(!text.includes(JSON.stringify(s).slice(1, -1)), `stderr contains a secret value (escaped): ${s.slice(0, 6)}…`);
+      }
+    });
+  });
+
+  describe("check-config", () => {
+    let baseEnv;
+    before(async () => {
+      const dir = makeTempDir("gh-e2e-config");
+      baseEnv = {
+        PORT: "3999",
+        GATEHOUSE_HOST: "127.0.0.1",
+        DATABASE_URL: `sqlite:${path.join(dir, "config.db")}`,
+        GATEHOUSE_SECRET: SECRET,
+        GATEHOUSE_BASE_URL: "http://127.0.0.1:3999",
+        GATEHOUSE_ENV: "development",
+      };
+    });
+
+    it("prints the effective configuration with the secret masked, exit 0", async () => {
+      const r = await runCli(["check-config"], { env: baseEnv });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const out = r.stdout + r.stderr;
+      assert.ok(out.includes("http://127.0.0.1:3999"), `base URL not shown:\n${out}`);
+      for (let i = 0; i + 8 <= SECRET.length; i++) {
+        assert.ok(!out.includes(SECRET.slice(i, i + 8)), `secret (part) visible in check-config output:\n${out}`);
+      }
+    });
+
+    it("production with a missing or shorter-than-32-byte secret → non-zero exit; with 32 bytes → 0", async () => {
+      const prod = { ...baseEnv, GATEHOUSE_ENV: "production" };
+      let r = await runCli(["check-config"], { env: { ...prod, GATEHOUSE_SECRET: undefined } });
+      assert.notEqual(r.code, 0, `missing secret accepted:\n${r.stdout}${r.stderr}`);
+      r = await runCli(["check-config"], { env: { ...prod, GATEHOUSE_SECRET: "x".repeat(31) } });
+      assert.notEqual(r.code, 0, `31-byte secret accepted:\n${r.stdout}${r.stderr}`);
+      assert.ok(!(r.stdout + r.stderr).includes("x".repeat(31)), "the rejected secret is echoed");
+      r = await runCli(["check-config"], { env: { ...prod, GATEHOUSE_SECRET: "y".repeat(32) } });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    });
+
+    it("invalid values (GATEHOUSE_ENV, session age, port) → non-zero exit", async () => {
+      for (const bad of [{ GATEHOUSE_ENV: "staging" }, { GATEHOUSE_SESSION_EXPIRES_IN: "abc" }, { PORT: "70000" }]) {
+        const r = await runCli(["check-config"], { env: { ...baseEnv, ...bad } });
+        assert.notEqual(r.code, 0, `${JSON.stringify(bad)} accepted:\n${r.stdout}${r.stderr}`);
+      }
+    });
+
+    it("serve refuses to start in production without a valid secret (exits non-zero by itself)", async () => {
+      const r = await runCli(["serve", "--migrate"], {
+        env: { ...baseEnv, PORT: String(await freePort()), GATEHOUSE_ENV: "production", GATEHOUSE_SECRET: "short" },
+        timeoutMs: 15000,
+      });
+      assert.equal(r.signal, null, "still running after 15 s (killed)");
+      assert.notEqual(r.code, 0);
+    });
+
+    it("version prints a version number", async () => {
+      const r = await runCli(["version"], { env: baseEnv });
+      assert.equal(r.code, 0);
+      assert.match(r.stdout + r.stderr, /\d+\.\d+\.\d+/);
+    });
+  });
+
+  forEachBackend("cli", (backend) => {
+    let srv;
+    before(async () => {
+      srv = await startServer({ backend, hint: "ops-cli" });
+    });
+    after(async () => {
+      await srv?.stop();
+    });
+    const cli = (args, input) => runCli(args, { env: srv.env, input });
+
+    it("user create --password-stdin: the user signs in through the official client; e-mail lower-cased; scrypt account", async () => {
+      const email = newEmail("cli").replace("cli-", "CLI-");
+      const r = await cli(["user", "create", "--email", email, "--name", "Cli Person", "--password-stdin"], "cli-password-1\n");
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.ok(!(r.stdout + r.stderr).includes("cli-password-1"), "password echoed by the CLI");
+      const row = await srv.db.userByEmail(email.toLowerCase());
+      assert.ok(row, "user row with the lower-cased e-mail");
+      assert.equal(row.name, "Cli Person");
+      assert.match(row.id, /^[A-Za-z0-9]{32}$/);
+      const [acc] = await srv.db.accountsOf(row.id);
+      assert.equal(acc.providerId, "credential");
+      assert.equal(acc.accountId, row.id);
+      assert.ok(scryptMatches(acc.password, "cli-password-1"), "the trailing newline is not part of the password");
+      const { client } = makeClient(srv);
+      const { data, error } = await client.signIn.email({ email, password: "cli-password-1" });
+      assert.equal(error, null, JSON.stringify(error));
+      assert.equal(data.user.id, row.id);
+    });
+
+    it("user create refuses a duplicate e-mail (any case) and a too-short password, writing nothing", async () => {
+      const a = await signUp(srv);
+      const before = await srv.db.snapshot();
+      let r = await cli(["user", "create", "--email", a.email.toUpperCase(), "--name", "Dup", "--password-stdin"], "another-password\n");
+      assert.notEqual(r.code, 0, "duplicate accepted");
+      r = await cli(["user", "create", "--email", newEmail("short"), "--name", "Short", "--password-stdin"], "1234567\n");
+      assert.notEqual(r.code, 0, "7-character password accepted");
+      assert.deepEqual(await srv.db.snapshot(), before);
+    });
+
+    it("user set-password: the new password works, the old one fails; unknown e-mail → non-zero", async () => {
+      const a = await signUp(srv);
+      let r = await cli(["user", "set-password", "--email", a.email], "set-by-cli-password\n");
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      await signIn(srv, { email: a.email, password: "set-by-cli-password" });
+      const old = await raw(srv, "POST", "/sign-in/email", { json: { email: a.email, password: PASSWORD } });
+      assertError(old, 401, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password");
+      r = await cli(["user", "set-password", "--email", newEmail("nobody")], "whatever-password\n");
+      assert.notEqual(r.code, 0, "set-password for an unknown user succeeded");
+    });
+
+    it("migrate on a fresh database (twice: idempotent), then serve without --migrate works", async () => {
+      const databaseUrl = await freshDatabaseUrl(backend, "ops-migrate");
+      const env = { ...srv.env, DATABASE_URL: databaseUrl };
+      for (let i = 0; i < 2; i++) {
+        const r = await runCli(["migrate"], { env });
+        assert.equal(r.code, 0, `migrate #${i + 1}: ${r.stdout}${r.stderr}`);
+      }
+      const s2 = await startServer({ backend, databaseUrl, args: ["serve"], hint: "ops-migrate" });
+      try {
+        const a = await signUp(s2);
+        assert.equal(await s2.db.count("user", { id: a.user.id }), 1);
+      } finally {
+        await s2.stop();
+      }
+    });
+  });
+
+  forEachBackend("signals", (backend) => {
+    it("SIGTERM → exit code 0 and the port is closed", async () => {
+      const srv = await startServer({ backend, hint: "ops-sigterm" });
+      await signUp(srv);
+      const info = await srv.stop();
+      assert.deepEqual(info, { code: 0, signal: null });
+      const refused = await new Promise((resolve) => {
+        const sock = net.connect(srv.port, "127.0.0.1");
+        sock.on("connect", () => {
+          sock.destroy();
+          resolve(false);
+        });
+        sock.on("error", () => resolve(true));
+      });
+      assert.ok(refused, "port still accepting connections after exit");
+    });
+  });
+
+  describe("PostgreSQL outage", { skip: backends().includes("postgres") ? false : "postgres not in GH_E2E_BACKENDS" }, () => {
+    let cluster;
+    let srv;
+    before(async () => {
+      cluster = new PgCluster("outage"); // its own cluster: the others are not disturbed
+      await cluster.start();
+      srv = await startServer({ backend: "postgres", databaseUrl: await cluster.createDatabase("outage"), hint: "ops-outage" });
+    });
+    after(async () => {
+      if (cluster && !cluster.running) await cluster.start().catch(() => {});
+      await srv?.stop();
+      await cluster?.stop().catch(() => {});
+    });
+
+    /** 503 with a JSON body {message, ...}; never 500. */
+    function assert503(res, what) {
+      assert.notEqual(res.status, 500, `${what}: 500 during the outage: ${res.text}`);
+      assert.equal(res.status, 503, `${what}: ${res.status} ${res.text}`);
+      assert.match(String(res.headers["content-type"]), /^application\/json/, what);
+      assert.equal(typeof res.json?.message, "string", `${what}: JSON error body: ${res.text}`);
+      const sc = res.cookies.filter((c) => c.name === SESSION_COOKIE);
+      assert.deepEqual(sc, [], `${what}: must not set or clear the session cookie when the DB is down`);
+    }
+
+    it("DB down → get-session, sign-in, sign-up and update-user answer 503 JSON; DB back → requests succeed without a restart; nothing half-written", async () => {
+      const a = await signUp(srv, { name: "Before Outage" });
+      const downEmail = newEmail("during-outage");
+
+      await cluster.stop();
+      assert503(await raw(srv, "GET", "/get-session", { jar: a.jar }), "get-session");
+      assert503(await raw(srv, "POST", "/sign-in/email", { json: { email: a.email, password: PASSWORD } }), "sign-in");
+      assert503(await raw(srv, "POST", "/sign-up/email", { json: { name: "x", email: downEmail, password: PASSWORD } }), "sign-up");
+      assert503(await raw(srv, "POST", "/update-user", { json: { name: "During Outage" }, jar: a.jar }), "update-user");
+      assert.ok(srv.exitInfo === null, "the server kept running");
+
+      await cluster.start();
+      let res;
+      const deadline = Date.now() + 20000;
+      for (;;) {
+        res = await raw(srv, "GET", "/get-session", { jar: a.jar });
+        if (res.status === 200) break;
+        assert503(res, "get-session while reconnecting");
+        assert.ok(Date.now() < deadline, "gatehouse did not recover within 20 s of the database returning");
+        await sleep(250);
+      }
+      assert.equal(res.json?.session?.token, a.token, "the session survived the outage");
+      const s = await signIn(srv, { email: a.email });
+      assert.ok(s.token);
+      assert.equal(await srv.db.count("user", { email: downEmail }), 0, "no user from the failed sign-up");
+      assert.equal((await srv.db.userByEmail(a.email)).name, "Before Outage", "update during the outage not applied");
+      await signUp(srv, { email: downEmail }); // the address is free
+    });
+  });
+});
