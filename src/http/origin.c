@@ -2,33 +2,41 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <curl/curl.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uriparser/Uri.h>
 
 #include "common/encoding.h"
 
+static size_t range_len(const UriTextRangeA *r) {
+  return r->first && r->afterLast ? (size_t)(r->afterLast - r->first) : 0;
+}
+
 gh_status gh_url_origin(gh_arena *a, const char *url, char **origin) {
   if (!url || !*url || strlen(url) > 8192) return GH_ERR_INVALID;
-  CURLU *u = curl_url();
-  if (!u) gh_oom();
+  UriUriA u;
+  const char *err;
+  if (uriParseSingleUriA(&u, url, &err) != URI_SUCCESS) return GH_ERR_INVALID;
   gh_status st = GH_ERR_INVALID;
-  char *scheme = NULL, *host = NULL, *port = NULL;
-  if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) goto out;
-  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) goto out;
-  if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) goto out;
-  curl_url_get(u, CURLUPART_PORT, &port, CURLU_NO_DEFAULT_PORT); /* absent when default */
-  char *o = port ? gh_arena_printf(a, "%s://%s:%s", scheme, host, port)
-                 : gh_arena_printf(a, "%s://%s", scheme, host);
-  for (char *p = o; *p; p++) *p = (char)tolower((unsigned char)*p);
-  *origin = o;
+  size_t sl = range_len(&u.scheme), hl = range_len(&u.hostText), pl = range_len(&u.portText);
+  if (sl == 0 || hl == 0 || pl > 5) goto out;
+  char *scheme = gh_arena_strndup(a, u.scheme.first, sl);
+  char *host = gh_arena_strndup(a, u.hostText.first, hl);
+  for (char *p = scheme; *p; p++) *p = (char)tolower((unsigned char)*p);
+  for (char *p = host; *p; p++) *p = (char)tolower((unsigned char)*p);
+  char *port = pl ? gh_arena_strndup(a, u.portText.first, pl) : NULL;
+  for (char *p = port; p && *p; p++)
+    if (!isdigit((unsigned char)*p)) goto out;
+  if (port && ((!strcmp(scheme, "http") && !strcmp(port, "80")) ||
+               (!strcmp(scheme, "https") && !strcmp(port, "443"))))
+    port = NULL; /* default ports are not part of the origin */
+  bool v6 = u.hostData.ip6 != NULL || u.hostData.ipFuture.first != NULL;
+  *origin = gh_arena_printf(a, "%s://%s%s%s%s%s", scheme, v6 ? "[" : "", host, v6 ? "]" : "",
+                            port ? ":" : "", port ? port : "");
   st = GH_OK;
 out:
-  curl_free(scheme);
-  curl_free(host);
-  curl_free(port);
-  curl_url_cleanup(u);
+  uriFreeUriMembersA(&u);
   return st;
 }
 

@@ -21,6 +21,17 @@ static void url_origin(void **state) {
   assert_string_equal(o, "https://app.example.com");
   assert_int_equal(gh_url_origin(a, "https://app.example.com:8443", &o), GH_OK);
   assert_string_equal(o, "https://app.example.com:8443");
+  assert_int_equal(gh_url_origin(a, "http://example.com:80/", &o), GH_OK);
+  assert_string_equal(o, "http://example.com");
+  assert_int_equal(gh_url_origin(a, "http://[::1]:3000/x", &o), GH_OK);
+  assert_string_equal(o, "http://[::1]:3000");
+  assert_int_equal(gh_url_origin(a, "myapp://callback/path", &o), GH_OK);
+  assert_string_equal(o, "myapp://callback");
+  assert_int_equal(gh_url_origin(a, "http://user:pw@host.example:8080/p", &o), GH_OK);
+  assert_string_equal(o, "http://host.example:8080");
+  assert_int_equal(gh_url_origin(a, "http://host:99999999/", &o), GH_ERR_INVALID);
+  assert_int_equal(gh_url_origin(a, "http:///nohost", &o), GH_ERR_INVALID);
+  assert_int_equal(gh_url_origin(a, "ht tp://bad", &o), GH_ERR_INVALID);
   assert_int_equal(gh_url_origin(a, "/relative", &o), GH_ERR_INVALID);
   assert_int_equal(gh_url_origin(a, "", &o), GH_ERR_INVALID);
   assert_int_equal(gh_url_origin(a, NULL, &o), GH_ERR_INVALID);
