@@ -298,6 +298,21 @@ gh_status gh_session_resolve(gh_auth *au, gh_store *st, gh_req *req, gh_sess *ou
   return GH_OK;
 }
 
+gh_status gh_session_refresh_if_due(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
+                                    gh_sess *s) {
+  int64_t now = gh_now_ms();
+  int64_t exp_in = au->cfg.expires_in * 1000, upd = au->cfg.update_age * 1000;
+  if (s->dont_remember || s->s.expires_at - exp_in + upd > now) return GH_OK;
+  int64_t new_exp = now + exp_in;
+  gh_status rc = gh_store_touch_session(st, s->s.id, new_exp, now);
+  if (rc != GH_OK) return rc;
+  s->s.expires_at = new_exp;
+  s->s.updated_at = now;
+  gh_set_session_cookie(au, req, resp, s->token, false);
+  gh_log(GH_LOG_INFO, "session.refreshed", "session_id", s->s.id, "user_id", s->u.id, NULL);
+  return GH_OK;
+}
+
 bool gh_require_session(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp, gh_sess *out) {
   gh_status rc = gh_session_resolve(au, st, req, out);
   if (rc != GH_OK) {
@@ -307,6 +322,11 @@ bool gh_require_session(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp, g
   if (!out->found) {
     gh_resp_error(resp, GH_E_UNAUTHORIZED);
     if (out->present) gh_clear_session_cookies(au, resp);
+    return false;
+  }
+  rc = gh_session_refresh_if_due(au, st, req, resp, out);
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "touch_session");
     return false;
   }
   return true;

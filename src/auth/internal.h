@@ -69,6 +69,10 @@ GH_MUST_CHECK gh_status gh_session_resolve(gh_auth *au, gh_store *st, gh_req *re
 /* The "session" middleware: resolves, answers 401 (+ clearing cookies for a dead session) or a
  * DB error. true = continue with out->found set. */
 bool gh_require_session(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp, gh_sess *out);
+/* Rolling refresh (spec §3 step 5): when expiresAt - expiresIn + updateAge <= now and no
+ * dont_remember cookie, extends the session to now + expiresIn and re-sends the cookie. */
+GH_MUST_CHECK gh_status gh_session_refresh_if_due(gh_auth *au, gh_store *st, gh_req *req,
+                                                  gh_resp *resp, gh_sess *s);
 /* Creates a session row for user (rememberMe semantics) and sets its cookie. */
 GH_MUST_CHECK gh_status gh_session_create(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
                                           const gh_user *u, bool dont_remember, gh_session *out);

@@ -36,20 +36,12 @@ void gh_route_get_session(void *app, gh_req *req, gh_resp *resp) {
     gh_resp_raw_json(resp, 200, "null");
     return;
   }
-  int64_t now = gh_now_ms();
-  bool no_refresh = s.dont_remember || query_flag(req, "disableRefresh");
-  int64_t exp_in = au->cfg.expires_in * 1000, upd = au->cfg.update_age * 1000;
-  if (!no_refresh && s.s.expires_at - exp_in + upd <= now) {
-    int64_t new_exp = now + exp_in;
-    rc = gh_store_touch_session(st, s.s.id, new_exp, now);
+  if (!query_flag(req, "disableRefresh")) {
+    rc = gh_session_refresh_if_due(au, st, req, resp, &s);
     if (rc != GH_OK) {
       gh_auth_db_error(resp, rc, "touch_session");
       return;
     }
-    s.s.expires_at = new_exp;
-    s.s.updated_at = now;
-    gh_set_session_cookie(au, req, resp, s.token, false);
-    gh_log(GH_LOG_INFO, "session.refreshed", "session_id", s.s.id, "user_id", s.u.id, NULL);
   }
   gh_resp_json(resp, 200, session_user_json(&s));
 }
