@@ -272,6 +272,15 @@ static bool prepare_body(struct conn_state *st) {
   return false;
 }
 
+/* 413 for a body over the limit. MHD accepts a response only before the body is read (the
+ * Content-Length case, answered at once) or after all of it was received (chunked bodies). */
+static enum MHD_Result reject_too_large(struct MHD_Connection *conn, struct conn_state *st) {
+  st->phase = PH_DONE;
+  gh_resp_error(&st->resp, GH_E_PAYLOAD_TOO_LARGE);
+  gh_resp_header(&st->resp, "Connection", "close");
+  return send_resp(conn, &st->resp);
+}
+
 static void run_slow(void *arg) {
   struct conn_state *st = arg;
   st->route->fn(st->h->app, &st->req, &st->resp);
@@ -298,8 +307,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     st->req.path = gh_arena_strdup(st->req.arena, url);
     *con_cls = st;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > h->max_body) st->too_large = true;
     st->phase = PH_BODY;
+    if (cl && strtoull(cl, NULL, 10) > h->max_body) {
+      st->too_large = true;
+      return reject_too_large(conn, st);
+    }
     return MHD_YES;
   }
 
@@ -307,8 +319,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     size_t n = *upload_size;
     *upload_size = 0;
     if (st->too_large || st->body_len + n > h->max_body) {
-      st->too_large = true;
-      return MHD_YES; /* discard; answered once the upload ends */
+      st->too_large = true; /* discard the rest; answered when the upload ends */
+      return MHD_YES;
     }
     if (st->body_len + n > st->body_cap) {
       size_t cap = st->body_cap ? st->body_cap : 1024;
@@ -331,11 +343,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
   gh_req *r = &st->req;
   gh_resp *resp = &st->resp;
   resp->status = 500;
-  if (st->too_large) {
-    gh_resp_error(resp, GH_E_PAYLOAD_TOO_LARGE);
-    gh_resp_header(resp, "Connection", "close");
-    return send_resp(conn, resp);
-  }
+  if (st->too_large) return reject_too_large(conn, st);
   struct collect hc = {.a = r->arena}, qc = {.a = r->arena};
   MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &hc);
   MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &qc);
@@ -446,13 +454,16 @@ int gh_http_port(const gh_http *h) {
   return h->port;
 }
 
-void gh_http_stop(gh_http *h, int drain_ms) {
-  if (!h) return;
+void gh_http_quiesce(gh_http *h, int drain_ms) {
   MHD_socket s = MHD_quiesce_daemon(h->d);
   if (s != MHD_INVALID_SOCKET) close(s);
   struct timespec ts = {0, 10 * 1000 * 1000};
   for (int waited = 0; waited < drain_ms && atomic_load(&h->active) > 0; waited += 10)
     nanosleep(&ts, NULL);
+}
+
+void gh_http_free(gh_http *h) {
+  if (!h) return;
   MHD_stop_daemon(h->d);
   free(h);
 }

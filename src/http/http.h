@@ -71,8 +71,11 @@ typedef struct gh_http gh_http;
 GH_MUST_CHECK gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes,
                                       size_t nroutes, void *app, gh_workpool *pool, gh_http **out);
 int gh_http_port(const gh_http *h);
-/* Stops accepting, waits up to drain_ms for in-flight requests, then stops and frees. */
-void gh_http_stop(gh_http *h, int drain_ms);
+/* Stops accepting new connections and waits up to drain_ms for in-flight requests. */
+void gh_http_quiesce(gh_http *h, int drain_ms);
+/* Stops the daemon and frees it. Call after the worker pool has been drained (gh_workpool_free)
+ * so that no job resumes a connection of a stopped daemon. */
+void gh_http_free(gh_http *h);
 
 /* Request accessors (case-insensitive header names; first occurrence). NULL when absent. */
 const char *gh_req_header(const gh_req *r, const char *name);

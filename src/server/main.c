@@ -168,8 +168,9 @@ static int cmd_serve(gh_config *c, bool migrate) {
       last_purge = gh_now_ms();
     }
   }
-  gh_http_stop(h, 10000);
-  gh_workpool_free(pool);
+  gh_http_quiesce(h, 10000);
+  gh_workpool_free(pool); /* runs what is still queued; each job resumes its connection */
+  gh_http_free(h);
   gh_auth_free(au);
   gh_log(GH_LOG_INFO, "server.stopped", NULL);
   return 0;
