@@ -1,6 +1,6 @@
 /* PostgreSQL backend: one PGconn per gh_store, every statement prepared once per connection and run
- * with text parameters (dates sent as ISO-8601, read back as epoch milliseconds). A broken
- * connection answers GH_ERR_DB_UNAVAILABLE and is reset (PQreset) on the next call. */
+ * with text parameters (dates sent as ISO-8601) and binary results (timestamptz read as an int64).
+ * A broken connection answers GH_ERR_DB_UNAVAILABLE and is reset (PQreset) on the next call. */
 #include "store/backend.h"
 
 #include <errno.h>
@@ -49,14 +49,14 @@ enum {
   Q_COUNT
 };
 
-/* timestamptz -> epoch milliseconds (truncated, like gh_iso8601_parse) */
-#define MS(col) "floor(extract(epoch from " col ") * 1000)::bigint"
+/* Results come back in binary format (no text formatting on the server): timestamptz is an int64
+ * of microseconds since 2000-01-01 UTC, converted to epoch milliseconds in col_ms. */
 #define USER_COLS(p)                                                                               \
-  p "\"id\", " p "\"name\", " p "\"email\", " p "\"emailVerified\", " p                            \
-    "\"image\", " MS(p "\"createdAt\"") ", " MS(p "\"updatedAt\"")
+  p "\"id\", " p "\"name\", " p "\"email\", " p "\"emailVerified\", " p "\"image\", " p            \
+    "\"createdAt\", " p "\"updatedAt\""
 #define SESSION_COLS(p)                                                                            \
-  p "\"id\", " p "\"token\", " p "\"userId\", " MS(p "\"expiresAt\"") ", " MS(                     \
-      p "\"createdAt\"") ", " MS(p "\"updatedAt\"") ", " p "\"ipAddress\", " p "\"userAgent\""
+  p "\"id\", " p "\"token\", " p "\"userId\", " p "\"expiresAt\", " p "\"createdAt\", " p          \
+    "\"updatedAt\", " p "\"ipAddress\", " p "\"userAgent\""
 #define ACCOUNT_INSERT                                                                             \
   "insert into \"account\" (\"id\", \"accountId\", \"providerId\", \"userId\", \"password\", "     \
   "\"createdAt\", \"updatedAt\""
@@ -202,7 +202,7 @@ static gh_status run(pg_store *s, int q, PGresult **out, long *changes, const ch
     if (status) return status;
     s->prepared[q] = true;
   }
-  PGresult *r = PQexecPrepared(s->conn, name, n, vals, NULL, NULL, 0);
+  PGresult *r = PQexecPrepared(s->conn, name, n, vals, NULL, NULL, 1 /* binary results */);
   status = check(s, r, Q[q].name);
   if (status) {
     PQclear(r);
@@ -243,19 +243,21 @@ static char *col_text(gh_arena *a, const PGresult *r, int row, int c) {
   return gh_arena_strndup(a, PQgetvalue(r, row, c), (size_t)PQgetlength(r, row, c));
 }
 
+/* Binary timestamptz: big-endian int64 microseconds since 2000-01-01T00:00:00Z. */
 static gh_status col_ms(const PGresult *r, int row, int c, int64_t *ms) {
-  if (PQgetisnull(r, row, c)) return GH_ERR_DB;
-  const char *v = PQgetvalue(r, row, c);
-  char *end;
-  errno = 0;
-  long long x = strtoll(v, &end, 10);
-  if (errno || end == v || *end) return GH_ERR_DB;
-  *ms = (int64_t)x;
+  if (PQgetisnull(r, row, c) || PQgetlength(r, row, c) != 8) return GH_ERR_DB;
+  const unsigned char *v = (const unsigned char *)PQgetvalue(r, row, c);
+  uint64_t u = 0;
+  for (int i = 0; i < 8; i++) u = u << 8 | v[i];
+  int64_t us = (int64_t)u;
+  int64_t msec = us >= 0 ? us / 1000 : -((-us + 999) / 1000); /* floor */
+  *ms = msec + INT64_C(946684800000);
   return GH_OK;
 }
 
+/* Binary boolean: one byte, 0 or 1. */
 static bool col_bool(const PGresult *r, int row, int c) {
-  return !PQgetisnull(r, row, c) && PQgetvalue(r, row, c)[0] == 't';
+  return !PQgetisnull(r, row, c) && PQgetlength(r, row, c) == 1 && PQgetvalue(r, row, c)[0] == 1;
 }
 
 static gh_status read_user(gh_arena *a, const PGresult *r, int row, int c, gh_user *u) {
