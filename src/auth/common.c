@@ -11,6 +11,7 @@
 #include "common/rand.h"
 #include "common/time.h"
 #include "crypto/cookie_sign.h"
+#include "crypto/password.h"
 #include "plugins/bearer.h"
 
 /* ---------------------------------------------------------------- config */
@@ -357,6 +358,48 @@ gh_status gh_session_create(gh_auth *au, gh_store *st, gh_req *req, gh_resp *res
   gh_set_session_cookie(au, req, resp, out->token, dont_remember);
   gh_log(GH_LOG_INFO, "session.created", "session_id", out->id, "user_id", u->id, NULL);
   return GH_OK;
+}
+
+bool gh_protected(gh_auth *au, gh_req *req, gh_resp *resp, bool state_changing, gh_store **st,
+                  gh_sess *s) {
+  if (state_changing && !gh_origin_check(au, req, resp, false)) return false;
+  *st = gh_auth_store(resp);
+  return *st && gh_require_session(au, *st, req, resp, s);
+}
+
+bool gh_check_credential(gh_store *st, gh_req *req, gh_resp *resp, const char *user_id,
+                         const char *password, size_t len) {
+  char *hash;
+  gh_status rc = gh_store_credential_password(st, req->arena, user_id, &hash);
+  if (rc == GH_ERR_NOT_FOUND) {
+    gh_resp_error(resp, GH_E_CREDENTIAL_ACCOUNT_NOT_FOUND);
+    return false;
+  }
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "credential_password");
+    return false;
+  }
+  bool ok = false;
+  if (gh_password_verify(password, len, hash, &ok) != GH_OK || !ok) {
+    gh_log(GH_LOG_INFO, "password.check_failed", "user_id", user_id, "reason", "INVALID_PASSWORD",
+           NULL);
+    gh_resp_error(resp, GH_E_INVALID_PASSWORD);
+    return false;
+  }
+  return true;
+}
+
+bool gh_check_new_password(gh_auth *au, gh_resp *resp, const char *password, size_t len) {
+  size_t units = gh_utf16_length(password, len);
+  if (units < (size_t)au->cfg.min_password) {
+    gh_resp_error(resp, GH_E_PASSWORD_TOO_SHORT);
+    return false;
+  }
+  if (units > (size_t)au->cfg.max_password) {
+    gh_resp_error(resp, GH_E_PASSWORD_TOO_LONG);
+    return false;
+  }
+  return true;
 }
 
 /* ---------------------------------------------------------------- origin check */

@@ -80,6 +80,17 @@ GH_MUST_CHECK gh_status gh_session_create(gh_auth *au, gh_store *st, gh_req *req
 void gh_session_fill(gh_auth *au, gh_req *req, const char *user_id, bool dont_remember,
                      gh_session *s);
 
+/* The preamble of every protected route: origin check (state-changing routes), the thread's store,
+ * the session middleware. false = the response is already set. */
+bool gh_protected(gh_auth *au, gh_req *req, gh_resp *resp, bool state_changing, gh_store **st,
+                  gh_sess *s);
+/* Checks password against the user's credential account (400 CREDENTIAL_ACCOUNT_NOT_FOUND /
+ * 400 INVALID_PASSWORD / DB errors answered here). Slow: worker pool only. */
+bool gh_check_credential(gh_store *st, gh_req *req, gh_resp *resp, const char *user_id,
+                         const char *password, size_t len);
+/* min/max length rule of a new password (UTF-16 units): answers 400 PASSWORD_TOO_SHORT/LONG. */
+bool gh_check_new_password(gh_auth *au, gh_resp *resp, const char *password, size_t len);
+
 /* --- origin / CSRF (spec §8.1). form_csrf: the sign-in/sign-up rules. true = allowed. */
 bool gh_origin_check(gh_auth *au, gh_req *req, gh_resp *resp, bool form_csrf);
 

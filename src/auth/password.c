@@ -8,36 +8,11 @@
 #include "common/time.h"
 #include "crypto/password.h"
 
-/* Loads the credential hash and checks password; answers the error itself. */
-static bool check_password(gh_store *st, gh_req *req, gh_resp *resp, const char *user_id,
-                           const char *password, size_t plen) {
-  char *hash;
-  gh_status rc = gh_store_credential_password(st, req->arena, user_id, &hash);
-  if (rc == GH_ERR_NOT_FOUND) {
-    gh_resp_error(resp, GH_E_CREDENTIAL_ACCOUNT_NOT_FOUND);
-    return false;
-  }
-  if (rc != GH_OK) {
-    gh_auth_db_error(resp, rc, "credential_password");
-    return false;
-  }
-  bool ok = false;
-  if (gh_password_verify(password, plen, hash, &ok) != GH_OK || !ok) {
-    gh_log(GH_LOG_INFO, "password.check_failed", "user_id", user_id, "reason", "INVALID_PASSWORD",
-           NULL);
-    gh_resp_error(resp, GH_E_INVALID_PASSWORD);
-    return false;
-  }
-  return true;
-}
-
 void gh_route_change_password(void *app, gh_req *req, gh_resp *resp) {
   gh_auth *au = app;
-  if (!gh_origin_check(au, req, resp, false)) return;
-  gh_store *st = gh_auth_store(resp);
-  if (!st) return;
+  gh_store *st;
   gh_sess s;
-  if (!gh_require_session(au, st, req, resp, &s)) return;
+  if (!gh_protected(au, req, resp, true, &st, &s)) return;
   gh_vctx v = {.a = req->arena};
   const gh_json *b = req->json;
   if (!gh_v_object(&v, b, "object")) {
@@ -49,16 +24,8 @@ void gh_route_change_password(void *app, gh_req *req, gh_resp *resp) {
   const char *cur_pw = gh_v_string_n(&v, b, "currentPassword", true, &cur_len);
   bool revoke = gh_v_bool(&v, b, "revokeOtherSessions", false);
   if (gh_v_fail(&v, resp)) return;
-  size_t units = gh_utf16_length(new_pw, new_len);
-  if (units < (size_t)au->cfg.min_password) {
-    gh_resp_error(resp, GH_E_PASSWORD_TOO_SHORT);
-    return;
-  }
-  if (units > (size_t)au->cfg.max_password) {
-    gh_resp_error(resp, GH_E_PASSWORD_TOO_LONG);
-    return;
-  }
-  if (!check_password(st, req, resp, s.u.id, cur_pw, cur_len)) return;
+  if (!gh_check_new_password(au, resp, new_pw, new_len)) return;
+  if (!gh_check_credential(st, req, resp, s.u.id, cur_pw, cur_len)) return;
   char hash[GH_PASSWORD_HASH_LEN + 1];
   if (gh_password_hash(new_pw, new_len, hash) != GH_OK) {
     gh_resp_error(resp, GH_E_INTERNAL);
@@ -92,11 +59,9 @@ void gh_route_change_password(void *app, gh_req *req, gh_resp *resp) {
 
 void gh_route_verify_password(void *app, gh_req *req, gh_resp *resp) {
   gh_auth *au = app;
-  if (!gh_origin_check(au, req, resp, false)) return;
-  gh_store *st = gh_auth_store(resp);
-  if (!st) return;
+  gh_store *st;
   gh_sess s;
-  if (!gh_require_session(au, st, req, resp, &s)) return;
+  if (!gh_protected(au, req, resp, true, &st, &s)) return;
   gh_vctx v = {.a = req->arena};
   if (!gh_v_object(&v, req->json, "object")) {
     gh_v_fail(&v, resp);
@@ -105,6 +70,6 @@ void gh_route_verify_password(void *app, gh_req *req, gh_resp *resp) {
   size_t plen;
   const char *pw = gh_v_string_n(&v, req->json, "password", true, &plen);
   if (gh_v_fail(&v, resp)) return;
-  if (!check_password(st, req, resp, s.u.id, pw, plen)) return;
+  if (!gh_check_credential(st, req, resp, s.u.id, pw, plen)) return;
   gh_resp_raw_json(resp, 200, "{\"status\":true}");
 }

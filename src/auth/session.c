@@ -54,10 +54,9 @@ void gh_route_get_session_post(void *app, gh_req *req, gh_resp *resp) {
 
 void gh_route_list_sessions(void *app, gh_req *req, gh_resp *resp) {
   gh_auth *au = app;
-  gh_store *st = gh_auth_store(resp);
-  if (!st) return;
+  gh_store *st;
   gh_sess s;
-  if (!gh_require_session(au, st, req, resp, &s)) return;
+  if (!gh_protected(au, req, resp, false, &st, &s)) return;
   int64_t now = gh_now_ms();
   if (au->cfg.fresh_age > 0 && now - s.s.created_at >= au->cfg.fresh_age * 1000) {
     gh_resp_error(resp, GH_E_SESSION_NOT_FRESH);
@@ -81,11 +80,9 @@ static void status_true(gh_resp *resp) {
 
 void gh_route_revoke_session(void *app, gh_req *req, gh_resp *resp) {
   gh_auth *au = app;
-  if (!gh_origin_check(au, req, resp, false)) return;
-  gh_store *st = gh_auth_store(resp);
-  if (!st) return;
+  gh_store *st;
   gh_sess s;
-  if (!gh_require_session(au, st, req, resp, &s)) return;
+  if (!gh_protected(au, req, resp, true, &st, &s)) return;
   gh_vctx v = {.a = req->arena};
   if (!gh_v_object(&v, req->json, "object")) {
     gh_v_fail(&v, resp);
@@ -105,11 +102,9 @@ void gh_route_revoke_session(void *app, gh_req *req, gh_resp *resp) {
 
 void gh_route_revoke_sessions(void *app, gh_req *req, gh_resp *resp) {
   gh_auth *au = app;
-  if (!gh_origin_check(au, req, resp, false)) return;
-  gh_store *st = gh_auth_store(resp);
-  if (!st) return;
+  gh_store *st;
   gh_sess s;
-  if (!gh_require_session(au, st, req, resp, &s)) return;
+  if (!gh_protected(au, req, resp, true, &st, &s)) return;
   gh_status rc = gh_store_delete_user_sessions(st, s.u.id, NULL);
   if (rc != GH_OK) {
     gh_auth_db_error(resp, rc, "revoke_sessions");
@@ -122,11 +117,9 @@ void gh_route_revoke_sessions(void *app, gh_req *req, gh_resp *resp) {
 
 void gh_route_revoke_other_sessions(void *app, gh_req *req, gh_resp *resp) {
   gh_auth *au = app;
-  if (!gh_origin_check(au, req, resp, false)) return;
-  gh_store *st = gh_auth_store(resp);
-  if (!st) return;
+  gh_store *st;
   gh_sess s;
-  if (!gh_require_session(au, st, req, resp, &s)) return;
+  if (!gh_protected(au, req, resp, true, &st, &s)) return;
   gh_status rc = gh_store_delete_user_sessions(st, s.u.id, s.token);
   if (rc != GH_OK) {
     gh_auth_db_error(resp, rc, "revoke_other_sessions");

@@ -31,15 +31,7 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
   bool remember = gh_v_bool(&v, b, "rememberMe", true);
   if (gh_v_fail(&v, resp)) return;
 
-  size_t units = gh_utf16_length(password, plen);
-  if (units < (size_t)au->cfg.min_password) {
-    gh_resp_error(resp, GH_E_PASSWORD_TOO_SHORT);
-    return;
-  }
-  if (units > (size_t)au->cfg.max_password) {
-    gh_resp_error(resp, GH_E_PASSWORD_TOO_LONG);
-    return;
-  }
+  if (!gh_check_new_password(au, resp, password, plen)) return;
   gh_store *st = gh_auth_store(resp);
   if (!st) return;
   char *lower = gh_ascii_lower(a, email);
@@ -61,22 +53,10 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
     return;
   }
   int64_t now = gh_now_ms();
-  gh_user u = {0};
-  u.id = gh_arena_alloc(a, 33);
-  gh_rand_id(u.id, 32);
-  u.name = (char *)name;
-  u.email = lower;
-  u.email_verified = false;
-  u.image = image ? (char *)image : NULL;
-  u.created_at = u.updated_at = now;
-  gh_account acc = {0};
-  acc.id = gh_arena_alloc(a, 33);
-  gh_rand_id(acc.id, 32);
-  acc.account_id = u.id;
-  acc.provider_id = "credential";
-  acc.user_id = u.id;
-  acc.password = hash;
-  acc.created_at = acc.updated_at = now;
+  gh_user u;
+  gh_user_init(a, &u, name, lower, image, now);
+  gh_account acc;
+  gh_credential_init(a, &acc, &u, hash, now);
   gh_session s;
   gh_session_fill(au, req, u.id, !remember, &s);
 

@@ -8,11 +8,9 @@
 
 void gh_route_update_user(void *app, gh_req *req, gh_resp *resp) {
   gh_auth *au = app;
-  if (!gh_origin_check(au, req, resp, false)) return;
-  gh_store *st = gh_auth_store(resp);
-  if (!st) return;
+  gh_store *st;
   gh_sess s;
-  if (!gh_require_session(au, st, req, resp, &s)) return;
+  if (!gh_protected(au, req, resp, true, &st, &s)) return;
   gh_vctx v = {.a = req->arena};
   const gh_json *b = req->json;
   if (!gh_v_object(&v, b, "record")) {
@@ -48,11 +46,9 @@ void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp) {
     gh_resp_empty(resp, 404, false);
     return;
   }
-  if (!gh_origin_check(au, req, resp, false)) return;
-  gh_store *st = gh_auth_store(resp);
-  if (!st) return;
+  gh_store *st;
   gh_sess s;
-  if (!gh_require_session(au, st, req, resp, &s)) return;
+  if (!gh_protected(au, req, resp, true, &st, &s)) return;
   gh_vctx v = {.a = req->arena};
   const gh_json *b = req->json;
   const char *password = NULL;
@@ -68,23 +64,7 @@ void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp) {
     if (gh_v_fail(&v, resp)) return;
   }
   if (password) {
-    char *hash;
-    gh_status rc = gh_store_credential_password(st, req->arena, s.u.id, &hash);
-    if (rc == GH_ERR_NOT_FOUND) {
-      gh_resp_error(resp, GH_E_CREDENTIAL_ACCOUNT_NOT_FOUND);
-      return;
-    }
-    if (rc != GH_OK) {
-      gh_auth_db_error(resp, rc, "credential_password");
-      return;
-    }
-    bool ok = false;
-    if (gh_password_verify(password, plen, hash, &ok) != GH_OK || !ok) {
-      gh_log(GH_LOG_INFO, "user.delete_rejected", "user_id", s.u.id, "reason", "INVALID_PASSWORD",
-             NULL);
-      gh_resp_error(resp, GH_E_INVALID_PASSWORD);
-      return;
-    }
+    if (!gh_check_credential(st, req, resp, s.u.id, password, plen)) return;
   } else if (au->cfg.fresh_age > 0 && gh_now_ms() - s.s.created_at >= au->cfg.fresh_age * 1000) {
     gh_resp_error(resp, GH_E_SESSION_EXPIRED);
     return;

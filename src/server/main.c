@@ -241,13 +241,9 @@ static int cmd_user(const gh_config *c, int argc, char **argv) {
       ret = 2;
       goto out;
     }
-    gh_user u = {0};
-    u.id = gh_arena_alloc(a, 33);
-    gh_rand_id(u.id, 32);
-    u.name = (char *)name;
-    u.email = email;
-    u.created_at = u.updated_at = now;
-    gh_account acc = {0};
+    gh_user u;
+    gh_user_init(a, &u, name, email, NULL, now);
+    gh_account acc;
     bool with_pw = has_flag(argc, argv, "--password-stdin");
     if (with_pw) {
       char *pw = read_password_stdin();
@@ -255,13 +251,7 @@ static int cmd_user(const gh_config *c, int argc, char **argv) {
       rc = gh_password_hash(pw, strlen(pw), hash);
       sodium_memzero(pw, strlen(pw));
       if (rc != GH_OK) goto out;
-      acc.id = gh_arena_alloc(a, 33);
-      gh_rand_id(acc.id, 32);
-      acc.account_id = u.id;
-      acc.provider_id = "credential";
-      acc.user_id = u.id;
-      acc.password = hash;
-      acc.created_at = acc.updated_at = now;
+      gh_credential_init(a, &acc, &u, hash, now);
     }
     rc = gh_store_create_user(st, &u, with_pw ? &acc : NULL, NULL);
     if (rc == GH_ERR_CONFLICT) {

@@ -1,6 +1,8 @@
 /* Storage front end: URL parsing, backend dispatch, argument checks, per-thread connections. */
 #include "store/backend.h"
 
+#include "common/rand.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,4 +220,26 @@ gh_status gh_store_thread(gh_store **out) {
   }
   *out = s;
   return GH_OK;
+}
+
+void gh_user_init(gh_arena *a, gh_user *u, const char *name, const char *email, const char *image,
+                  int64_t now) {
+  memset(u, 0, sizeof *u);
+  u->id = gh_arena_alloc(a, 33);
+  gh_rand_id(u->id, 32);
+  u->name = (char *)name;
+  u->email = (char *)email;
+  u->image = (char *)image;
+  u->created_at = u->updated_at = now;
+}
+
+void gh_credential_init(gh_arena *a, gh_account *acc, const gh_user *u, char *hash, int64_t now) {
+  memset(acc, 0, sizeof *acc);
+  acc->id = gh_arena_alloc(a, 33);
+  gh_rand_id(acc->id, 32);
+  acc->account_id = u->id;
+  acc->provider_id = "credential";
+  acc->user_id = u->id;
+  acc->password = hash;
+  acc->created_at = acc->updated_at = now;
 }

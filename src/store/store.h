@@ -48,6 +48,13 @@ typedef struct {
   int64_t created_at, updated_at;
 } gh_account;
 
+/* Fills u with a fresh 32-char id, the given values (borrowed) and createdAt = updatedAt = now. */
+void gh_user_init(gh_arena *a, gh_user *u, const char *name, const char *email, const char *image,
+                  int64_t now);
+/* Fills acc as u's credential account: fresh id, providerId "credential", accountId = user id,
+ * password = hash (borrowed). */
+void gh_credential_init(gh_arena *a, gh_account *acc, const gh_user *u, char *hash, int64_t now);
+
 typedef struct gh_store gh_store;
 
 typedef enum { GH_STORE_SQLITE = 1, GH_STORE_POSTGRES = 2 } gh_store_kind;
