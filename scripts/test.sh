@@ -17,8 +17,9 @@ trap 'scripts/pg-temp.sh stop "$PG_DIR"' EXIT
 GH_TEST_PG_URL="$(scripts/pg-temp.sh start "$PG_DIR")"
 export GH_TEST_PG_URL
 
-step "format check"
+step "format and style check"
 clang-format --dry-run -Werror $(git ls-files '*.c' '*.h')
+scripts/check-banned.sh
 
 step "release build"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
