@@ -8,7 +8,7 @@ PKGS=(cmake ninja-build pkg-config gcc make libmicrohttpd-dev libjansson-dev lib
       libsodium-dev libunistring-dev libsqlite3-dev libpq-dev liburiparser-dev)
 for arg in "$@"; do
   case "$arg" in
-    --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3) ;;
+    --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3 clang libclang-rt-14-dev) ;;
     --bench) PKGS+=(wrk postgresql bc) ;;
   esac
 done

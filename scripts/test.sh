@@ -2,7 +2,8 @@
 # The whole test suite (what `make test` and CI run):
 #   1. release build with -Werror, clang-format check, cmocka unit tests (ctest -L unit)
 #   2. e2e suites (node + official better-auth client) on SQLite and PostgreSQL
-#   3. the same build, unit tests and e2e under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. a short libFuzzer run of every parser harness (tests/fuzz)
+#   4. the same build, unit tests and e2e under AddressSanitizer + UndefinedBehaviorSanitizer
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS="$(nproc)"
@@ -33,6 +34,9 @@ ctest --test-dir build -L unit --output-on-failure -j "$JOBS"
 
 step "e2e (release build)"
 GATEHOUSE_BIN="$PWD/build/gatehouse" scripts/e2e.sh
+
+step "fuzz (libFuzzer, ${FUZZ_SECONDS:-10} s per harness)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz.sh
 
 step "ASan+UBSan build"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGH_SANITIZE=ON >/dev/null
