@@ -74,7 +74,6 @@ static int cmd_migrate(const gh_config *c) {
   return 0;
 }
 
-
 static int cmd_serve(gh_config *c, bool migrate) {
   gh_store *st;
   if (open_store(c, &st)) return 1;
