@@ -302,4 +302,26 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       await signUp(srv, { email: downEmail }); // the address is free
     });
   });
+  forEachBackend("hash queue full → 503 shedding", (backend) => {
+    it("with 1 hash worker and a queue of 1, a burst of sign-ups gets 503 JSON + Retry-After at once; nothing of a shed request is written; the server serves again afterwards", async () => {
+      const srv = await startServer({ backend, hint: "ops-shed", env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "1" } });
+      try {
+        const emails = Array.from({ length: 12 }, () => newEmail("burst"));
+        const results = await Promise.all(emails.map((email) => raw(srv, "POST", "/sign-up/email", { json: { name: "Burst", email, password: PASSWORD } })));
+        const shed = results.map((r, i) => [r, emails[i]]).filter(([r]) => r.status === 503);
+        const ok = results.filter((r) => r.status === 200);
+        assert.ok(shed.length >= 1, `expected some 503s, got ${results.map((r) => r.status)}`);
+        assert.ok(ok.length >= 1, `expected some 200s, got ${results.map((r) => r.status)}`);
+        assert.equal(ok.length + shed.length, results.length, `only 200 or 503 expected: ${results.map((r) => r.status)}`);
+        for (const [r, email] of shed) {
+          assertError(r, 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable. Try again later.");
+          assert.equal(r.headers["retry-after"], "1");
+          assert.equal(await srv.db.userByEmail(email), null, "a shed sign-up wrote nothing");
+        }
+        await signUp(srv, { email: newEmail("after-burst") }); // capacity is back
+      } finally {
+        await srv.stop(); // asserts exit code 0 and clean logs
+      }
+    });
+  });
 });
