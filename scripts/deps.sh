@@ -5,7 +5,8 @@
 #   scripts/deps.sh --bench  also benchmark dependencies (wrk, postgresql, node/npm)
 set -euo pipefail
 PKGS=(cmake ninja-build pkg-config gcc make libmicrohttpd-dev libjansson-dev libssl-dev
-      libsodium-dev libunistring-dev libsqlite3-dev libpq-dev liburiparser-dev)
+      libsodium-dev libunistring-dev libsqlite3-dev libpq-dev liburiparser-dev
+      libcurl4-openssl-dev)
 for arg in "$@"; do
   case "$arg" in
     --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3 clang libclang-rt-14-dev) ;;

@@ -1,4 +1,5 @@
-/* base64 (standard / url, padded or not), hex, percent-encoding, UTF-8/UTF-16 helpers. */
+/* Percent-encoding and other arena-allocating string helpers; the allocation-free byte helpers
+ * (base64, hex, UTF-8, constant-time compare) are in common/bytes.h. */
 #ifndef GH_COMMON_ENCODING_H
 #define GH_COMMON_ENCODING_H
 
@@ -6,28 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/arena.h"
+#include "common/bytes.h"
 #include "common/status.h"
 
-#define GH_B64_LEN(n) ((((n) + 2) / 3) * 4)
-
-/* Writes NUL-terminated base64 into out (size >= GH_B64_LEN(n)+1); returns its length. */
-size_t gh_b64_encode(const uint8_t *in, size_t n, char *out, bool url, bool pad);
-/* Decodes base64 in either alphabet (not mixed), padding optional; out must hold n*3/4+3 bytes. */
-GH_MUST_CHECK gh_status gh_b64_decode(const char *in, size_t n, bool url, uint8_t *out,
-                                      size_t *out_len);
-void gh_hex_encode(const uint8_t *in, size_t n, char *out /* 2n+1 */);
-GH_MUST_CHECK gh_status gh_hex_decode(const char *in, size_t n, uint8_t *out, size_t *out_len);
 /* encodeURIComponent(). */
 char *gh_uri_encode_component(gh_arena *a, const char *s);
 /* decodeURIComponent(); GH_ERR_INVALID on malformed escapes or a NUL byte. */
 GH_MUST_CHECK gh_status gh_uri_decode(gh_arena *a, const char *s, size_t n, bool plus_as_space,
                                       char **out);
-/* true when s[0..n) is valid UTF-8 without NUL bytes. */
-bool gh_utf8_valid(const char *s, size_t n);
-/* Length in UTF-16 code units (what JS .length returns) of valid UTF-8. */
-size_t gh_utf16_length(const char *s, size_t n);
-/* Constant-time equality of two buffers of the same length. */
-bool gh_ct_equal(const void *a, const void *b, size_t n);
 /* ASCII lower-case copy. */
 char *gh_ascii_lower(gh_arena *a, const char *s);
 
