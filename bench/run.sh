@@ -46,7 +46,7 @@ ANCHOR="${ANCHOR_DIR:-$ROOT/$ANCHOR_REL}"
 DOC="${DOC:-$ROOT/docs/benchmarks.md}"
 RESULTS_DIR="${RESULTS_DIR:-$ROOT/bench/results}"
 
-SCENARIOS="get-session sign-in sign-in@4 invalid-cookie stale-cookie"
+SCENARIOS="get-session sign-in sign-in@4 jwks token invalid-cookie stale-cookie"
 SQLITE_SCENARIOS="get-session invalid-cookie"
 GH_DB="gatehouse_bench"
 STAMP="$(date -u +%Y%m%dT%H%MZ)"
@@ -250,9 +250,10 @@ raw_section() {
 # ---------------------------------------------------------------- setup
 SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
-# The anchor's bench.sh sanity-checks /jwks and /token even when those scenarios are not run,
-# and gatehouse does not have them yet. Run a copy that checks only the scenarios it runs and
-# keeps using the anchor's directory (bench/wrk.lua, bench/seed.mjs, var/bench, var/pgdata).
+# The anchor's bench.sh sanity-checks /jwks and /token even when those scenarios are not run.
+# Run a copy that checks only the scenarios it runs (so SCENARIOS can be narrowed for quick
+# iterations) and keeps using the anchor's directory (bench/wrk.lua, bench/seed.mjs, var/bench,
+# var/pgdata).
 GH_BENCH="$WORK/bench-gatehouse.sh"
 sed -e "s|^HERE=.*|HERE=\"$ANCHOR\"|" \
   -e 's/^check \(jwks\|token\) /wanted \1 \&\& check \1 /' \
@@ -464,7 +465,7 @@ mkdir -p "$(dirname "$DOC")"
   echo "  SQLite $sqlite_version (system library), fresh file per run."
   echo "- Load: wrk $wrk_version, the anchor's \`bench.sh\` + \`bench/wrk.lua\` for both servers: $SEED_USERS users seeded"
   echo "  over HTTP, \`-t$WRK_THREADS -c$CONNS -d${DURATION}s --timeout 30s\` unless noted, ${WARMUP}s discarded warm-up,"
-  echo "  wait for the server to go idle between runs. jwks and token are skipped (gatehouse has no jwt plugin yet)."
+  echo "  wait for the server to go idle between runs. token and jwks use the jwt plugin's default key (EdDSA)."
   echo
   echo "## Side by side on PostgreSQL"
   echo

@@ -13,13 +13,44 @@
 #include "crypto/cookie_sign.h"
 #include "crypto/password.h"
 #include "plugins/bearer.h"
+#include "plugins/jwt.h"
 
 /* ---------------------------------------------------------------- config */
 
 gh_status gh_auth_new(const gh_auth_config *cfg, gh_auth **out) {
   gh_auth *au = gh_xcalloc(1, sizeof *au);
   au->cfg = *cfg;
-  au->secret = gh_xstrdup(cfg->secret);
+  size_t nv = cfg->nsecret_versions;
+  const char *sign = nv ? cfg->secret_values[0] : cfg->secret;
+  if (!sign || !*sign) {
+    free(au);
+    return GH_ERR_CONFIG;
+  }
+  au->secret = gh_xstrdup(sign);
+  /* Cookies: signed with the newest secret, verified with every configured one. */
+  au->verify_secrets = gh_xcalloc(nv + 2, sizeof *au->verify_secrets);
+  au->verify_secrets[au->nverify_secrets++] = gh_xstrdup(sign);
+  for (size_t i = 1; i < nv; i++)
+    au->verify_secrets[au->nverify_secrets++] = gh_xstrdup(cfg->secret_values[i]);
+  if (nv && cfg->secret && *cfg->secret) {
+    bool dup = false;
+    for (size_t i = 0; i < au->nverify_secrets; i++)
+      dup = dup || strcmp(au->verify_secrets[i], cfg->secret) == 0;
+    if (!dup) au->verify_secrets[au->nverify_secrets++] = gh_xstrdup(cfg->secret);
+  }
+  /* Symmetric encryption: "$ba$<version>$" with the newest version; bare hex with the legacy
+   * secret (GATEHOUSE_SECRET), or with the only secret when not versioned. */
+  au->versions = nv ? gh_xcalloc(nv, sizeof *au->versions) : NULL;
+  for (size_t i = 0; i < nv; i++) {
+    au->versions[i].version = cfg->secret_versions[i];
+    au->versions[i].value = gh_xstrdup(cfg->secret_values[i]);
+  }
+  au->secrets.versions = au->versions;
+  au->secrets.nversions = nv;
+  au->secrets.legacy = nv ? NULL : au->secret;
+  if (nv && cfg->secret && *cfg->secret)
+    for (size_t i = 0; i < au->nverify_secrets; i++)
+      if (!strcmp(au->verify_secrets[i], cfg->secret)) au->secrets.legacy = au->verify_secrets[i];
   au->base_url = gh_xstrdup(cfg->base_url);
   gh_arena *a = gh_arena_new();
   char *origin;
@@ -46,6 +77,25 @@ gh_status gh_auth_new(const gh_auth_config *cfg, gh_auth **out) {
   au->cfg.secret = au->secret;
   au->cfg.base_url = au->base_url;
   au->cfg.trusted_origins = NULL;
+  au->cfg.secret_values = NULL;
+  au->cfg.secret_versions = NULL;
+  const char *alg_name = cfg->jwt_alg && *cfg->jwt_alg ? cfg->jwt_alg : "EdDSA";
+  gh_jwt_config jc = {
+      .alg = gh_jwa_parse(alg_name, strlen(alg_name)),
+      .expires_in = cfg->jwt_expires_in > 0 ? cfg->jwt_expires_in : 900,
+      .issuer = cfg->jwt_issuer && *cfg->jwt_issuer ? cfg->jwt_issuer : au->base_origin,
+      .audience = cfg->jwt_audience && *cfg->jwt_audience ? cfg->jwt_audience : au->base_origin,
+      .rotation = cfg->jwks_rotation,
+      .grace = cfg->jwks_grace,
+      .secrets = &au->secrets,
+  };
+  au->cfg.jwt_alg = NULL;
+  au->cfg.jwt_issuer = NULL;
+  au->cfg.jwt_audience = NULL;
+  if (gh_jwt_new(&jc, &au->jwt) != GH_OK) {
+    gh_auth_free(au);
+    return GH_ERR_CONFIG;
+  }
   *out = au;
   return GH_OK;
 }
@@ -56,6 +106,17 @@ void gh_auth_free(gh_auth *au) {
     memset(au->secret, 0, strlen(au->secret));
     free(au->secret);
   }
+  gh_jwt_free(au->jwt);
+  for (size_t i = 0; i < au->nverify_secrets; i++) {
+    memset(au->verify_secrets[i], 0, strlen(au->verify_secrets[i]));
+    free(au->verify_secrets[i]);
+  }
+  free(au->verify_secrets);
+  for (size_t i = 0; i < au->secrets.nversions; i++) {
+    memset((char *)au->versions[i].value, 0, strlen(au->versions[i].value));
+    free((char *)au->versions[i].value);
+  }
+  free(au->versions);
   free(au->base_url);
   free(au->base_origin);
   free(au->ck_session);
@@ -273,18 +334,26 @@ gh_status gh_session_resolve(gh_auth *au, gh_store *st, gh_req *req, gh_sess *ou
   gh_arena *a = req->arena;
   memset(out, 0, sizeof *out);
   const char *cookies = gh_req_header(req, "Cookie");
-  const char *token = gh_bearer_token(a, req, au->secret);
+  const char *const *secrets = (const char *const *)au->verify_secrets;
+  size_t nsecrets = au->nverify_secrets;
+  bool stale = false;
+  const char *token = gh_bearer_token(a, req, secrets, nsecrets, &stale);
   if (!token) {
     const char *raw = gh_cookie_get(a, cookies, au->ck_session);
     char *t;
-    if (raw && gh_cookie_verify(a, au->secret, raw, &t) == GH_OK) token = t;
+    size_t which;
+    if (raw && gh_cookie_verify_any(a, secrets, nsecrets, raw, &t, &which) == GH_OK) {
+      token = t;
+      stale = which > 0;
+    }
   }
   if (!token) return GH_OK;
   out->present = true;
   out->token = token;
+  out->stale = stale;
   const char *dr = gh_cookie_get(a, cookies, au->ck_dont_remember);
   char *drv;
-  out->dont_remember = dr && gh_cookie_verify(a, au->secret, dr, &drv) == GH_OK;
+  out->dont_remember = dr && gh_cookie_verify_any(a, secrets, nsecrets, dr, &drv, NULL) == GH_OK;
   gh_status rc = gh_store_session_by_token(st, a, token, &out->s, &out->u);
   if (rc == GH_ERR_NOT_FOUND) return GH_OK;
   if (rc != GH_OK) return rc;
@@ -303,7 +372,14 @@ gh_status gh_session_refresh_if_due(gh_auth *au, gh_store *st, gh_req *req, gh_r
                                     gh_sess *s) {
   int64_t now = gh_now_ms();
   int64_t exp_in = au->cfg.expires_in * 1000, upd = au->cfg.update_age * 1000;
-  if (s->dont_remember || s->s.expires_at - exp_in + upd > now) return GH_OK;
+  if (s->dont_remember || s->s.expires_at - exp_in + upd > now) {
+    if (s->stale) { /* secret rotation: same session, cookie re-signed with the current secret */
+      gh_set_session_cookie(au, req, resp, s->token, s->dont_remember);
+      s->stale = false;
+      gh_log(GH_LOG_INFO, "session.resigned", "session_id", s->s.id, "user_id", s->u.id, NULL);
+    }
+    return GH_OK;
+  }
   int64_t new_exp = now + exp_in;
   gh_status rc = gh_store_touch_session(st, s->s.id, new_exp, now);
   if (rc != GH_OK) return rc;

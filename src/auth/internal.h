@@ -3,6 +3,7 @@
 #define GH_AUTH_INTERNAL_H
 
 #include "auth/auth.h"
+#include "crypto/aead.h"
 #include "common/errors.h"
 #include "json/json.h"
 #include "store/store.h"
@@ -16,6 +17,12 @@ struct gh_auth {
   const char *cookie_attrs;                      /* "; Path=/; HttpOnly[; Secure]; SameSite=Lax" */
   gh_origins origins;
   gh_auth_config cfg;
+  /* Secrets: signing = the newest; verify_secrets (signing first) also accept older ones. */
+  char **verify_secrets;
+  size_t nverify_secrets;
+  gh_secret_version *versions; /* owned copies of cfg->secrets */
+  gh_secrets secrets;          /* symmetric encryption (jwks private keys) */
+  struct gh_jwt *jwt;
 };
 
 /* --- body validation, zod-style messages ("[body.name] Invalid input: expected string, ...") */
@@ -58,6 +65,7 @@ typedef struct {
   bool present;       /* a correctly signed session token came with the request */
   bool found;         /* it names a live session */
   bool dont_remember; /* valid dont_remember cookie present */
+  bool stale;         /* signed with an older secret: re-issue with the current one */
   const char *token;
   gh_session s;
   gh_user u;
@@ -109,5 +117,10 @@ void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp);
 void gh_route_change_password(void *app, gh_req *req, gh_resp *resp);
 void gh_route_verify_password(void *app, gh_req *req, gh_resp *resp);
 void gh_route_ok(void *app, gh_req *req, gh_resp *resp);
+/* jwt plugin (plugins/jwt.c) */
+void gh_route_jwks(void *app, gh_req *req, gh_resp *resp);
+void gh_route_token(void *app, gh_req *req, gh_resp *resp);
+/* get-session's after-hook: set-auth-jwt + Access-Control-Expose-Headers (when enabled). */
+void gh_jwt_session_header(gh_auth *au, gh_store *st, gh_resp *resp, const gh_sess *s);
 
 #endif

@@ -19,6 +19,9 @@ static const gh_route ROUTES[] = {
     {"POST", P "/delete-user", gh_route_delete_user, GH_ROUTE_SLOW},
     {"POST", P "/verify-password", gh_route_verify_password, GH_ROUTE_SLOW},
     {"GET", P "/ok", gh_route_ok, 0},
+    {"GET", P "/jwks", gh_route_jwks, 0},
+    {"GET", "/.well-known/jwks.json", gh_route_jwks, 0},
+    {"GET", P "/token", gh_route_token, 0},
 };
 
 const gh_route *gh_auth_routes(size_t *n) {

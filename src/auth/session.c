@@ -43,6 +43,7 @@ void gh_route_get_session(void *app, gh_req *req, gh_resp *resp) {
       return;
     }
   }
+  gh_jwt_session_header(au, st, resp, &s);
   gh_resp_json(resp, 200, session_user_json(&s));
 }
 

@@ -62,3 +62,16 @@ gh_status gh_cookie_verify(gh_arena *a, const char *secret, const char *signed_v
   if (value_out) *value_out = gh_arena_strndup(a, signed_value, value_len);
   return GH_OK;
 }
+
+gh_status gh_cookie_verify_any(gh_arena *a, const char *const *secrets, size_t n,
+                               const char *signed_value, char **value_out, size_t *which) {
+  if (value_out) *value_out = NULL;
+  for (size_t i = 0; i < n; i++) {
+    gh_status st = gh_cookie_verify(a, secrets[i], signed_value, value_out);
+    if (st == GH_OK) {
+      if (which) *which = i;
+      return GH_OK;
+    }
+  }
+  return GH_ERR_INVALID;
+}

@@ -18,5 +18,10 @@ char *gh_cookie_sign(gh_arena *a, const char *secret, const char *value);
  * value, bad signature length) or a wrong signature. */
 GH_MUST_CHECK gh_status gh_cookie_verify(gh_arena *a, const char *secret, const char *signed_value,
                                          char **value_out);
+/* Secret rotation: tries each secret in order (the current one first). *which (optional) receives
+ * the index of the secret that verified, so the caller can re-sign with the current one. */
+GH_MUST_CHECK gh_status gh_cookie_verify_any(gh_arena *a, const char *const *secrets, size_t n,
+                                             const char *signed_value, char **value_out,
+                                             size_t *which);
 
 #endif

@@ -6,7 +6,9 @@
 #include "common/encoding.h"
 #include "crypto/cookie_sign.h"
 
-const char *gh_bearer_token(gh_arena *a, const gh_req *req, const char *secret) {
+const char *gh_bearer_token(gh_arena *a, const gh_req *req, const char *const *secrets,
+                            size_t nsecrets, bool *stale) {
+  if (stale) *stale = false;
   const char *h = gh_req_header(req, "Authorization");
   if (!h || strncasecmp(h, "Bearer ", 7) != 0) return NULL;
   const char *t = h + 7;
@@ -22,7 +24,9 @@ const char *gh_bearer_token(gh_arena *a, const gh_req *req, const char *secret) 
     val = dec;
   }
   char *token;
-  if (gh_cookie_verify(a, secret, val, &token) != GH_OK) return NULL;
+  size_t which;
+  if (gh_cookie_verify_any(a, secrets, nsecrets, val, &token, &which) != GH_OK) return NULL;
+  if (stale) *stale = which > 0;
   return token;
 }
 

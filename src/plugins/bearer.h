@@ -4,12 +4,17 @@
 #ifndef GH_PLUGINS_BEARER_H
 #define GH_PLUGINS_BEARER_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "common/arena.h"
 #include "http/http.h"
 
-/* The session token carried by an Authorization: Bearer header, signature verified; NULL when
- * there is none or it does not verify. */
-const char *gh_bearer_token(gh_arena *a, const gh_req *req, const char *secret);
+/* The session token carried by an Authorization: Bearer header, signature verified against any of
+ * secrets (current first); NULL when there is none or it does not verify. *stale (optional) is
+ * set when an older secret verified it. A raw token (no dot) is accepted as is. */
+const char *gh_bearer_token(gh_arena *a, const gh_req *req, const char *const *secrets, size_t n,
+                            bool *stale);
 /* Adds set-auth-token (the signed value, not URL-encoded) and the expose header. */
 void gh_bearer_set_auth_token(gh_resp *resp, const char *signed_value);
 

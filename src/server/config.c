@@ -32,6 +32,10 @@ static const opt OPTS[] = {
     {"GATEHOUSE_SECRET", "BETTER_AUTH_SECRET", T_STR, NULL, 0, 0, F_SECRET, O(secret),
      "Signs cookies and tokens. Required (>= 32 bytes) in production; development generates "
      "var/dev-secret"},
+    {"GATEHOUSE_SECRETS", "BETTER_AUTH_SECRETS", T_STR, NULL, 0, 0, F_SECRET, O(secrets),
+     "Versioned secrets for rotation, newest first: `3:new,2:older` (better-auth format). The "
+     "newest signs and encrypts; older ones still verify cookies (re-issued with the newest) and "
+     "decrypt `$ba$<version>$` data. GATEHOUSE_SECRET, when also set, decrypts bare-hex data"},
     {"GATEHOUSE_BASE_URL", "BETTER_AUTH_URL", T_STR, "http://localhost:3000", 0, 0, 0, O(base_url),
      "Public URL of the server; https:// switches to __Secure- cookies"},
     {"DATABASE_URL", NULL, T_STR, "sqlite:./var/gatehouse.db", 0, 0, F_SECRET, O(database_url),
@@ -68,6 +72,23 @@ static const opt OPTS[] = {
      "Minimum password length (UTF-16 units, as better-auth)"},
     {"GATEHOUSE_MAX_PASSWORD_LENGTH", NULL, T_INT, "128", 8, 4096, 0, O(max_password),
      "Maximum password length"},
+    {"GATEHOUSE_JWT_ALG", NULL, T_STR, "EdDSA", 0, 0, 0, O(jwt_alg),
+     "Algorithm of new JWT signing keys: EdDSA (Ed25519), ES256, ES512, RS256 or PS256"},
+    {"GATEHOUSE_JWT_EXPIRES_IN", NULL, T_INT, "900", 10, 86400, 0, O(jwt_expires_in),
+     "Lifetime of JWTs from /token and set-auth-jwt, in seconds"},
+    {"GATEHOUSE_JWT_ISSUER", NULL, T_STR, "", 0, 0, 0, O(jwt_issuer),
+     "JWT iss claim (empty = the base URL's origin)"},
+    {"GATEHOUSE_JWT_AUDIENCE", NULL, T_STR, "", 0, 0, 0, O(jwt_audience),
+     "JWT aud claim (empty = the base URL's origin)"},
+    {"GATEHOUSE_JWT_HEADER", NULL, T_BOOL, "true", 0, 0, 0, O(jwt_header),
+     "get-session answers with a set-auth-jwt header when signed in"},
+    {"GATEHOUSE_JWKS_ROTATION_INTERVAL", NULL, T_INT, "0", 0, 315360000, 0, O(jwks_rotation),
+     "Seconds after which a signing key is replaced by a new one (0 = only `gatehouse keys "
+     "rotate`)"},
+    {"GATEHOUSE_JWKS_GRACE_PERIOD", NULL, T_INT, "2592000", 0, 315360000, 0, O(jwks_grace),
+     "Seconds a retired key stays in the JWKS so tokens it signed still verify (30 days)"},
+    {"GATEHOUSE_JWKS_MAX_AGE", NULL, T_INT, "300", 0, 86400, 0, O(jwks_max_age),
+     "Cache-Control max-age of the JWKS document, in seconds"},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -81,6 +102,52 @@ static const char *env_of(const opt *o, const char **used) {
     *used = o->alt;
   }
   return v && *v ? v : NULL;
+}
+
+/* GATEHOUSE_SECRETS: "<version>:<value>" entries separated by commas, newest first (better-auth's
+ * BETTER_AUTH_SECRETS). Versions are distinct positive integers; values are trimmed. */
+static gh_status parse_secrets(gh_config *c, const char **err) {
+  size_t n = 1;
+  for (const char *p = c->secrets; *p; p++) n += *p == ',';
+  c->secret_list = gh_xcalloc(n, sizeof *c->secret_list);
+  const char *p = c->secrets;
+  for (size_t i = 0; i < n; i++) {
+    const char *end = strchr(p, ',');
+    if (!end) end = p + strlen(p);
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    char *num_end;
+    errno = 0;
+    long v = colon ? strtol(p, &num_end, 10) : 0;
+    if (!colon || errno || num_end != colon || v < 1 || v > 1000000) {
+      *err = "GATEHOUSE_SECRETS: expected <version>:<secret> entries separated by commas, e.g. "
+             "2:new-secret,1:old-secret";
+      return GH_ERR_CONFIG;
+    }
+    const char *val = colon + 1, *vend = end;
+    while (val < vend && (*val == ' ' || *val == '\t')) val++;
+    while (vend > val && (vend[-1] == ' ' || vend[-1] == '\t')) vend--;
+    if (vend == val) {
+      *err = "GATEHOUSE_SECRETS: empty secret value";
+      return GH_ERR_CONFIG;
+    }
+    for (size_t k = 0; k < c->nsecret_list; k++)
+      if (c->secret_list[k].version == (unsigned)v) {
+        *err = "GATEHOUSE_SECRETS: duplicate version";
+        return GH_ERR_CONFIG;
+      }
+    if (c->production && vend - val < 32) {
+      *err = "GATEHOUSE_SECRETS: every secret must be at least 32 bytes long in production";
+      return GH_ERR_CONFIG;
+    }
+    c->secret_list[c->nsecret_list].version = (unsigned)v;
+    char *dup = strndup(val, (size_t)(vend - val));
+    if (!dup) gh_oom();
+    c->secret_list[c->nsecret_list].value = dup;
+    c->nsecret_list++;
+    p = *end ? end + 1 : end;
+  }
+  return GH_OK;
 }
 
 gh_status gh_config_load(gh_config *c, const char **err) {
@@ -123,7 +190,8 @@ gh_status gh_config_load(gh_config *c, const char **err) {
     return GH_ERR_CONFIG;
   }
   c->production = strcmp(c->env, "production") == 0;
-  if (c->production && (!c->secret || strlen(c->secret) < 32)) {
+  if (c->secrets && parse_secrets(c, err) != GH_OK) return GH_ERR_CONFIG;
+  if (c->production && (!c->secret || strlen(c->secret) < 32) && !c->nsecret_list) {
     *err = "GATEHOUSE_SECRET (or BETTER_AUTH_SECRET) must be set and at least 32 bytes long in "
            "production";
     return GH_ERR_CONFIG;
@@ -144,6 +212,15 @@ gh_status gh_config_load(gh_config *c, const char **err) {
   }
   if (c->min_password > c->max_password) {
     *err = "GATEHOUSE_MIN_PASSWORD_LENGTH is greater than GATEHOUSE_MAX_PASSWORD_LENGTH";
+    return GH_ERR_CONFIG;
+  }
+  if (strcmp(c->jwt_alg, "EdDSA") && strcmp(c->jwt_alg, "ES256") && strcmp(c->jwt_alg, "ES512") &&
+      strcmp(c->jwt_alg, "RS256") && strcmp(c->jwt_alg, "PS256")) {
+    *err = "GATEHOUSE_JWT_ALG: expected EdDSA, ES256, ES512, RS256 or PS256";
+    return GH_ERR_CONFIG;
+  }
+  if (c->jwks_rotation > 0 && c->jwks_rotation < 60) {
+    *err = "GATEHOUSE_JWKS_ROTATION_INTERVAL: expected 0 or at least 60 seconds";
     return GH_ERR_CONFIG;
   }
   const char *lv = c->log_level;
@@ -175,7 +252,7 @@ static int mkdirs(const char *dir) {
 }
 
 gh_status gh_config_dev_secret(gh_config *c, const char **err) {
-  if (c->secret && *c->secret) return GH_OK;
+  if ((c->secret && *c->secret) || c->nsecret_list) return GH_OK;
   if (c->production) {
     *err = "GATEHOUSE_SECRET is required in production";
     return GH_ERR_CONFIG;
@@ -252,7 +329,14 @@ void gh_config_print(const gh_config *c, FILE *out) {
     if (o->type == T_STR) {
       const char *v = *(char *const *)field;
       char buf[1024];
-      if (o->off == offsetof(gh_config, secret)) {
+      if (o->off == offsetof(gh_config, secrets)) {
+        if (v) {
+          int k = snprintf(buf, sizeof buf, "%zu versions:", c->nsecret_list);
+          for (size_t j = 0; j < c->nsecret_list && k > 0 && (size_t)k < sizeof buf; j++)
+            k += snprintf(buf + k, sizeof buf - (size_t)k, " %u:****", c->secret_list[j].version);
+          v = buf;
+        }
+      } else if (o->off == offsetof(gh_config, secret)) {
         v = !v ? "(not set)" : c->secret_generated ? "**** (generated development secret)" : "****";
       } else if (o->off == offsetof(gh_config, database_url) && v) {
         v = mask_url(buf, sizeof buf, v);
@@ -276,6 +360,13 @@ void gh_config_print_table(FILE *out) {
 }
 
 void gh_config_free(gh_config *c) {
+  for (size_t i = 0; i < c->nsecret_list; i++) {
+    memset(c->secret_list[i].value, 0, strlen(c->secret_list[i].value));
+    free(c->secret_list[i].value);
+  }
+  free(c->secret_list);
+  c->secret_list = NULL;
+  c->nsecret_list = 0;
   for (size_t i = 0; i < NOPTS; i++) {
     if (OPTS[i].type != T_STR) continue;
     char **f = (char **)((char *)c + OPTS[i].off);

@@ -7,8 +7,15 @@
 #include <stdio.h>
 #include "common/status.h"
 
+/* One entry of GATEHOUSE_SECRETS ("<version>:<value>", newest first). */
+typedef struct {
+  unsigned version;
+  char *value;
+} gh_config_secret;
+
 typedef struct {
   char *secret;
+  char *secrets; /* GATEHOUSE_SECRETS as given; parsed into secret_list */
   char *base_url;
   char *database_url;
   char *host;
@@ -28,7 +35,17 @@ typedef struct {
   bool delete_user_enabled;
   long min_password;
   long max_password;
+  char *jwt_alg;
+  long jwt_expires_in;
+  char *jwt_issuer;   /* "" = the base URL's origin */
+  char *jwt_audience; /* "" = the base URL's origin */
+  bool jwt_header;
+  long jwks_rotation;
+  long jwks_grace;
+  long jwks_max_age;
   /* derived */
+  gh_config_secret *secret_list; /* parsed GATEHOUSE_SECRETS, newest first */
+  size_t nsecret_list;
   bool production;
   bool secret_generated; /* development secret generated/persisted by us */
 } gh_config;

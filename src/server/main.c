@@ -1,4 +1,5 @@
-/* gatehouse: CLI dispatch (serve, migrate, check-config, user create|set-password, version). */
+/* gatehouse: CLI dispatch (serve, migrate, check-config, user create|set-password, keys
+ * rotate|list, version). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,9 @@ static void usage(FILE *out) {
           "  config-table             print the configuration table (Markdown)\n"
           "  user create --email E --name N [--password-stdin]\n"
           "  user set-password --email E      (new password on standard input)\n"
+          "  keys rotate              new JWT signing key; the old ones stay published for the\n"
+          "                           grace period (GATEHOUSE_JWKS_GRACE_PERIOD)\n"
+          "  keys list                print the published JWKS\n"
           "  version\n"
           "Configuration comes from the environment; see README.md.\n");
 }
@@ -74,6 +78,90 @@ static int cmd_migrate(const gh_config *c) {
   return 0;
 }
 
+/* The auth layer's configuration from the server's. */
+static int make_auth(const gh_config *c, gh_auth **au) {
+  unsigned versions[64];
+  const char *values[64];
+  size_t nv = c->nsecret_list < 64 ? c->nsecret_list : 64;
+  for (size_t i = 0; i < nv; i++) {
+    versions[i] = c->secret_list[i].version;
+    values[i] = c->secret_list[i].value;
+  }
+  gh_auth_config ac = {
+      .secret = c->secret,
+      .base_url = c->base_url,
+      .trusted_origins = c->trusted_origins,
+      .production = c->production,
+      .expires_in = c->session_expires_in,
+      .update_age = c->session_update_age,
+      .fresh_age = c->session_fresh_age,
+      .min_password = (int)c->min_password,
+      .max_password = (int)c->max_password,
+      .delete_user_enabled = c->delete_user_enabled,
+      .secret_versions = versions,
+      .secret_values = values,
+      .nsecret_versions = nv,
+      .jwt_alg = c->jwt_alg,
+      .jwt_expires_in = c->jwt_expires_in,
+      .jwt_issuer = c->jwt_issuer,
+      .jwt_audience = c->jwt_audience,
+      .jwt_header = c->jwt_header,
+      .jwks_rotation = c->jwks_rotation,
+      .jwks_grace = c->jwks_grace,
+      .jwks_max_age = c->jwks_max_age,
+  };
+  if (gh_auth_new(&ac, au) != GH_OK) {
+    fprintf(stderr, "gatehouse: invalid GATEHOUSE_BASE_URL, secret or JWT settings\n");
+    return 2;
+  }
+  return 0;
+}
+
+/* keys rotate | keys list: the jwt plugin's signing keys. */
+static int cmd_keys(const gh_config *c, int argc, char **argv) {
+  if (argc < 1 || (strcmp(argv[0], "rotate") && strcmp(argv[0], "list"))) {
+    usage(stderr);
+    return 2;
+  }
+  gh_store *st = NULL;
+  gh_auth *au = NULL;
+  gh_arena *a = gh_arena_new();
+  int ret = 1;
+  if (open_store(c, &st)) goto out;
+  gh_status rc = gh_store_check_schema(st);
+  if (rc != GH_OK) {
+    fprintf(stderr, "gatehouse: database not ready (%s); run `gatehouse migrate`\n",
+            gh_status_str(rc));
+    goto out;
+  }
+  if ((ret = make_auth(c, &au))) goto out;
+  ret = 1;
+  if (!strcmp(argv[0], "rotate")) {
+    char *kid;
+    rc = gh_auth_keys_rotate(au, st, a, &kid);
+    if (rc != GH_OK) {
+      fprintf(stderr, "gatehouse: cannot create the new key: %s\n", gh_status_str(rc));
+      goto out;
+    }
+    printf("new signing key %s (%s); previous keys stay in the JWKS for %ld s\n", kid, c->jwt_alg,
+           c->jwks_grace);
+  } else {
+    char *json;
+    rc = gh_auth_keys_jwks(au, st, a, &json);
+    if (rc != GH_OK) {
+      fprintf(stderr, "gatehouse: cannot read the keys: %s\n", gh_status_str(rc));
+      goto out;
+    }
+    printf("%s\n", json);
+  }
+  ret = 0;
+out:
+  gh_auth_free(au);
+  gh_store_close(st);
+  gh_arena_free(a);
+  return ret;
+}
+
 static int cmd_serve(gh_config *c, bool migrate) {
   gh_store *st;
   if (open_store(c, &st)) return 1;
@@ -91,23 +179,8 @@ static int cmd_serve(gh_config *c, bool migrate) {
   gh_store_close(st);
   gh_store_thread_init(c->database_url);
 
-  gh_auth_config ac = {
-      .secret = c->secret,
-      .base_url = c->base_url,
-      .trusted_origins = c->trusted_origins,
-      .production = c->production,
-      .expires_in = c->session_expires_in,
-      .update_age = c->session_update_age,
-      .fresh_age = c->session_fresh_age,
-      .min_password = (int)c->min_password,
-      .max_password = (int)c->max_password,
-      .delete_user_enabled = c->delete_user_enabled,
-  };
   gh_auth *au;
-  if (gh_auth_new(&ac, &au) != GH_OK) {
-    fprintf(stderr, "gatehouse: invalid GATEHOUSE_BASE_URL\n");
-    return 2;
-  }
+  if (make_auth(c, &au)) return 2;
   gh_workpool *pool;
   if (gh_workpool_new((int)c->hash_workers, (int)c->hash_queue, 5, &pool) != GH_OK) {
     fprintf(stderr, "gatehouse: cannot start the worker pool\n");
@@ -341,6 +414,9 @@ int main(int argc, char **argv) {
   } else if (!strcmp(cmd, "user")) {
     ret = load_config(&c, false);
     if (ret == 0) ret = cmd_user(&c, argc - 2, argv + 2);
+  } else if (!strcmp(cmd, "keys")) {
+    ret = load_config(&c, true);
+    if (ret == 0) ret = cmd_keys(&c, argc - 2, argv + 2);
   } else {
     usage(stderr);
     return 2;

@@ -31,6 +31,8 @@ typedef struct gh_store_ops {
   gh_status (*list_sessions)(gh_store *s, gh_arena *a, const char *user_id, int64_t now,
                              gh_session **out, size_t *n);
   gh_status (*purge_expired)(gh_store *s, int64_t now, long *deleted);
+  gh_status (*jwks_list)(gh_store *s, gh_arena *a, gh_jwks_row **out, size_t *n);
+  gh_status (*jwks_insert)(gh_store *s, const gh_jwks_row *row, int64_t retire_at);
 } gh_store_ops;
 
 /* Every backend's connection struct starts with this. */

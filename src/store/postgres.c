@@ -46,6 +46,9 @@ enum {
   Q_SESSIONS_DELETE_EXCEPT,
   Q_SESSIONS_LIST,
   Q_SESSIONS_PURGE,
+  Q_JWKS_LIST,
+  Q_JWKS_INSERT,
+  Q_JWKS_RETIRE,
   Q_COUNT
 };
 
@@ -60,6 +63,9 @@ enum {
 #define ACCOUNT_INSERT                                                                             \
   "insert into \"account\" (\"id\", \"accountId\", \"providerId\", \"userId\", \"password\", "     \
   "\"createdAt\", \"updatedAt\""
+
+#define JWKS_COLS                                                                                  \
+  "\"id\", \"publicKey\", \"privateKey\", \"createdAt\", \"expiresAt\", \"alg\", \"crv\""
 
 static const struct {
   const char *name, *sql;
@@ -120,6 +126,11 @@ static const struct {
                          "select " SESSION_COLS("") " from \"session\" where \"userId\" = $1 and "
                                                     "\"expiresAt\" > $2 order by \"createdAt\""},
     [Q_SESSIONS_PURGE] = {"sessions_purge", "delete from \"session\" where \"expiresAt\" <= $1"},
+    [Q_JWKS_LIST] = {"jwks_list", "select " JWKS_COLS " from \"jwks\" order by \"createdAt\""},
+    [Q_JWKS_INSERT] = {"jwks_insert",
+                       "insert into \"jwks\" (" JWKS_COLS ") values ($1, $2, $3, $4, $5, $6, $7)"},
+    [Q_JWKS_RETIRE] = {"jwks_retire", "update \"jwks\" set \"expiresAt\" = $1 where \"expiresAt\" "
+                                      "is null or \"expiresAt\" > $1"},
 };
 
 typedef struct {
@@ -622,6 +633,69 @@ static gh_status pg_purge_expired(gh_store *base, int64_t now, long *deleted) {
   return run(s, Q_SESSIONS_PURGE, NULL, deleted, "d", now);
 }
 
+/* --- jwks --------------------------------------------------------------------------------- */
+
+static gh_status pg_jwks_list(gh_store *base, gh_arena *a, gh_jwks_row **out, size_t *n) {
+  pg_store *s = (pg_store *)base;
+  PGresult *r = NULL;
+  gh_status status = ensure(s);
+  if (status) return status;
+  status = run(s, Q_JWKS_LIST, &r, NULL, "");
+  if (status) return status;
+  int rows = PQntuples(r);
+  gh_jwks_row *v = rows ? gh_arena_alloc(a, (size_t)rows * sizeof *v) : NULL;
+  for (int i = 0; i < rows; i++) {
+    gh_jwks_row *x = &v[i];
+    x->id = col_text(a, r, i, 0);
+    x->public_key = col_text(a, r, i, 1);
+    x->private_key = col_text(a, r, i, 2);
+    x->alg = col_text(a, r, i, 5);
+    x->crv = col_text(a, r, i, 6);
+    status = col_ms(r, i, 3, &x->created_at);
+    if (status || !x->id || !x->public_key || !x->private_key) {
+      status = GH_ERR_DB;
+      goto fail;
+    }
+    if (!PQgetisnull(r, i, 4)) {
+      status = col_ms(r, i, 4, &x->expires_at);
+      if (status) goto fail;
+      x->has_expiry = true;
+    }
+  }
+  PQclear(r);
+  *out = v;
+  *n = (size_t)rows;
+  return GH_OK;
+fail:
+  PQclear(r);
+  return status;
+}
+
+static gh_status pg_jwks_insert(gh_store *base, const gh_jwks_row *row, int64_t retire_at) {
+  pg_store *s = (pg_store *)base;
+  gh_status status = ensure(s);
+  if (status) return status;
+  status = begin(s);
+  if (status) return status;
+  if (retire_at > 0) {
+    status = run(s, Q_JWKS_RETIRE, NULL, NULL, "d", retire_at);
+    if (status) goto fail;
+  }
+  if (row->has_expiry)
+    status = run(s, Q_JWKS_INSERT, NULL, NULL, "tttddtt", row->id, row->public_key,
+                 row->private_key, row->created_at, row->expires_at, row->alg, row->crv);
+  else
+    status = run(s, Q_JWKS_INSERT, NULL, NULL, "tttdttt", row->id, row->public_key,
+                 row->private_key, row->created_at, (const char *)NULL, row->alg, row->crv);
+  if (status) goto fail;
+  status = commit(s);
+  if (status) goto fail;
+  return GH_OK;
+fail:
+  rollback(s);
+  return status;
+}
+
 /* --- open / close ------------------------------------------------------------------------- */
 
 static void pg_close(gh_store *base) {
@@ -650,6 +724,8 @@ static const gh_store_ops pg_ops = {
     .delete_user_sessions = pg_delete_user_sessions,
     .list_sessions = pg_list_sessions,
     .purge_expired = pg_purge_expired,
+    .jwks_list = pg_jwks_list,
+    .jwks_insert = pg_jwks_insert,
 };
 
 /* NOTICEs (e.g. "relation already exists, skipping" from migrations) are not errors. */

@@ -48,6 +48,9 @@ enum {
   Q_SESSIONS_DELETE_EXCEPT,
   Q_SESSIONS_LIST,
   Q_SESSIONS_PURGE,
+  Q_JWKS_LIST,
+  Q_JWKS_INSERT,
+  Q_JWKS_RETIRE,
   Q_COUNT
 };
 
@@ -59,6 +62,9 @@ enum {
 #define ACCOUNT_INSERT                                                                             \
   "insert into \"account\" (\"id\", \"accountId\", \"providerId\", \"userId\", \"password\", "     \
   "\"createdAt\", \"updatedAt\""
+
+#define JWKS_COLS                                                                                  \
+  "\"id\", \"publicKey\", \"privateKey\", \"createdAt\", \"expiresAt\", \"alg\", \"crv\""
 
 static const struct {
   const char *name, *sql;
@@ -118,6 +124,11 @@ static const struct {
     [Q_SESSIONS_LIST] = {"sessions_list", "select " SESSION_COLS " from \"session\" where "
                                           "\"userId\" = ?1 order by \"createdAt\""},
     [Q_SESSIONS_PURGE] = {"sessions_purge", "delete from \"session\" where \"expiresAt\" <= ?1"},
+    [Q_JWKS_LIST] = {"jwks_list", "select " JWKS_COLS " from \"jwks\""},
+    [Q_JWKS_INSERT] = {"jwks_insert",
+                       "insert into \"jwks\" (" JWKS_COLS ") values (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+    [Q_JWKS_RETIRE] = {"jwks_retire", "update \"jwks\" set \"expiresAt\" = ?1 where \"expiresAt\" "
+                                      "is null or \"expiresAt\" > ?1"},
 };
 
 typedef struct {
@@ -652,6 +663,87 @@ static gh_status sq_purge_expired(gh_store *base, int64_t now, long *deleted) {
   return exec_q(s, Q_SESSIONS_PURGE, deleted, "d", now);
 }
 
+/* --- jwks --------------------------------------------------------------------------------- */
+
+/* Ordered by the parsed createdAt (text order is not reliable across date forms). */
+static gh_status sq_jwks_list(gh_store *base, gh_arena *a, gh_jwks_row **out, size_t *n) {
+  sq_store *s = (sq_store *)base;
+  sqlite3_stmt *st;
+  gh_jwks_row *v = NULL;
+  size_t len = 0, cap = 0;
+  gh_status status = prep(s, Q_JWKS_LIST, &st, "");
+  if (status) return status;
+  for (;;) {
+    bool row;
+    gh_jwks_row x = {0};
+    status = step(s, st, Q_JWKS_LIST, &row);
+    if (status) return status;
+    if (!row) break;
+    x.id = col_text(a, st, 0);
+    x.public_key = col_text(a, st, 1);
+    x.private_key = col_text(a, st, 2);
+    x.alg = col_text(a, st, 5);
+    x.crv = col_text(a, st, 6);
+    if (!x.id || !x.public_key || !x.private_key) {
+      status = GH_ERR_DB;
+      goto fail;
+    }
+    status = col_date(st, 3, &x.created_at);
+    if (status) goto fail;
+    if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+      status = col_date(st, 4, &x.expires_at);
+      if (status) goto fail;
+      x.has_expiry = true;
+    }
+    if (len == cap) {
+      cap = cap ? cap * 2 : 4;
+      gh_jwks_row *nv = gh_arena_alloc(a, cap * sizeof *nv);
+      if (len) memcpy(nv, v, len * sizeof *nv);
+      v = nv;
+    }
+    size_t j = len++;
+    while (j > 0 && v[j - 1].created_at > x.created_at) {
+      v[j] = v[j - 1];
+      j--;
+    }
+    v[j] = x;
+  }
+  finish(st);
+  *out = v;
+  *n = len;
+  return GH_OK;
+fail:
+  finish(st);
+  return status;
+}
+
+static gh_status sq_jwks_insert(gh_store *base, const gh_jwks_row *row, int64_t retire_at) {
+  sq_store *s = (sq_store *)base;
+  gh_status status = begin(s);
+  if (status) return status;
+  if (retire_at > 0) {
+    status = exec_q(s, Q_JWKS_RETIRE, NULL, "d", retire_at);
+    if (status) goto fail;
+  }
+  sqlite3_stmt *st;
+  bool r;
+  char expires[GH_ISO_LEN]; /* bound as text: stays valid until the step below */
+  if (row->has_expiry) gh_iso8601(row->expires_at, expires);
+  status =
+      prep(s, Q_JWKS_INSERT, &st, "tttdttt", row->id, row->public_key, row->private_key,
+           row->created_at, row->has_expiry ? expires : (const char *)NULL, row->alg, row->crv);
+  if (status) goto fail;
+  status = step(s, st, Q_JWKS_INSERT, &r);
+  if (status) goto fail;
+  finish(st);
+  status = commit(s);
+  if (status) goto fail;
+  return GH_OK;
+fail:
+  rollback(s);
+  return status;
+}
+
 /* --- open / close ------------------------------------------------------------------------- */
 
 static void sq_close(gh_store *base) {
@@ -681,6 +773,8 @@ static const gh_store_ops sq_ops = {
     .delete_user_sessions = sq_delete_user_sessions,
     .list_sessions = sq_list_sessions,
     .purge_expired = sq_purge_expired,
+    .jwks_list = sq_jwks_list,
+    .jwks_insert = sq_jwks_insert,
 };
 
 /* mkdir -p of the directory part of path (nothing to do when there is none). */

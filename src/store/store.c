@@ -170,6 +170,18 @@ gh_status gh_store_purge_expired(gh_store *s, int64_t now, long *deleted) {
   return s->ops->purge_expired(s, now, deleted);
 }
 
+gh_status gh_store_jwks_list(gh_store *s, gh_arena *a, gh_jwks_row **out, size_t *n) {
+  if (!s || !a || !out || !n) return GH_ERR_INVALID;
+  *out = NULL;
+  *n = 0;
+  return s->ops->jwks_list(s, a, out, n);
+}
+
+gh_status gh_store_jwks_insert(gh_store *s, const gh_jwks_row *row, int64_t retire_at) {
+  if (!s || !row || !row->id || !row->public_key || !row->private_key) return GH_ERR_INVALID;
+  return s->ops->jwks_insert(s, row, retire_at);
+}
+
 /* --- per-thread connection ---------------------------------------------------------------- */
 
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;

@@ -55,6 +55,19 @@ void gh_user_init(gh_arena *a, gh_user *u, const char *name, const char *email, 
  * password = hash (borrowed). */
 void gh_credential_init(gh_arena *a, gh_account *acc, const gh_user *u, char *hash, int64_t now);
 
+/* A row of the jwt plugin's "jwks" table. privateKey is stored as better-auth stores it: the
+ * JSON-quoted symmetric ciphertext of the private JWK. crv is NULL for RSA. */
+typedef struct {
+  char *id;
+  char *public_key;  /* public JWK JSON (no alg/kid) */
+  char *private_key; /* "\"<ciphertext>\"" */
+  char *alg;         /* nullable in better-auth's schema */
+  char *crv;         /* nullable */
+  int64_t created_at;
+  bool has_expiry;
+  int64_t expires_at; /* when has_expiry */
+} gh_jwks_row;
+
 typedef struct gh_store gh_store;
 
 typedef enum { GH_STORE_SQLITE = 1, GH_STORE_POSTGRES = 2 } gh_store_kind;
@@ -123,6 +136,14 @@ GH_MUST_CHECK gh_status gh_store_delete_user_sessions(gh_store *s, const char *u
 /* Sessions of the user with expiresAt > now, ordered by createdAt. */
 GH_MUST_CHECK gh_status gh_store_list_sessions(gh_store *s, gh_arena *a, const char *user_id,
                                                int64_t now, gh_session **out, size_t *n);
+/* --- jwks (jwt plugin keys) ----------------------------------------------------------------- */
+/* Every row, ordered by createdAt (oldest first). */
+GH_MUST_CHECK gh_status gh_store_jwks_list(gh_store *s, gh_arena *a, gh_jwks_row **out, size_t *n);
+/* In one transaction: when retire_at > 0, sets expiresAt = retire_at on every key that has no
+ * expiry or a later one (rotation), then inserts row. */
+GH_MUST_CHECK gh_status gh_store_jwks_insert(gh_store *s, const gh_jwks_row *row,
+                                             int64_t retire_at);
+
 /* Deletes sessions with expiresAt <= now (housekeeping). *deleted optional. */
 GH_MUST_CHECK gh_status gh_store_purge_expired(gh_store *s, int64_t now, long *deleted);
 

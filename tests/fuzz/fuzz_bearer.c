@@ -37,7 +37,8 @@ static const char *bearer(gh_arena *a, const char *authorization) {
                 .headers = headers,
                 .nheaders = sizeof headers / sizeof *headers,
                 .peer_ip = "127.0.0.1"};
-  return gh_bearer_token(a, &req, SECRET);
+  static const char *const secrets[] = {SECRET};
+  return gh_bearer_token(a, &req, secrets, 1, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -505,6 +505,69 @@ static void test_purge_expired(void **state) {
   assert_int_equal(deleted, 0);
 }
 
+/* --- tests: jwks --------------------------------------------------------------------------- */
+
+static void add_key(gh_store *s, const char *id, int64_t created, bool expiring, int64_t expires,
+                    int64_t retire_at) {
+  gh_jwks_row r = {.id = (char *)id,
+                   .public_key = "{\"crv\":\"Ed25519\",\"x\":\"AAAA\",\"kty\":\"OKP\"}",
+                   .private_key = "\"00ff\"",
+                   .alg = "EdDSA",
+                   .crv = "Ed25519",
+                   .created_at = created,
+                   .has_expiry = expiring,
+                   .expires_at = expires};
+  assert_int_equal(gh_store_jwks_insert(s, &r, retire_at), GH_OK);
+}
+
+static void test_jwks(void **state) {
+  gh_store *s = *state;
+  gh_arena *a = gh_arena_new();
+  gh_jwks_row *rows;
+  size_t n = 99;
+  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(n, 0);
+  /* Inserted out of order: listed by createdAt. */
+  add_key(s, "k2", T0 + 2000, false, 0, 0);
+  add_key(s, "k1", T0 + 1000, true, T0 + DAY, 0);
+  gh_jwks_row rsa = {.id = "k3",
+                     .public_key = "{\"kty\":\"RSA\"}",
+                     .private_key = "\"aa\"",
+                     .alg = "RS256",
+                     .crv = NULL,
+                     .created_at = T0 + 3000};
+  assert_int_equal(gh_store_jwks_insert(s, &rsa, 0), GH_OK);
+  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(n, 3);
+  assert_string_equal(rows[0].id, "k1");
+  assert_true(rows[0].has_expiry);
+  assert_int_equal(rows[0].expires_at, T0 + DAY);
+  assert_string_equal(rows[1].id, "k2");
+  assert_false(rows[1].has_expiry);
+  assert_string_equal(rows[1].private_key, "\"00ff\"");
+  assert_string_equal(rows[1].public_key, "{\"crv\":\"Ed25519\",\"x\":\"AAAA\",\"kty\":\"OKP\"}");
+  assert_string_equal(rows[2].alg, "RS256");
+  assert_null(rows[2].crv);
+  /* Rotation: retire_at sets expiresAt on keys without one or with a later one, then inserts. */
+  add_key(s, "k4", T0 + 4000, false, 0, T0 + 3500);
+  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(n, 4);
+  for (size_t i = 0; i < 3; i++) {
+    assert_true(rows[i].has_expiry);
+    assert_int_equal(rows[i].expires_at, T0 + 3500);
+  }
+  assert_string_equal(rows[3].id, "k4");
+  assert_false(rows[3].has_expiry);
+  /* A duplicate id rolls the whole rotation back: nothing retired, nothing inserted. */
+  gh_jwks_row dup = {
+      .id = "k4", .public_key = "{}", .private_key = "\"\"", .created_at = T0 + 5000};
+  assert_int_equal(gh_store_jwks_insert(s, &dup, T0 + 4500), GH_ERR_CONFLICT);
+  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(n, 4);
+  assert_false(rows[3].has_expiry);
+  gh_arena_free(a);
+}
+
 /* --- tests: passwords --------------------------------------------------------------------- */
 
 static void test_set_password(void **state) {
@@ -992,6 +1055,7 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
       cmocka_unit_test_setup_teardown(test_purge_expired, setup_migrated, teardown),               \
       cmocka_unit_test_setup_teardown(test_set_password, setup_migrated, teardown),                \
       cmocka_unit_test_setup_teardown(test_extra_columns, setup_migrated, teardown),               \
+      cmocka_unit_test_setup_teardown(test_jwks, setup_migrated, teardown),                        \
       cmocka_unit_test(test_better_auth_issuer)
 
 int main(void) {

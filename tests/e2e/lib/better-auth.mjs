@@ -3,13 +3,13 @@
 // as a framework would pass them.
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
-import { bearer } from "better-auth/plugins";
+import { bearer, jwt } from "better-auth/plugins";
 import pg from "pg";
 import { SECRET } from "./config.mjs";
 import { parseSetCookie } from "./cookies.mjs";
 
 export class InProcessBetterAuth {
-  constructor(databaseUrl, { secret = SECRET, baseURL = "http://127.0.0.1:3999" } = {}) {
+  constructor(databaseUrl, { secret = SECRET, baseURL = "http://127.0.0.1:3999", jwt: withJwt = false } = {}) {
     this.pool = new pg.Pool({ connectionString: databaseUrl, max: 3 });
     this.pool.on("error", () => {});
     this.baseURL = baseURL;
@@ -19,7 +19,7 @@ export class InProcessBetterAuth {
       secret,
       baseURL,
       emailAndPassword: { enabled: true },
-      plugins: [bearer()],
+      plugins: withJwt ? [bearer(), jwt()] : [bearer()],
       rateLimit: { enabled: false },
       telemetry: { enabled: false },
       logger: { disabled: true },

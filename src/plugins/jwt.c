@@ -1,0 +1,415 @@
+#include "plugins/jwt.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/internal.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "common/time.h"
+#include "json/json.h"
+
+#define KEYS_RELOAD_MS 60000 /* re-read the jwks table at least this often */
+
+/* An immutable snapshot of the keys, shared by the request threads (reference counted). */
+typedef struct {
+  int refs;            /* guarded by gh_jwt.mu */
+  int64_t loaded_at;   /* ms */
+  int64_t valid_until; /* ms: reload when reached (next reload, or the signer's expiry) */
+  char *jwks;          /* JSON document */
+  size_t jwks_len;
+  gh_jwk *signer;
+  char *kid;
+} keyset;
+
+struct gh_jwt {
+  gh_jwt_config cfg;
+  char *issuer, *audience;
+  pthread_mutex_t mu;
+  keyset *cur;
+};
+
+static void keyset_free(keyset *k) {
+  if (!k) return;
+  free(k->jwks);
+  free(k->kid);
+  gh_jwk_free(k->signer);
+  free(k);
+}
+
+gh_status gh_jwt_new(const gh_jwt_config *cfg, gh_jwt **out) {
+  if (!cfg || !cfg->secrets || !cfg->issuer || !cfg->audience || !gh_jwa_name(cfg->alg))
+    return GH_ERR_INVALID;
+  gh_jwt *j = gh_xcalloc(1, sizeof *j);
+  j->cfg = *cfg;
+  j->issuer = gh_xstrdup(cfg->issuer);
+  j->audience = gh_xstrdup(cfg->audience);
+  j->cfg.issuer = j->issuer;
+  j->cfg.audience = j->audience;
+  pthread_mutex_init(&j->mu, NULL);
+  *out = j;
+  return GH_OK;
+}
+
+void gh_jwt_free(gh_jwt *j) {
+  if (!j) return;
+  keyset_free(j->cur);
+  pthread_mutex_destroy(&j->mu);
+  free(j->issuer);
+  free(j->audience);
+  free(j);
+}
+
+/* --- keys ---------------------------------------------------------------------------------- */
+
+/* The algorithm a stored key signs with: the alg column, else derived from the public key. */
+static gh_jwa row_alg(const gh_jwks_row *r, const gh_json *pub) {
+  if (r->alg) return gh_jwa_parse(r->alg, strlen(r->alg));
+  const char *kty = gh_json_string(gh_json_get(pub, "kty"));
+  const char *crv = gh_json_string(gh_json_get(pub, "crv"));
+  if (!kty) return GH_JWA_UNKNOWN;
+  if (!strcmp(kty, "OKP") && crv && !strcmp(crv, "Ed25519")) return GH_JWA_EDDSA;
+  if (!strcmp(kty, "EC") && crv && !strcmp(crv, "P-256")) return GH_JWA_ES256;
+  if (!strcmp(kty, "EC") && crv && !strcmp(crv, "P-521")) return GH_JWA_ES512;
+  if (!strcmp(kty, "RSA")) return GH_JWA_RS256; /* better-auth's RSA default */
+  return GH_JWA_UNKNOWN;
+}
+
+static gh_status import_jwk(gh_jwa alg, const gh_json *o, gh_jwk **out) {
+  gh_jwk_members m = {
+      .kty = gh_json_string(gh_json_get(o, "kty")),
+      .crv = gh_json_string(gh_json_get(o, "crv")),
+      .x = gh_json_string(gh_json_get(o, "x")),
+      .y = gh_json_string(gh_json_get(o, "y")),
+      .n = gh_json_string(gh_json_get(o, "n")),
+      .e = gh_json_string(gh_json_get(o, "e")),
+      .d = gh_json_string(gh_json_get(o, "d")),
+      .p = gh_json_string(gh_json_get(o, "p")),
+      .q = gh_json_string(gh_json_get(o, "q")),
+      .dp = gh_json_string(gh_json_get(o, "dp")),
+      .dq = gh_json_string(gh_json_get(o, "dq")),
+      .qi = gh_json_string(gh_json_get(o, "qi")),
+  };
+  return gh_jwk_import(alg, &m, out);
+}
+
+/* The private key of a row. The column holds the JSON-quoted ciphertext of the private JWK (or,
+ * when better-auth ran with disablePrivateKeyEncryption, the plain JWK object). */
+static gh_status load_private(gh_jwt *j, gh_arena *a, const gh_jwks_row *r, gh_jwa alg,
+                              gh_jwk **out) {
+  gh_json *col = NULL, *jwk = NULL;
+  gh_status st = gh_json_parse(r->private_key, strlen(r->private_key), &col);
+  if (st) return GH_ERR_CRYPTO;
+  gh_json_own(a, col);
+  if (gh_json_typeof(col) == GH_JSON_OBJECT) {
+    jwk = col;
+  } else if (gh_json_typeof(col) == GH_JSON_STRING) {
+    uint8_t *pt;
+    size_t n;
+    st = gh_aead_decrypt(a, j->cfg.secrets, gh_json_string(col), &pt, &n);
+    if (st) return GH_ERR_CRYPTO;
+    st = gh_json_parse((const char *)pt, n, &jwk);
+    memset(pt, 0, n);
+    if (st) return GH_ERR_CRYPTO;
+    gh_json_own(a, jwk);
+  } else {
+    return GH_ERR_CRYPTO;
+  }
+  st = import_jwk(alg, jwk, out);
+  return st ? GH_ERR_CRYPTO : GH_OK;
+}
+
+static bool row_live(const gh_jwt *j, const gh_jwks_row *r, int64_t now) {
+  if (r->has_expiry) return r->expires_at > now;
+  return j->cfg.rotation <= 0 || r->created_at + j->cfg.rotation * 1000 > now;
+}
+
+static bool row_published(const gh_jwt *j, const gh_jwks_row *r, int64_t now) {
+  return !r->has_expiry || r->expires_at + j->cfg.grace * 1000 > now;
+}
+
+/* Generates a key with the configured algorithm and stores it; retire_at > 0 retires the others. */
+static gh_status create_key(gh_jwt *j, gh_store *st, gh_arena *a, int64_t now, int64_t retire_at,
+                            char **kid) {
+  gh_jwk *k = NULL;
+  char *pub = NULL, *priv = NULL;
+  gh_status rc = gh_jwk_generate(j->cfg.alg, &k);
+  if (rc) goto done;
+  pub = gh_jwk_to_json(k, false);
+  priv = gh_jwk_to_json(k, true);
+  if (!pub || !priv) gh_oom();
+  char *ct = gh_aead_encrypt(a, j->cfg.secrets, priv, strlen(priv));
+  if (!ct) {
+    rc = GH_ERR_CRYPTO;
+    goto done;
+  }
+  size_t qlen;
+  gh_json *q = gh_json_str(ct);
+  char *quoted = gh_json_dump(a, q, &qlen);
+  gh_json_decref(q);
+  char *id = gh_arena_alloc(a, 33);
+  gh_rand_id(id, 32);
+  gh_jwks_row row = {
+      .id = id,
+      .public_key = gh_arena_strdup(a, pub),
+      .private_key = quoted,
+      .alg = (char *)gh_jwa_name(j->cfg.alg),
+      .crv = (char *)gh_jwa_crv(j->cfg.alg),
+      .created_at = now,
+      .has_expiry = j->cfg.rotation > 0,
+      .expires_at = now + j->cfg.rotation * 1000,
+  };
+  rc = gh_store_jwks_insert(st, &row, retire_at);
+  if (rc == GH_OK) {
+    gh_log(GH_LOG_INFO, "jwks.key_created", "kid", row.id, "alg", row.alg, NULL);
+    if (kid) *kid = row.id;
+  }
+done:
+  if (priv) {
+    memset(priv, 0, strlen(priv));
+    free(priv);
+  }
+  free(pub);
+  gh_jwk_free(k);
+  return rc;
+}
+
+/* One published key as better-auth's /jwks writes it: alg, crv (when the column is set), the
+ * stored public JWK members in order (a crv already written keeps its place), kid. */
+static void jwks_entry(gh_json *keys, const gh_jwks_row *r, gh_json *pub, gh_jwa alg) {
+  gh_json *o = gh_json_object();
+  gh_json_set_new(o, "alg", gh_json_str(r->alg ? r->alg : gh_jwa_name(alg)));
+  if (r->crv) gh_json_set_new(o, "crv", gh_json_str(r->crv));
+  for (void *it = gh_json_iter(pub); it; it = gh_json_iter_next(pub, it)) {
+    const char *name = gh_json_iter_key(it);
+    if (!strcmp(name, "alg") || !strcmp(name, "kid")) continue;
+    gh_json_set_new(o, name, gh_json_incref(gh_json_iter_value(it)));
+  }
+  gh_json_set_new(o, "kid", gh_json_str(r->id));
+  gh_json_append_new(keys, o);
+}
+
+/* Reads the table (creating a key when none is live) and builds a snapshot. */
+static gh_status load_keys(gh_jwt *j, gh_store *st, int64_t now, keyset **out) {
+  gh_arena *a = gh_arena_new();
+  keyset *k = NULL;
+  gh_jwks_row *rows;
+  size_t n;
+  gh_status rc = gh_store_jwks_list(st, a, &rows, &n);
+  if (rc) goto done;
+  const gh_jwks_row *signer = NULL;
+  for (size_t i = n; i-- > 0;)
+    if (row_live(j, &rows[i], now)) {
+      signer = &rows[i];
+      break;
+    }
+  if (!signer) {
+    /* First key, or every key has expired (rotation): create one and retire the rest. */
+    rc = create_key(j, st, a, now, n ? now : 0, NULL);
+    if (rc) goto done;
+    rc = gh_store_jwks_list(st, a, &rows, &n);
+    if (rc) goto done;
+    for (size_t i = n; i-- > 0;)
+      if (row_live(j, &rows[i], now)) {
+        signer = &rows[i];
+        break;
+      }
+    if (!signer) {
+      rc = GH_ERR_DB;
+      goto done;
+    }
+  }
+  k = gh_xcalloc(1, sizeof *k);
+  gh_json *doc = gh_json_object(), *keys = gh_json_array();
+  gh_json_set_new(doc, "keys", keys);
+  gh_json_own(a, doc);
+  for (size_t i = 0; i < n; i++) {
+    const gh_jwks_row *r = &rows[i];
+    gh_json *pub;
+    if (gh_json_parse(r->public_key, strlen(r->public_key), &pub) != GH_OK) {
+      gh_log(GH_LOG_WARN, "jwks.bad_row", "kid", r->id, "message", "publicKey is not JSON", NULL);
+      continue;
+    }
+    gh_json_own(a, pub);
+    gh_jwa alg = row_alg(r, pub);
+    if (r == signer) {
+      rc = load_private(j, a, r, alg, &k->signer);
+      if (rc) {
+        gh_log(GH_LOG_ERROR, "jwks.private_key", "kid", r->id, "message",
+               "cannot decrypt or import the signing key (wrong secret?)", NULL);
+        goto done;
+      }
+    }
+    if (row_published(j, r, now) && gh_json_typeof(pub) == GH_JSON_OBJECT)
+      jwks_entry(keys, r, pub, alg);
+  }
+  size_t len;
+  char *text = gh_json_dump(a, doc, &len);
+  k->jwks = gh_xmalloc(len + 1);
+  memcpy(k->jwks, text, len + 1);
+  k->jwks_len = len;
+  k->kid = gh_xstrdup(signer->id);
+  k->loaded_at = now;
+  k->valid_until = now + KEYS_RELOAD_MS;
+  int64_t signer_end = signer->has_expiry    ? signer->expires_at
+                       : j->cfg.rotation > 0 ? signer->created_at + j->cfg.rotation * 1000
+                                             : INT64_MAX;
+  if (signer_end < k->valid_until) k->valid_until = signer_end;
+  /* A retired key leaving the JWKS also ends the snapshot. */
+  for (size_t i = 0; i < n; i++)
+    if (rows[i].has_expiry && row_published(j, &rows[i], now) &&
+        rows[i].expires_at + j->cfg.grace * 1000 < k->valid_until)
+      k->valid_until = rows[i].expires_at + j->cfg.grace * 1000;
+  *out = k;
+  k = NULL;
+done:
+  keyset_free(k);
+  gh_arena_free(a);
+  return rc;
+}
+
+static gh_status acquire(gh_jwt *j, gh_store *st, int64_t now, keyset **out) {
+  gh_status rc = GH_OK;
+  pthread_mutex_lock(&j->mu);
+  keyset *k = j->cur;
+  if (!k || now >= k->valid_until || now < k->loaded_at) {
+    keyset *fresh;
+    rc = load_keys(j, st, now, &fresh);
+    if (rc == GH_OK) {
+      fresh->refs = 1; /* the cache's own reference */
+      if (k && --k->refs == 0) keyset_free(k);
+      j->cur = k = fresh;
+    }
+  }
+  if (rc == GH_OK) k->refs++;
+  pthread_mutex_unlock(&j->mu);
+  *out = rc == GH_OK ? k : NULL;
+  return rc;
+}
+
+static void release(gh_jwt *j, keyset *k) {
+  pthread_mutex_lock(&j->mu);
+  if (--k->refs == 0) keyset_free(k);
+  pthread_mutex_unlock(&j->mu);
+}
+
+/* --- API ----------------------------------------------------------------------------------- */
+
+gh_status gh_jwt_sign(gh_jwt *j, gh_store *st, gh_arena *a, const gh_json *user, const char *sub,
+                      int64_t now_ms, char **token) {
+  keyset *k;
+  gh_status rc = acquire(j, st, now_ms, &k);
+  if (rc) return rc;
+  gh_json *hdr = gh_json_object();
+  gh_json_set_new(hdr, "alg", gh_json_str(gh_jwa_name(gh_jwk_alg(k->signer))));
+  gh_json_set_new(hdr, "kid", gh_json_str(k->kid));
+  gh_json_own(a, hdr);
+  int64_t iat = now_ms / 1000;
+  gh_json *claims = gh_json_object();
+  gh_json_own(a, claims);
+  gh_json_set_new(claims, "iat", gh_json_int(iat));
+  for (void *it = gh_json_iter((gh_json *)user); it; it = gh_json_iter_next((gh_json *)user, it))
+    gh_json_set_new(claims, gh_json_iter_key(it), gh_json_incref(gh_json_iter_value(it)));
+  gh_json_set_new(claims, "sub", gh_json_str(sub));
+  gh_json_set_new(claims, "exp", gh_json_int(iat + j->cfg.expires_in));
+  gh_json_set_new(claims, "iss", gh_json_str(j->issuer));
+  gh_json_set_new(claims, "aud", gh_json_str(j->audience));
+  size_t hl, pl;
+  char *h = gh_json_dump(a, hdr, &hl);
+  char *p = gh_json_dump(a, claims, &pl);
+  char *t = NULL;
+  rc = gh_jws_compact_sign(k->signer, h, hl, p, pl, &t);
+  release(j, k);
+  if (rc == GH_ERR_NOMEM) gh_oom();
+  if (rc) return rc;
+  *token = gh_arena_strdup(a, t);
+  free(t);
+  return GH_OK;
+}
+
+gh_status gh_jwt_jwks(gh_jwt *j, gh_store *st, gh_arena *a, int64_t now_ms, char **json,
+                      size_t *len) {
+  keyset *k;
+  gh_status rc = acquire(j, st, now_ms, &k);
+  if (rc) return rc;
+  *json = gh_arena_strndup(a, k->jwks, k->jwks_len);
+  *len = k->jwks_len;
+  release(j, k);
+  return GH_OK;
+}
+
+gh_status gh_jwt_rotate(gh_jwt *j, gh_store *st, gh_arena *a, int64_t now_ms, char **kid) {
+  gh_status rc = create_key(j, st, a, now_ms, now_ms, kid);
+  if (rc) return rc;
+  /* The next request re-reads the table. */
+  pthread_mutex_lock(&j->mu);
+  if (j->cur) j->cur->valid_until = 0;
+  pthread_mutex_unlock(&j->mu);
+  return GH_OK;
+}
+
+/* --- routes (basePath /api/auth) ----------------------------------------------------------- */
+
+static void jwks_response(gh_auth *au, gh_resp *resp) {
+  gh_store *st = gh_auth_store(resp);
+  if (!st) return;
+  char *json;
+  size_t len;
+  gh_status rc = gh_jwt_jwks(au->jwt, st, resp->arena, gh_now_ms(), &json, &len);
+  if (rc) {
+    gh_auth_db_error(resp, rc, "jwks");
+    return;
+  }
+  if (au->cfg.jwks_max_age > 0)
+    gh_resp_header(
+        resp, "Cache-Control",
+        gh_arena_printf(resp->arena, "public, max-age=%lld", (long long)au->cfg.jwks_max_age));
+  else
+    gh_resp_header(resp, "Cache-Control", "no-cache");
+  gh_resp_raw_json(resp, 200, json);
+}
+
+void gh_route_jwks(void *app, gh_req *req, gh_resp *resp) {
+  (void)req;
+  jwks_response(app, resp);
+}
+
+void gh_route_token(void *app, gh_req *req, gh_resp *resp) {
+  gh_auth *au = app;
+  gh_store *st;
+  gh_sess s;
+  if (!gh_protected(au, req, resp, false, &st, &s)) return;
+  char *token;
+  gh_json *user = gh_json_own(resp->arena, gh_user_json(&s.u));
+  gh_status rc = gh_jwt_sign(au->jwt, st, resp->arena, user, s.u.id, gh_now_ms(), &token);
+  if (rc) {
+    gh_auth_db_error(resp, rc, "jwt_sign");
+    return;
+  }
+  gh_json *o = gh_json_object();
+  gh_json_set_new(o, "token", gh_json_str(token));
+  gh_resp_json(resp, 200, o);
+}
+
+void gh_jwt_session_header(gh_auth *au, gh_store *st, gh_resp *resp, const gh_sess *s) {
+  if (!au->cfg.jwt_header) return;
+  char *token;
+  gh_json *user = gh_json_own(resp->arena, gh_user_json(&s->u));
+  gh_status rc = gh_jwt_sign(au->jwt, st, resp->arena, user, s->u.id, gh_now_ms(), &token);
+  if (rc) {
+    gh_log(GH_LOG_WARN, "jwt.header_failed", "error", gh_status_str(rc), NULL);
+    return;
+  }
+  gh_resp_header(resp, "set-auth-jwt", token);
+  gh_resp_header(resp, "Access-Control-Expose-Headers", "set-auth-jwt");
+}
+
+gh_status gh_auth_keys_rotate(gh_auth *au, gh_store *st, gh_arena *a, char **kid) {
+  return gh_jwt_rotate(au->jwt, st, a, gh_now_ms(), kid);
+}
+
+gh_status gh_auth_keys_jwks(gh_auth *au, gh_store *st, gh_arena *a, char **json) {
+  size_t len;
+  return gh_jwt_jwks(au->jwt, st, a, gh_now_ms(), json, &len);
+}
