@@ -14,10 +14,22 @@ build: deps
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Builds, migrates ./var/gatehouse.db (SQLite) and serves on http://localhost:3000.
+# Builds, migrates ./var/gatehouse.db (SQLite) and serves gatehouse on http://localhost:3000, with
+# the reference tasks API (gatehouse-tasks, ./var/tasks.db) on http://localhost:8000 next to it.
+# Ctrl-C stops both; when gatehouse exits, the tasks API is stopped too.
 run: build
 	@mkdir -p var
-	@DATABASE_URL=$${DATABASE_URL:-sqlite:./var/gatehouse.db} $(BUILD)/gatehouse serve --migrate
+	@trap 'kill $$tasks $$gh 2>/dev/null' INT TERM; \
+	DATABASE_URL="$${DATABASE_URL:-sqlite:./var/gatehouse.db}" $(BUILD)/gatehouse serve --migrate & gh=$$!; \
+	TASKS_DATABASE_URL="$${TASKS_DATABASE_URL:-sqlite:./var/tasks.db}" \
+	  GATEHOUSE_URL="$${GATEHOUSE_URL:-$${GATEHOUSE_BASE_URL:-http://localhost:$${PORT:-3000}}}" \
+	  TASKS_CORS_ORIGIN="$${TASKS_CORS_ORIGIN-http://localhost:5173}" \
+	  $(BUILD)/gatehouse-tasks serve & tasks=$$!; \
+	sleep 1; \
+	echo "gatehouse:       http://localhost:$${PORT:-3000}  (API under /api/auth)"; \
+	echo "gatehouse-tasks: http://localhost:$${TASKS_PORT:-8000}  (API under /api/tasks; Ctrl-C stops both)"; \
+	wait $$gh; status=$$?; kill $$tasks 2>/dev/null; wait $$tasks; \
+	case $$status in 0|130|143) exit 0;; *) exit $$status;; esac
 
 # Everything CI runs: unit tests, e2e on SQLite and PostgreSQL, then both again under ASan+UBSan.
 test:
@@ -27,6 +39,7 @@ test:
 bench: build
 	@scripts/deps.sh --bench
 	@bench/run.sh
+	@bench/resource.sh
 
 fmt:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

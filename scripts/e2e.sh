@@ -8,6 +8,8 @@
 #
 # Environment:
 #   GATEHOUSE_BIN     binary under test (default <repo>/build/gatehouse)
+#   GATEHOUSE_TASKS_BIN  the reference resource server for tasks.test.mjs
+#                     (default <repo>/build/gatehouse-tasks)
 #   GH_E2E_BACKENDS   comma list (default "sqlite,postgres")
 #   GH_E2E_TARGET     "gatehouse" (default) or "better-auth": run the suites against the real
 #                     better-auth (tests/e2e/lib/reference-server.mjs) to check the expectations
@@ -24,6 +26,7 @@ E2E="$ROOT/tests/e2e"
 export GH_E2E_TARGET="${GH_E2E_TARGET:-gatehouse}"
 export GH_E2E_BACKENDS="${GH_E2E_BACKENDS:-sqlite,postgres}"
 export GATEHOUSE_BIN="${GATEHOUSE_BIN:-$ROOT/build/gatehouse}"
+export GATEHOUSE_TASKS_BIN="${GATEHOUSE_TASKS_BIN:-$ROOT/build/gatehouse-tasks}"
 
 die() { echo "e2e: $*" >&2; exit 1; }
 

@@ -33,7 +33,7 @@ step "unit tests"
 ctest --test-dir build -L unit --output-on-failure -j "$JOBS"
 
 step "e2e (release build)"
-GATEHOUSE_BIN="$PWD/build/gatehouse" scripts/e2e.sh
+GATEHOUSE_BIN="$PWD/build/gatehouse" GATEHOUSE_TASKS_BIN="$PWD/build/gatehouse-tasks" scripts/e2e.sh
 
 step "fuzz (libFuzzer, ${FUZZ_SECONDS:-10} s per harness)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz.sh
@@ -46,4 +46,4 @@ step "unit tests (ASan+UBSan)"
 ctest --test-dir build-asan -L unit --output-on-failure -j "$JOBS"
 
 step "e2e (ASan+UBSan build)"
-GATEHOUSE_BIN="$PWD/build-asan/gatehouse" scripts/e2e.sh
+GATEHOUSE_BIN="$PWD/build-asan/gatehouse" GATEHOUSE_TASKS_BIN="$PWD/build-asan/gatehouse-tasks" scripts/e2e.sh

@@ -202,9 +202,15 @@ static const gh_route *find_route(gh_http *h, const char *method, const char *pa
                                   bool *path_known) {
   *path_known = false;
   for (size_t i = 0; i < h->nroutes; i++) {
-    if (strcmp(h->routes[i].path, path) != 0) continue;
+    if (h->routes[i].flags & GH_ROUTE_PREFIX || strcmp(h->routes[i].path, path) != 0) continue;
     *path_known = true;
     if (strcmp(h->routes[i].method, method) == 0) return &h->routes[i];
+  }
+  for (size_t i = 0; i < h->nroutes; i++) { /* then prefix routes, in table order */
+    const gh_route *rt = &h->routes[i];
+    if (!(rt->flags & GH_ROUTE_PREFIX) || strncmp(rt->path, path, strlen(rt->path)) != 0) continue;
+    *path_known = true;
+    if (strcmp(rt->method, method) == 0) return rt;
   }
   return NULL;
 }
@@ -241,6 +247,7 @@ static gh_status parse_form(gh_arena *a, const char *body, size_t len, gh_json *
 static bool prepare_body(struct conn_state *st) {
   gh_req *r = &st->req;
   gh_resp *resp = &st->resp;
+  if (st->route->flags & GH_ROUTE_RAW) return true;
   if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) return true;
   if (st->body_len == 0) return true;
   const char *ct = gh_req_header(r, "Content-Type");

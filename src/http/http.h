@@ -1,6 +1,6 @@
-/* HTTP layer: libmicrohttpd adapter (internal epoll thread pool), exact-match router, capped
- * request bodies, JSON/form body parsing, offloading of slow routes to a bounded worker pool via
- * suspend/resume. Knows nothing of auth rules. */
+/* HTTP layer: libmicrohttpd adapter (internal epoll thread pool), exact-match router (plus opt-in
+ * prefix routes), capped request bodies, JSON/form body parsing, offloading of slow routes to a
+ * bounded worker pool via suspend/resume. Knows nothing of auth rules. */
 #ifndef GH_HTTP_HTTP_H
 #define GH_HTTP_HTTP_H
 
@@ -44,8 +44,11 @@ typedef struct gh_resp {
 typedef void (*gh_handler)(void *app, gh_req *req, gh_resp *resp);
 
 enum {
-  GH_ROUTE_SLOW = 1, /* runs on the worker pool (password hashing) */
-  GH_ROUTE_FORM = 2, /* also accepts application/x-www-form-urlencoded */
+  GH_ROUTE_SLOW = 1,   /* runs on the worker pool (password hashing) */
+  GH_ROUTE_FORM = 2,   /* also accepts application/x-www-form-urlencoded */
+  GH_ROUTE_PREFIX = 4, /* path is a prefix: matches every request path that starts with it (the
+                          handler parses req->path); exact routes are tried first */
+  GH_ROUTE_RAW = 8,    /* no media-type check and no body parsing: the handler reads req->body */
 };
 
 typedef struct {

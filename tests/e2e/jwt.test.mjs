@@ -14,6 +14,7 @@ import { ISO_MS, assertError, forEachBackend, signUp } from "./lib/fixtures.mjs"
 import { openDb, sql, withHelpers } from "./lib/db.mjs";
 import { raw } from "./lib/http.mjs";
 import { freshDatabaseUrl, runCli, startServer } from "./lib/server.mjs";
+import { startTasks } from "./lib/tasks.mjs";
 
 const ALGS = [
   ["EdDSA", { kty: "OKP", crv: "Ed25519" }],
@@ -372,6 +373,43 @@ describe("jwt two-way with the real better-auth jwt plugin [postgres]", { skip: 
     } finally {
       await ba.close();
       await srv.stop();
+    }
+  });
+
+  it("a token signed by the real better-auth verifies in libgatehouse-verify (gatehouse-tasks), for every algorithm", async () => {
+    for (const alg of ["EdDSA", "ES256", "ES512", "RS256", "PS256"]) {
+      // better-auth creates the key (its own keyPairConfig) and signs; gatehouse only publishes the JWKS.
+      const dbUrl = await freshDatabaseUrl("postgres", `jwt-ba-${alg}`);
+      const ba = new InProcessBetterAuth(dbUrl, { jwt: alg });
+      await ba.migrate();
+      const srv = await startServer({ databaseUrl: dbUrl, backend: "postgres", hint: `jwt-ba-${alg}` });
+      const api = await startTasks({
+        backend: "postgres",
+        gatehouseUrl: srv.url,
+        hint: `tasks-ba-${alg}`,
+        env: { TASKS_JWT_ISSUER: ba.baseURL, TASKS_JWT_AUDIENCE: ba.baseURL },
+      });
+      try {
+        const up = await ba.request("POST", "/sign-up/email", { json: { name: "BA Token", email: `ba-${alg.toLowerCase()}-${Date.now()}@example.com`, password: "correct-horse-battery" } });
+        assert.equal(up.status, 200, up.text);
+        const c = up.cookie(SESSION_COOKIE);
+        const tok = await ba.request("GET", "/token", { cookie: `${c.name}=${c.value}` });
+        assert.equal(tok.status, 200, tok.text);
+        assert.equal(decodeProtectedHeader(tok.json.token).alg, alg);
+        const ok = await api.call("POST", "/api/tasks", { bearer: tok.json.token, json: { title: `from better-auth (${alg})` } });
+        assert.equal(ok.status, 201, `${alg}: ${ok.text}`);
+        assert.equal(ok.json.userId, up.json.user.id);
+        // The same token with its payload altered is refused.
+        const [h, p, sig] = tok.json.token.split(".");
+        const claims = JSON.parse(Buffer.from(p, "base64url"));
+        claims.sub = "someone-else";
+        const bad = await api.call("GET", "/api/tasks", { bearer: `${h}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${sig}` });
+        assert.equal(bad.status, 401, `${alg}: ${bad.text}`);
+      } finally {
+        await api.stop();
+        await srv.stop();
+        await ba.close();
+      }
     }
   });
 });

@@ -19,7 +19,8 @@ export class InProcessBetterAuth {
       secret,
       baseURL,
       emailAndPassword: { enabled: true },
-      plugins: withJwt ? [bearer(), jwt()] : [bearer()],
+      // jwt: true (plugin defaults) or an algorithm name for jwks.keyPairConfig
+      plugins: withJwt ? [bearer(), jwt(typeof withJwt === "string" ? { jwks: { keyPairConfig: { alg: withJwt } } } : {})] : [bearer()],
       rateLimit: { enabled: false },
       telemetry: { enabled: false },
       logger: { disabled: true },

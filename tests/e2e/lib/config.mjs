@@ -1,6 +1,7 @@
 // Harness-wide settings, all from the environment.
 //
 //   GATEHOUSE_BIN      the server binary (default <repo>/build/gatehouse)
+//   GATEHOUSE_TASKS_BIN  the tasks resource server (default <repo>/build/gatehouse-tasks)
 //   GH_E2E_TARGET      "gatehouse" (default) or "better-auth": run the same suites against the real
 //                      better-auth server library (lib/reference-server.mjs) to check the expectations
 //   GH_E2E_BACKENDS    comma list, default "sqlite,postgres"
@@ -21,6 +22,11 @@ export const IS_REFERENCE = TARGET === "better-auth";
 export const GATEHOUSE_BIN = process.env.GATEHOUSE_BIN
   ? path.resolve(process.env.GATEHOUSE_BIN)
   : path.join(REPO_ROOT, "build", "gatehouse");
+
+/** The reference resource server (apps/tasks), default <repo>/build/gatehouse-tasks. */
+export const GATEHOUSE_TASKS_BIN = process.env.GATEHOUSE_TASKS_BIN
+  ? path.resolve(process.env.GATEHOUSE_TASKS_BIN)
+  : path.join(REPO_ROOT, "build", "gatehouse-tasks");
 
 export const REFERENCE_SERVER = path.join(E2E_DIR, "lib", "reference-server.mjs");
 

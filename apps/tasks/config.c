@@ -1,0 +1,222 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/arena.h"
+
+enum { T_STR, T_INT };
+
+typedef struct {
+  const char *env;
+  int type;
+  const char *dflt;
+  long min, max;
+  size_t off;
+  const char *help;
+} opt;
+
+#define O(f) offsetof(tasks_config, f)
+static const opt OPTS[] = {
+    {"TASKS_HOST", T_STR, "127.0.0.1", 0, 0, O(host), "Listen address"},
+    {"TASKS_PORT", T_INT, "8000", 0, 65535, O(port), "Listen port (0 = any free port)"},
+    {"TASKS_DATABASE_URL", T_STR, "sqlite:./var/tasks.db", 0, 0, O(database_url),
+     "sqlite:PATH or postgres://user:pass@host:port/db (the tasks table is created at start)"},
+    {"GATEHOUSE_URL", T_STR, "http://localhost:3000", 0, 0, O(gatehouse_url),
+     "Base URL of the gatehouse server (the issuer)"},
+    {"TASKS_JWKS_URL", T_STR, "", 0, 0, O(jwks_url),
+     "JWKS URL (empty = GATEHOUSE_URL + /api/auth/jwks)"},
+    {"TASKS_SESSION_URL", T_STR, "", 0, 0, O(session_url),
+     "get-session URL for delegation (empty = GATEHOUSE_URL + /api/auth/get-session)"},
+    {"TASKS_JWT_ISSUER", T_STR, "", 0, 0, O(jwt_issuer),
+     "Expected JWT iss (empty = the origin of GATEHOUSE_URL)"},
+    {"TASKS_JWT_AUDIENCE", T_STR, "", 0, 0, O(jwt_audience),
+     "Expected JWT aud (empty = the origin of GATEHOUSE_URL)"},
+    {"TASKS_AUTH", T_STR, "jwt", 0, 0, O(auth),
+     "jwt (Bearer JWT only), session (delegation to get-session only) or any (a three-part "
+     "bearer is a JWT, anything else is delegated)"},
+    {"TASKS_CORS_ORIGIN", T_STR, "", 0, 0, O(cors_origin),
+     "Comma list of browser origins allowed by CORS, e.g. http://localhost:5173 (empty = none)"},
+    {"TASKS_CORS_MAX_AGE", T_INT, "600", 0, 86400, O(cors_max_age),
+     "Access-Control-Max-Age of preflight answers, in seconds"},
+    {"TASKS_SESSION_CACHE_TTL", T_INT, "0", 0, 60, O(session_cache_ttl),
+     "Seconds a delegated session answer is cached (0 = ask gatehouse on every request)"},
+    {"TASKS_JWT_LEEWAY", T_INT, "30", 0, 300, O(jwt_leeway),
+     "Clock skew allowed on exp/nbf/iat, in seconds"},
+    {"TASKS_HTTP_TIMEOUT_MS", T_INT, "3000", 100, 60000, O(http_timeout_ms),
+     "Timeout of every call to gatehouse (JWKS, get-session), in milliseconds"},
+    {"TASKS_MAX_BODY", T_INT, "65536", 1024, 16777216, O(max_body),
+     "Request body limit in bytes (413 above)"},
+    {"TASKS_HTTP_THREADS", T_INT, "0", 0, 256, O(http_threads),
+     "HTTP threads (0 = number of cores)"},
+    {"TASKS_WORKERS", T_INT, "0", 0, 1024, O(workers),
+     "Worker threads running the API handlers (auth + database; 0 = 4 x cores)"},
+    {"TASKS_WORKER_QUEUE", T_INT, "256", 1, 100000, O(worker_queue),
+     "Requests waiting for a worker before 503 + Retry-After"},
+    {"TASKS_MAX_CONNECTIONS", T_INT, "1000", 16, 1000000, O(conn_limit),
+     "Concurrent connection limit"},
+    {"TASKS_LOG_LEVEL", T_STR, "info", 0, 0, O(log_level), "debug, info, warn or error"},
+};
+#define NOPTS (sizeof OPTS / sizeof OPTS[0])
+
+static char errbuf[512];
+
+static bool http_url(const char *s) {
+  return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+static void trim_slashes(char *s) {
+  size_t n = strlen(s);
+  while (n > 8 && s[n - 1] == '/') s[--n] = 0;
+}
+
+/* TASKS_CORS_ORIGIN: comma list of origins (scheme://host[:port], no path, no trailing slash). */
+static gh_status parse_origins(tasks_config *c, const char **err) {
+  size_t n = 1;
+  for (const char *p = c->cors_origin; *p; p++) n += *p == ',';
+  c->origins = gh_xcalloc(n, sizeof *c->origins);
+  const char *p = c->cors_origin;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    if (!end) end = p + strlen(p);
+    const char *s = p, *e = end;
+    while (s < e && (*s == ' ' || *s == '\t')) s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
+    while (e > s && e[-1] == '/') e--;
+    if (e > s) {
+      char *o = strndup(s, (size_t)(e - s));
+      if (!o) gh_oom();
+      const char *rest = strstr(o, "://");
+      if (!http_url(o) || !rest || !rest[3] || strchr(rest + 3, '/')) {
+        snprintf(errbuf, sizeof errbuf,
+                 "TASKS_CORS_ORIGIN: expected origins like http://localhost:5173, got \"%s\"", o);
+        free(o);
+        *err = errbuf;
+        return GH_ERR_CONFIG;
+      }
+      c->origins[c->norigins++] = o;
+    }
+    p = *end ? end + 1 : end;
+  }
+  return GH_OK;
+}
+
+gh_status tasks_config_load(tasks_config *c, const char **err) {
+  memset(c, 0, sizeof *c);
+  for (size_t i = 0; i < NOPTS; i++) {
+    const opt *o = &OPTS[i];
+    const char *v = getenv(o->env);
+    if (!v || !*v) v = o->dflt; /* empty = unset, as in gatehouse */
+    char *field = (char *)c + o->off;
+    if (o->type == T_STR) {
+      *(char **)field = gh_xstrdup(v);
+    } else {
+      char *end;
+      errno = 0;
+      long n = strtol(v, &end, 10);
+      if (errno || *end || end == v || n < o->min || n > o->max) {
+        snprintf(errbuf, sizeof errbuf, "%s: expected an integer in [%ld, %ld]", o->env, o->min,
+                 o->max);
+        *err = errbuf;
+        return GH_ERR_CONFIG;
+      }
+      *(long *)field = n;
+    }
+  }
+  if (!strcmp(c->auth, "jwt"))
+    c->auth_mode = TASKS_AUTH_JWT;
+  else if (!strcmp(c->auth, "session"))
+    c->auth_mode = TASKS_AUTH_SESSION;
+  else if (!strcmp(c->auth, "any"))
+    c->auth_mode = TASKS_AUTH_ANY;
+  else {
+    *err = "TASKS_AUTH: expected jwt, session or any";
+    return GH_ERR_CONFIG;
+  }
+  if (!http_url(c->gatehouse_url)) {
+    *err = "GATEHOUSE_URL: expected an http:// or https:// URL";
+    return GH_ERR_CONFIG;
+  }
+  trim_slashes(c->gatehouse_url);
+  if (*c->jwks_url && !http_url(c->jwks_url)) {
+    *err = "TASKS_JWKS_URL: expected an http:// or https:// URL";
+    return GH_ERR_CONFIG;
+  }
+  if (*c->session_url && !http_url(c->session_url)) {
+    *err = "TASKS_SESSION_URL: expected an http:// or https:// URL";
+    return GH_ERR_CONFIG;
+  }
+  if (strncmp(c->database_url, "sqlite:", 7) && strncmp(c->database_url, "postgres://", 11) &&
+      strncmp(c->database_url, "postgresql://", 13)) {
+    *err = "TASKS_DATABASE_URL: expected sqlite:PATH or postgres://...";
+    return GH_ERR_CONFIG;
+  }
+  if (!strcmp(c->database_url, "sqlite:") || !strcmp(c->database_url, "sqlite://")) {
+    *err = "TASKS_DATABASE_URL: sqlite: needs a file path";
+    return GH_ERR_CONFIG;
+  }
+  const char *lv = c->log_level;
+  if (strcmp(lv, "debug") && strcmp(lv, "info") && strcmp(lv, "warn") && strcmp(lv, "error")) {
+    *err = "TASKS_LOG_LEVEL: expected debug, info, warn or error";
+    return GH_ERR_CONFIG;
+  }
+  if (parse_origins(c, err) != GH_OK) return GH_ERR_CONFIG;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores < 1) cores = 1;
+  if (c->http_threads == 0) c->http_threads = cores;
+  if (c->workers == 0) c->workers = cores * 4 < 4 ? 4 : cores * 4;
+  return GH_OK;
+}
+
+static const char *mask_url(char *buf, size_t n, const char *url) {
+  const char *at = strchr(url, '@');
+  const char *s = strstr(url, "://");
+  if (s && at && at > s) {
+    const char *colon = memchr(s + 3, ':', (size_t)(at - (s + 3)));
+    if (colon) {
+      snprintf(buf, n, "%.*s:****%s", (int)(colon - url), url, at);
+      return buf;
+    }
+  }
+  return url;
+}
+
+void tasks_config_print(const tasks_config *c, FILE *out) {
+  for (size_t i = 0; i < NOPTS; i++) {
+    const opt *o = &OPTS[i];
+    const char *field = (const char *)c + o->off;
+    const char *src = getenv(o->env) && *getenv(o->env) ? "env" : "default";
+    if (o->type == T_STR) {
+      char buf[1024];
+      const char *v = *(char *const *)field;
+      if (o->off == offsetof(tasks_config, database_url)) v = mask_url(buf, sizeof buf, v);
+      fprintf(out, "%-26s %s   [%s]\n", o->env, v, src);
+    } else {
+      fprintf(out, "%-26s %ld   [%s]\n", o->env, *(const long *)field, src);
+    }
+  }
+}
+
+void tasks_config_print_table(FILE *out) {
+  fprintf(out, "| Variable | Default | Meaning |\n|---|---|---|\n");
+  for (size_t i = 0; i < NOPTS; i++)
+    fprintf(out, "| `%s` | %s%s%s | %s |\n", OPTS[i].env, *OPTS[i].dflt ? "`" : "",
+            *OPTS[i].dflt ? OPTS[i].dflt : "(empty)", *OPTS[i].dflt ? "`" : "", OPTS[i].help);
+}
+
+void tasks_config_free(tasks_config *c) {
+  for (size_t i = 0; i < c->norigins; i++) free(c->origins[i]);
+  free(c->origins);
+  c->origins = NULL;
+  c->norigins = 0;
+  for (size_t i = 0; i < NOPTS; i++) {
+    if (OPTS[i].type != T_STR) continue;
+    char **f = (char **)((char *)c + OPTS[i].off);
+    if (*f && OPTS[i].off == offsetof(tasks_config, database_url)) memset(*f, 0, strlen(*f));
+    free(*f);
+    *f = NULL;
+  }
+}

@@ -1,0 +1,126 @@
+/* libgatehouse-verify internals: the verifier object, the JWKS key cache, the HTTP client and
+ * the delegation micro-cache. Everything here is hidden (-fvisibility=hidden); only ghv_* in
+ * include/gatehouse/verify.h is exported. Nothing here aborts: allocation failures come back as
+ * GHV_ERR_NOMEM. */
+#ifndef GHV_INTERNAL_H
+#define GHV_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "gatehouse/verify.h"
+#include "jose/jose.h"
+
+#define GHV_MUST_CHECK __attribute__((warn_unused_result))
+
+/* Hard limits that are not configurable. */
+#define GHV_SESSION_MAX_BYTES (64 * 1024) /* get-session response body */
+#define GHV_COOKIE_MAX_BYTES (16 * 1024)  /* forwarded Cookie header */
+#define GHV_JWKS_MAX_KEYS 64              /* usable keys kept from one JWKS */
+#define GHV_SESSION_CACHE_SLOTS 1024      /* delegation micro-cache entries (direct-mapped) */
+#define GHV_NOKEYS_RETRY_MS 1000          /* no JWKS yet and the last fetch failed: retry after */
+
+/* One usable verification key: its kid (NULL when the JWK had none) and the key, which only
+ * verifies with its pinned algorithm (gh_jwk_alg). */
+typedef struct {
+  char *kid;
+  size_t kid_len;
+  gh_jwk *key;
+} ghv_key;
+
+/* An immutable set of keys, reference-counted so that a verification in progress keeps the set
+ * it started with while another thread installs a newer one. */
+typedef struct {
+  atomic_int refs;
+  size_t n;
+  ghv_key keys[];
+} ghv_keyset;
+
+/* Parses a JWKS document (duplicate members rejected). GHV_ERR_MALFORMED when it is not JSON or
+ * has no "keys" array; unusable keys are skipped; GHV_ERR_NOMEM. The result has refs = 1. */
+GHV_MUST_CHECK ghv_status ghv_internal_jwks_parse(const char *json, size_t len, ghv_keyset **out);
+void ghv_internal_keyset_release(ghv_keyset *ks); /* NULL is a no-op */
+
+/* Result of one outbound GET. */
+typedef struct {
+  long status; /* HTTP status, 0 when no response was received */
+  char *body;  /* NUL-terminated, malloc'd (may be NULL when empty) */
+  size_t len;
+  long max_age_s; /* Cache-Control max-age (smallest seen), -1 when absent */
+  bool no_cache;  /* Cache-Control no-store / no-cache */
+} ghv_http_response;
+
+/* GET url with the extra request headers (NULL-terminated list, may be NULL). GHV_OK when a
+ * response (any status) was received within max_bytes; GHV_ERR_UNAVAILABLE on connection
+ * failure, timeout, a body over max_bytes or any transfer error; GHV_ERR_NOMEM. */
+GHV_MUST_CHECK ghv_status ghv_internal_http_get(ghv_verifier *v, const char *url,
+                                                const char *const *headers, size_t max_bytes,
+                                                ghv_http_response *out);
+void ghv_internal_http_response_free(ghv_http_response *r);
+
+/* Delegation micro-cache entry (direct-mapped by the SHA-256 of the credentials). */
+typedef struct {
+  bool used;
+  uint8_t key[32];
+  int64_t deadline_ms; /* monotonic */
+  ghv_principal p;
+} ghv_session_slot;
+
+struct ghv_verifier {
+  /* configuration (owned copies) */
+  char *jwks_url;          /* NULL: JWKS only via ghv_set_jwks */
+  char *session_url;       /* NULL: no delegation */
+  char *expected_issuer;   /* NULL: ghv_verify_jwt answers GHV_ERR_ARG */
+  char *expected_audience; /* NULL: ghv_verify_jwt answers GHV_ERR_ARG */
+  long leeway_s;
+  long jwks_max_age_s;
+  long jwks_default_ttl_s;
+  long jwks_min_refetch_s;
+  long http_timeout_ms;
+  size_t max_token_bytes;
+  size_t max_jwks_bytes;
+  long session_cache_ttl_s;
+
+  /* JWKS cache, guarded by mu; cv signals the end of a fetch */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  ghv_keyset *ks;          /* current keys; NULL until the first good fetch */
+  bool ks_static;          /* installed by ghv_set_jwks: never expires, never refetched */
+  bool fetching;           /* one fetch at a time */
+  bool last_failed;        /* the last fetch attempt failed */
+  int64_t fresh_until_ms;  /* monotonic: the keys are stale from then on */
+  int64_t last_attempt_ms; /* monotonic start of the last fetch attempt; INT64_MIN: never */
+  uint64_t generation;     /* bumped when a fetch attempt ends */
+
+  /* libcurl share object (DNS cache + connection cache) and its locks */
+  CURLSH *share;
+  pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+
+  /* delegation micro-cache (NULL when session_cache_ttl_s == 0), guarded by cache_mu */
+  pthread_mutex_t cache_mu;
+  ghv_session_slot *cache;
+};
+
+/* Monotonic clock in milliseconds. */
+int64_t ghv_internal_now_ms(void);
+/* strdup that returns NULL on failure (and for NULL input). */
+char *ghv_internal_strndup(const char *s, size_t n);
+/* Deep copy of a principal. GHV_ERR_NOMEM (dst cleared) on failure. */
+GHV_MUST_CHECK ghv_status ghv_internal_principal_copy(ghv_principal *dst, const ghv_principal *src);
+/* Parses an ISO-8601 date-time ("2026-01-02T03:04:05.678Z", "+hh:mm" offsets, optional fraction)
+ * into unix seconds (fraction truncated). false when it is not one. */
+bool ghv_internal_iso8601(const char *s, size_t n, int64_t *out);
+
+/* Gets a reference to the key set to verify a token with the given kid (kid NULL: the header had
+ * none) and pinned algorithm, fetching or refetching the JWKS per the cache rules. GHV_OK with *out
+ * set (release it) even when the kid is not in it; GHV_ERR_UNAVAILABLE when no JWKS could ever be
+ * had; GHV_ERR_ARG when there is no source of keys. */
+GHV_MUST_CHECK ghv_status ghv_internal_keys_acquire(ghv_verifier *v, const char *kid,
+                                                    size_t kid_len, gh_jwa alg, ghv_keyset **out);
+
+#endif

@@ -1,0 +1,196 @@
+/* libgatehouse-verify: ghv_verify_jwt. Order of checks: size, compact shape, header (JSON without
+ * duplicate members, no "crit", alg one of the five asymmetric algorithms), key by exact kid whose
+ * pinned alg equals the header alg, signature, then the claims (JSON without duplicates, sub and
+ * exp present, iss, aud, exp, nbf, iat). The claims are parsed only once the signature holds. */
+#include "internal.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/bytes.h"
+
+static json_t *load_object(const char *s, size_t n, ghv_status *st) {
+  json_error_t err;
+  json_t *j = json_loadb(s, n, JSON_REJECT_DUPLICATES, &err);
+  if (!j) {
+    *st = json_error_code(&err) == json_error_out_of_memory ? GHV_ERR_NOMEM : GHV_ERR_MALFORMED;
+    return NULL;
+  }
+  if (!json_is_object(j)) {
+    json_decref(j);
+    *st = GHV_ERR_MALFORMED;
+    return NULL;
+  }
+  return j;
+}
+
+/* A NumericDate claim: false when present but not a finite number. */
+static bool numeric_date(json_t *claims, const char *name, bool *present, double *out) {
+  json_t *m = json_object_get(claims, name);
+  *present = m != NULL;
+  if (!m) return true;
+  if (!json_is_number(m)) return false;
+  double d = json_number_value(m);
+  if (!isfinite(d)) return false;
+  *out = d;
+  return true;
+}
+
+static bool str_equal(const char *a, size_t an, const char *b) {
+  size_t bn = strlen(b);
+  return an == bn && gh_ct_equal(a, b, an);
+}
+
+static ghv_status check_claims(ghv_verifier *v, json_t *claims, double *exp_out) {
+  json_t *sub = json_object_get(claims, "sub");
+  if (!json_is_string(sub) || json_string_length(sub) == 0) return GHV_ERR_CLAIMS;
+  bool has_exp, has_nbf, has_iat;
+  double exp = 0, nbf = 0, iat = 0;
+  if (!numeric_date(claims, "exp", &has_exp, &exp) || !has_exp) return GHV_ERR_CLAIMS;
+  if (!numeric_date(claims, "nbf", &has_nbf, &nbf)) return GHV_ERR_CLAIMS;
+  if (!numeric_date(claims, "iat", &has_iat, &iat)) return GHV_ERR_CLAIMS;
+
+  json_t *iss = json_object_get(claims, "iss");
+  if (!json_is_string(iss) ||
+      !str_equal(json_string_value(iss), json_string_length(iss), v->expected_issuer))
+    return GHV_ERR_ISSUER;
+
+  json_t *aud = json_object_get(claims, "aud");
+  bool aud_ok = false;
+  if (json_is_string(aud)) {
+    aud_ok = str_equal(json_string_value(aud), json_string_length(aud), v->expected_audience);
+  } else if (json_is_array(aud)) {
+    size_t i;
+    json_t *a;
+    json_array_foreach(aud, i, a) {
+      if (json_is_string(a) &&
+          str_equal(json_string_value(a), json_string_length(a), v->expected_audience))
+        aud_ok = true;
+    }
+  }
+  if (!aud_ok) return GHV_ERR_AUDIENCE;
+
+  double now = (double)time(NULL), leeway = (double)v->leeway_s;
+  if (now >= exp + leeway) return GHV_ERR_EXPIRED;
+  if (has_nbf && nbf > now + leeway) return GHV_ERR_NOT_YET_VALID;
+  if (has_iat && iat > now + leeway) return GHV_ERR_NOT_YET_VALID;
+  *exp_out = exp;
+  return GHV_OK;
+}
+
+static ghv_status opt_string(json_t *o, const char *name, char **out) {
+  json_t *m = json_object_get(o, name);
+  *out = NULL;
+  if (!json_is_string(m)) return GHV_OK;
+  *out = ghv_internal_strndup(json_string_value(m), json_string_length(m));
+  return *out ? GHV_OK : GHV_ERR_NOMEM;
+}
+
+static ghv_status fill_principal(json_t *claims, double exp, ghv_principal *p) {
+  p->source = GHV_SOURCE_JWT;
+  if (opt_string(claims, "sub", &p->user_id) != GHV_OK ||
+      opt_string(claims, "email", &p->email) != GHV_OK ||
+      opt_string(claims, "name", &p->name) != GHV_OK ||
+      opt_string(claims, "role", &p->role) != GHV_OK ||
+      opt_string(claims, "jti", &p->token_id) != GHV_OK) {
+    ghv_principal_clear(p);
+    return GHV_ERR_NOMEM;
+  }
+  p->email_verified = json_is_true(json_object_get(claims, "emailVerified"));
+  /* whole seconds (floor) without libm, clamped far beyond any real date */
+  int64_t e = exp > 9e15 ? (int64_t)9e15 : exp < -9e15 ? (int64_t)-9e15 : (int64_t)exp;
+  if ((double)e > exp) e--;
+  p->expires_at = e;
+  return GHV_OK;
+}
+
+/* The header's algorithm: one of the five asymmetric ones, anything else ("none", HS*, unknown,
+ * missing, not a string) is GH_JWA_UNKNOWN. */
+static gh_jwa header_alg(json_t *hdr) {
+  json_t *alg = json_object_get(hdr, "alg");
+  if (!json_is_string(alg)) return GH_JWA_UNKNOWN;
+  return gh_jwa_parse(json_string_value(alg), json_string_length(alg));
+}
+
+ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_principal *out) {
+  ghv_status st;
+  gh_jws_parts parts;
+  bool split = false;
+  json_t *hdr = NULL, *claims = NULL;
+  ghv_keyset *ks = NULL;
+  if (out) memset(out, 0, sizeof *out);
+  if (!v || !out) return GHV_ERR_ARG;
+  if (!token) return GHV_ERR_MALFORMED;
+  if (len > v->max_token_bytes) return GHV_ERR_TOO_LARGE;
+  if (!v->expected_issuer || !v->expected_audience) return GHV_ERR_ARG;
+
+  gh_status gs = gh_jws_split(token, len, v->max_token_bytes, &parts);
+  if (gs != GH_OK) {
+    return gs == GH_ERR_NOMEM       ? GHV_ERR_NOMEM
+           : gs == GH_ERR_TOO_LARGE ? GHV_ERR_TOO_LARGE
+                                    : GHV_ERR_MALFORMED;
+  }
+  split = true;
+
+  hdr = load_object(parts.header, parts.header_len, &st);
+  if (!hdr) goto fail;
+  st = GHV_ERR_MALFORMED;
+  if (json_object_get(hdr, "crit")) goto fail; /* no extension is understood */
+  json_t *kidj = json_object_get(hdr, "kid");
+  if (kidj && !json_is_string(kidj)) goto fail;
+  st = GHV_ERR_ALG;
+  gh_jwa alg = header_alg(hdr);
+  if (alg == GH_JWA_UNKNOWN) goto fail; /* before any fetch: "none" never costs a request */
+  const char *kid = kidj ? json_string_value(kidj) : NULL;
+  size_t kid_len = kidj ? json_string_length(kidj) : 0;
+
+  st = ghv_internal_keys_acquire(v, kid, kid_len, alg, &ks);
+  if (st != GHV_OK) goto fail;
+
+  /* Candidates: every key with exactly this kid (without a kid in the header: every key pinned
+   * to the header's alg, which must then be unique). The header alg must equal the pinned alg. */
+  const gh_jwk *key = NULL;
+  bool kid_seen = false;
+  size_t matches = 0;
+  for (size_t i = 0; i < ks->n; i++) {
+    const ghv_key *k = &ks->keys[i];
+    if (kid) {
+      if (!k->kid || k->kid_len != kid_len || memcmp(k->kid, kid, kid_len) != 0) continue;
+      kid_seen = true;
+    }
+    if (gh_jwk_alg(k->key) != alg) continue;
+    if (!key) key = k->key;
+    matches++;
+  }
+  if (!key) {
+    st = kid_seen ? GHV_ERR_ALG : GHV_ERR_KID;
+    goto fail;
+  }
+  if (!kid && matches > 1) {
+    st = GHV_ERR_KID; /* ambiguous: a token without kid and several candidate keys */
+    goto fail;
+  }
+
+  gs = gh_jws_verify(key, token, parts.signing_input_len, parts.sig, parts.sig_len);
+  if (gs != GH_OK) {
+    st = gs == GH_ERR_NOMEM ? GHV_ERR_NOMEM : GHV_ERR_SIGNATURE;
+    goto fail;
+  }
+
+  claims = load_object(parts.payload, parts.payload_len, &st);
+  if (!claims) goto fail;
+  double exp = 0;
+  st = check_claims(v, claims, &exp);
+  if (st != GHV_OK) goto fail;
+  st = fill_principal(claims, exp, out);
+
+fail:
+  ghv_internal_keyset_release(ks);
+  json_decref(claims);
+  json_decref(hdr);
+  if (split) gh_jws_parts_free(&parts);
+  return st;
+}
