@@ -7,58 +7,51 @@
 #include <unistd.h>
 
 #include "common/arena.h"
-
-enum { T_STR, T_INT };
-
-typedef struct {
-  const char *env;
-  int type;
-  const char *dflt;
-  long min, max;
-  size_t off;
-  const char *help;
-} opt;
+#include "common/envconf.h"
 
 #define O(f) offsetof(tasks_config, f)
-static const opt OPTS[] = {
-    {"TASKS_HOST", T_STR, "127.0.0.1", 0, 0, O(host), "Listen address"},
-    {"TASKS_PORT", T_INT, "8000", 0, 65535, O(port), "Listen port (0 = any free port)"},
-    {"TASKS_DATABASE_URL", T_STR, "sqlite:./var/tasks.db", 0, 0, O(database_url),
+static const gh_conf_opt OPTS[] = {
+    {"TASKS_HOST", NULL, GH_CONF_STR, "127.0.0.1", 0, 0, 0, O(host), "Listen address"},
+    {"TASKS_PORT", NULL, GH_CONF_INT, "8000", 0, 65535, 0, O(port),
+     "Listen port (0 = any free port)"},
+    {"TASKS_DATABASE_URL", NULL, GH_CONF_STR, "sqlite:./var/tasks.db", 0, 0, GH_CONF_DB_URL,
+     O(database_url),
      "sqlite:PATH or postgres://user:pass@host:port/db (the tasks table is created at start)"},
-    {"GATEHOUSE_URL", T_STR, "http://localhost:3000", 0, 0, O(gatehouse_url),
+    {"GATEHOUSE_URL", NULL, GH_CONF_STR, "http://localhost:3000", 0, 0, 0, O(gatehouse_url),
      "Base URL of the gatehouse server (the issuer)"},
-    {"TASKS_JWKS_URL", T_STR, "", 0, 0, O(jwks_url),
+    {"TASKS_JWKS_URL", NULL, GH_CONF_STR, "", 0, 0, 0, O(jwks_url),
      "JWKS URL (empty = GATEHOUSE_URL + /api/auth/jwks)"},
-    {"TASKS_SESSION_URL", T_STR, "", 0, 0, O(session_url),
+    {"TASKS_SESSION_URL", NULL, GH_CONF_STR, "", 0, 0, 0, O(session_url),
      "get-session URL for delegation (empty = GATEHOUSE_URL + /api/auth/get-session)"},
-    {"TASKS_JWT_ISSUER", T_STR, "", 0, 0, O(jwt_issuer),
+    {"TASKS_JWT_ISSUER", NULL, GH_CONF_STR, "", 0, 0, 0, O(jwt_issuer),
      "Expected JWT iss (empty = the origin of GATEHOUSE_URL)"},
-    {"TASKS_JWT_AUDIENCE", T_STR, "", 0, 0, O(jwt_audience),
+    {"TASKS_JWT_AUDIENCE", NULL, GH_CONF_STR, "", 0, 0, 0, O(jwt_audience),
      "Expected JWT aud (empty = the origin of GATEHOUSE_URL)"},
-    {"TASKS_AUTH", T_STR, "jwt", 0, 0, O(auth),
+    {"TASKS_AUTH", NULL, GH_CONF_STR, "jwt", 0, 0, 0, O(auth),
      "jwt (Bearer JWT only), session (delegation to get-session only) or any (a three-part "
      "bearer is a JWT, anything else is delegated)"},
-    {"TASKS_CORS_ORIGIN", T_STR, "", 0, 0, O(cors_origin),
+    {"TASKS_CORS_ORIGIN", NULL, GH_CONF_STR, "", 0, 0, 0, O(cors_origin),
      "Comma list of browser origins allowed by CORS, e.g. http://localhost:5173 (empty = none)"},
-    {"TASKS_CORS_MAX_AGE", T_INT, "600", 0, 86400, O(cors_max_age),
+    {"TASKS_CORS_MAX_AGE", NULL, GH_CONF_INT, "600", 0, 86400, 0, O(cors_max_age),
      "Access-Control-Max-Age of preflight answers, in seconds"},
-    {"TASKS_SESSION_CACHE_TTL", T_INT, "0", 0, 60, O(session_cache_ttl),
+    {"TASKS_SESSION_CACHE_TTL", NULL, GH_CONF_INT, "0", 0, 60, 0, O(session_cache_ttl),
      "Seconds a delegated session answer is cached (0 = ask gatehouse on every request)"},
-    {"TASKS_JWT_LEEWAY", T_INT, "30", 0, 300, O(jwt_leeway),
+    {"TASKS_JWT_LEEWAY", NULL, GH_CONF_INT, "30", 0, 300, 0, O(jwt_leeway),
      "Clock skew allowed on exp/nbf/iat, in seconds"},
-    {"TASKS_HTTP_TIMEOUT_MS", T_INT, "3000", 100, 60000, O(http_timeout_ms),
+    {"TASKS_HTTP_TIMEOUT_MS", NULL, GH_CONF_INT, "3000", 100, 60000, 0, O(http_timeout_ms),
      "Timeout of every call to gatehouse (JWKS, get-session), in milliseconds"},
-    {"TASKS_MAX_BODY", T_INT, "65536", 1024, 16777216, O(max_body),
+    {"TASKS_MAX_BODY", NULL, GH_CONF_INT, "65536", 1024, 16777216, 0, O(max_body),
      "Request body limit in bytes (413 above)"},
-    {"TASKS_HTTP_THREADS", T_INT, "0", 0, 256, O(http_threads),
+    {"TASKS_HTTP_THREADS", NULL, GH_CONF_INT, "0", 0, 256, 0, O(http_threads),
      "HTTP threads (0 = number of cores)"},
-    {"TASKS_WORKERS", T_INT, "0", 0, 1024, O(workers),
+    {"TASKS_WORKERS", NULL, GH_CONF_INT, "0", 0, 1024, 0, O(workers),
      "Worker threads running the API handlers (auth + database; 0 = 4 x cores)"},
-    {"TASKS_WORKER_QUEUE", T_INT, "256", 1, 100000, O(worker_queue),
+    {"TASKS_WORKER_QUEUE", NULL, GH_CONF_INT, "256", 1, 100000, 0, O(worker_queue),
      "Requests waiting for a worker before 503 + Retry-After"},
-    {"TASKS_MAX_CONNECTIONS", T_INT, "1000", 16, 1000000, O(conn_limit),
+    {"TASKS_MAX_CONNECTIONS", NULL, GH_CONF_INT, "1000", 16, 1000000, 0, O(conn_limit),
      "Concurrent connection limit"},
-    {"TASKS_LOG_LEVEL", T_STR, "info", 0, 0, O(log_level), "debug, info, warn or error"},
+    {"TASKS_LOG_LEVEL", NULL, GH_CONF_STR, "info", 0, 0, 0, O(log_level),
+     "debug, info, warn or error"},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -106,26 +99,7 @@ static gh_status parse_origins(tasks_config *c, const char **err) {
 
 gh_status tasks_config_load(tasks_config *c, const char **err) {
   memset(c, 0, sizeof *c);
-  for (size_t i = 0; i < NOPTS; i++) {
-    const opt *o = &OPTS[i];
-    const char *v = getenv(o->env);
-    if (!v || !*v) v = o->dflt; /* empty = unset, as in gatehouse */
-    char *field = (char *)c + o->off;
-    if (o->type == T_STR) {
-      *(char **)field = gh_xstrdup(v);
-    } else {
-      char *end;
-      errno = 0;
-      long n = strtol(v, &end, 10);
-      if (errno || *end || end == v || n < o->min || n > o->max) {
-        snprintf(errbuf, sizeof errbuf, "%s: expected an integer in [%ld, %ld]", o->env, o->min,
-                 o->max);
-        *err = errbuf;
-        return GH_ERR_CONFIG;
-      }
-      *(long *)field = n;
-    }
-  }
+  if (gh_conf_load(OPTS, NOPTS, c, errbuf, sizeof errbuf, err) != GH_OK) return GH_ERR_CONFIG;
   if (!strcmp(c->auth, "jwt"))
     c->auth_mode = TASKS_AUTH_JWT;
   else if (!strcmp(c->auth, "session"))
@@ -171,40 +145,12 @@ gh_status tasks_config_load(tasks_config *c, const char **err) {
   return GH_OK;
 }
 
-static const char *mask_url(char *buf, size_t n, const char *url) {
-  const char *at = strchr(url, '@');
-  const char *s = strstr(url, "://");
-  if (s && at && at > s) {
-    const char *colon = memchr(s + 3, ':', (size_t)(at - (s + 3)));
-    if (colon) {
-      snprintf(buf, n, "%.*s:****%s", (int)(colon - url), url, at);
-      return buf;
-    }
-  }
-  return url;
-}
-
 void tasks_config_print(const tasks_config *c, FILE *out) {
-  for (size_t i = 0; i < NOPTS; i++) {
-    const opt *o = &OPTS[i];
-    const char *field = (const char *)c + o->off;
-    const char *src = getenv(o->env) && *getenv(o->env) ? "env" : "default";
-    if (o->type == T_STR) {
-      char buf[1024];
-      const char *v = *(char *const *)field;
-      if (o->off == offsetof(tasks_config, database_url)) v = mask_url(buf, sizeof buf, v);
-      fprintf(out, "%-26s %s   [%s]\n", o->env, v, src);
-    } else {
-      fprintf(out, "%-26s %ld   [%s]\n", o->env, *(const long *)field, src);
-    }
-  }
+  gh_conf_print(OPTS, NOPTS, c, out, NULL);
 }
 
 void tasks_config_print_table(FILE *out) {
-  fprintf(out, "| Variable | Default | Meaning |\n|---|---|---|\n");
-  for (size_t i = 0; i < NOPTS; i++)
-    fprintf(out, "| `%s` | %s%s%s | %s |\n", OPTS[i].env, *OPTS[i].dflt ? "`" : "",
-            *OPTS[i].dflt ? OPTS[i].dflt : "(empty)", *OPTS[i].dflt ? "`" : "", OPTS[i].help);
+  gh_conf_print_table(OPTS, NOPTS, out, false);
 }
 
 void tasks_config_free(tasks_config *c) {
@@ -212,11 +158,5 @@ void tasks_config_free(tasks_config *c) {
   free(c->origins);
   c->origins = NULL;
   c->norigins = 0;
-  for (size_t i = 0; i < NOPTS; i++) {
-    if (OPTS[i].type != T_STR) continue;
-    char **f = (char **)((char *)c + OPTS[i].off);
-    if (*f && OPTS[i].off == offsetof(tasks_config, database_url)) memset(*f, 0, strlen(*f));
-    free(*f);
-    *f = NULL;
-  }
+  gh_conf_free(OPTS, NOPTS, c);
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
+#include "common/threadconn.h"
 #include "common/time.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -636,61 +637,30 @@ gh_status tasks_store_delete(tasks_store *s, const char *user_id, const char *id
 
 /* --- per-thread connections ----------------------------------------------------------------- */
 
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static pthread_key_t thread_key;
-static bool key_ok;
-static pthread_mutex_t url_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *thread_url;
+static gh_status open_conn(const char *url, void **out) {
+  tasks_store *s = NULL;
+  gh_status st = tasks_store_open(url, &s);
+  *out = s;
+  return st;
+}
 
-static void thread_close(void *p) {
+static void close_conn(void *p) {
   tasks_store_close(p);
 }
 
-static void make_key(void) {
-  key_ok = pthread_key_create(&thread_key, thread_close) == 0;
-}
+static gh_threadconn conns = GH_THREADCONN_INIT(open_conn, close_conn);
 
 void tasks_store_thread_init(const char *url) {
-  pthread_once(&key_once, make_key);
-  char *copy = gh_xstrdup(url);
-  pthread_mutex_lock(&url_lock);
-  char *old = thread_url;
-  thread_url = copy;
-  pthread_mutex_unlock(&url_lock);
-  free(old);
+  gh_threadconn_set_url(&conns, url);
 }
 
 void tasks_store_thread_cleanup(void) {
-  pthread_mutex_lock(&url_lock);
-  char *old = thread_url;
-  thread_url = NULL;
-  pthread_mutex_unlock(&url_lock);
-  if (old) memset(old, 0, strlen(old));
-  free(old);
+  gh_threadconn_set_url(&conns, NULL);
 }
 
 gh_status tasks_store_thread(tasks_store **out) {
-  *out = NULL;
-  pthread_once(&key_once, make_key);
-  if (!key_ok) return GH_ERR_DB_UNAVAILABLE;
-  tasks_store *s = pthread_getspecific(thread_key);
-  if (s) {
-    *out = s;
-    return GH_OK;
-  }
-  pthread_mutex_lock(&url_lock);
-  char *url = thread_url ? gh_xstrdup(thread_url) : NULL;
-  pthread_mutex_unlock(&url_lock);
-  if (!url) return GH_ERR_CONFIG;
-  gh_status st = tasks_store_open(url, &s);
-  memset(url, 0, strlen(url));
-  free(url);
-  if (st == GH_ERR_CONFIG) return st;
-  if (st) return GH_ERR_DB_UNAVAILABLE;
-  if (pthread_setspecific(thread_key, s) != 0) {
-    tasks_store_close(s);
-    return GH_ERR_DB_UNAVAILABLE;
-  }
-  *out = s;
-  return GH_OK;
+  void *c;
+  gh_status st = gh_threadconn_get(&conns, &c);
+  *out = c;
+  return st;
 }

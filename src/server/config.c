@@ -10,25 +10,18 @@
 
 #include "common/arena.h"
 #include "common/encoding.h"
+#include "common/envconf.h"
 #include "common/log.h"
 #include "common/rand.h"
 
-enum { T_STR, T_INT, T_BOOL };
-enum { F_SECRET = 1 };
-
-typedef struct {
-  const char *env;
-  const char *alt; /* better-auth fallback */
-  int type;
-  const char *dflt;
-  long min, max;
-  unsigned flags;
-  size_t off;
-  const char *help;
-} opt;
+#define T_STR GH_CONF_STR
+#define T_INT GH_CONF_INT
+#define T_BOOL GH_CONF_BOOL
+#define F_SECRET GH_CONF_SECRET
+#define F_DB_URL GH_CONF_DB_URL
 
 #define O(f) offsetof(gh_config, f)
-static const opt OPTS[] = {
+static const gh_conf_opt OPTS[] = {
     {"GATEHOUSE_SECRET", "BETTER_AUTH_SECRET", T_STR, NULL, 0, 0, F_SECRET, O(secret),
      "Signs cookies and tokens. Required (>= 32 bytes) in production; development generates "
      "var/dev-secret"},
@@ -38,7 +31,7 @@ static const opt OPTS[] = {
      "decrypt `$ba$<version>$` data. GATEHOUSE_SECRET, when also set, decrypts bare-hex data"},
     {"GATEHOUSE_BASE_URL", "BETTER_AUTH_URL", T_STR, "http://localhost:3000", 0, 0, 0, O(base_url),
      "Public URL of the server; https:// switches to __Secure- cookies"},
-    {"DATABASE_URL", NULL, T_STR, "sqlite:./var/gatehouse.db", 0, 0, F_SECRET, O(database_url),
+    {"DATABASE_URL", NULL, T_STR, "sqlite:./var/gatehouse.db", 0, 0, F_DB_URL, O(database_url),
      "sqlite:PATH or postgres://user:pass@host:port/db"},
     {"GATEHOUSE_HOST", NULL, T_STR, "127.0.0.1", 0, 0, 0, O(host), "Listen address"},
     {"PORT", NULL, T_INT, "3000", 0, 65535, 0, O(port), "Listen port"},
@@ -94,16 +87,6 @@ static const opt OPTS[] = {
 
 static char errbuf[256];
 
-static const char *env_of(const opt *o, const char **used) {
-  const char *v = getenv(o->env);
-  *used = o->env;
-  if ((!v || !*v) && o->alt) {
-    v = getenv(o->alt);
-    *used = o->alt;
-  }
-  return v && *v ? v : NULL;
-}
-
 /* GATEHOUSE_SECRETS: "<version>:<value>" entries separated by commas, newest first (better-auth's
  * BETTER_AUTH_SECRETS). Versions are distinct positive integers; values are trimmed. */
 static gh_status parse_secrets(gh_config *c, const char **err) {
@@ -152,39 +135,7 @@ static gh_status parse_secrets(gh_config *c, const char **err) {
 
 gh_status gh_config_load(gh_config *c, const char **err) {
   memset(c, 0, sizeof *c);
-  for (size_t i = 0; i < NOPTS; i++) {
-    const opt *o = &OPTS[i];
-    const char *used;
-    const char *v = env_of(o, &used);
-    if (!v) v = o->dflt, used = "default";
-    char *field = (char *)c + o->off;
-    if (o->type == T_STR) {
-      *(char **)field = v ? gh_xstrdup(v) : NULL;
-    } else if (o->type == T_INT) {
-      char *end;
-      errno = 0;
-      long n = strtol(v, &end, 10);
-      if (errno || *end || end == v || n < o->min || n > o->max) {
-        snprintf(errbuf, sizeof errbuf, "%s: expected an integer in [%ld, %ld]", o->env, o->min,
-                 o->max);
-        *err = errbuf;
-        return GH_ERR_CONFIG;
-      }
-      *(long *)field = n;
-    } else {
-      bool b;
-      if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
-        b = true;
-      else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
-        b = false;
-      else {
-        snprintf(errbuf, sizeof errbuf, "%s: expected true or false", o->env);
-        *err = errbuf;
-        return GH_ERR_CONFIG;
-      }
-      *(bool *)field = b;
-    }
-  }
+  if (gh_conf_load(OPTS, NOPTS, c, errbuf, sizeof errbuf, err) != GH_OK) return GH_ERR_CONFIG;
   if (strcmp(c->env, "development") && strcmp(c->env, "production") && strcmp(c->env, "test")) {
     *err = "GATEHOUSE_ENV: expected development, production or test";
     return GH_ERR_CONFIG;
@@ -306,57 +257,28 @@ gh_status gh_config_dev_secret(gh_config *c, const char **err) {
   return GH_OK;
 }
 
-static const char *mask_url(char *buf, size_t n, const char *url) {
-  /* hide the password in scheme://user:password@host */
-  const char *at = strchr(url, '@'), *colon = NULL;
-  const char *s = strstr(url, "://");
-  if (s && at) {
-    colon = memchr(s + 3, ':', (size_t)(at - (s + 3)));
-    if (colon) {
-      snprintf(buf, n, "%.*s:****%s", (int)(colon - url), url, at);
-      return buf;
-    }
+/* check-config's text for the secrets (the rest is the engine's default rendering). */
+static const char *describe(const gh_conf_opt *o, const void *base, char *buf, size_t len) {
+  const gh_config *c = base;
+  if (o->off == offsetof(gh_config, secret))
+    return !c->secret            ? "(not set)"
+           : c->secret_generated ? "**** (generated development secret)"
+                                 : "****";
+  if (o->off == offsetof(gh_config, secrets) && c->secrets) {
+    int k = snprintf(buf, len, "%zu versions:", c->nsecret_list);
+    for (size_t j = 0; j < c->nsecret_list && k > 0 && (size_t)k < len; j++)
+      k += snprintf(buf + k, len - (size_t)k, " %u:****", c->secret_list[j].version);
+    return buf;
   }
-  return url;
+  return NULL;
 }
 
 void gh_config_print(const gh_config *c, FILE *out) {
-  for (size_t i = 0; i < NOPTS; i++) {
-    const opt *o = &OPTS[i];
-    const char *field = (const char *)c + o->off;
-    const char *used;
-    const char *src = env_of(o, &used) ? used : "default";
-    if (o->type == T_STR) {
-      const char *v = *(char *const *)field;
-      char buf[1024];
-      if (o->off == offsetof(gh_config, secrets)) {
-        if (v) {
-          int k = snprintf(buf, sizeof buf, "%zu versions:", c->nsecret_list);
-          for (size_t j = 0; j < c->nsecret_list && k > 0 && (size_t)k < sizeof buf; j++)
-            k += snprintf(buf + k, sizeof buf - (size_t)k, " %u:****", c->secret_list[j].version);
-          v = buf;
-        }
-      } else if (o->off == offsetof(gh_config, secret)) {
-        v = !v ? "(not set)" : c->secret_generated ? "**** (generated development secret)" : "****";
-      } else if (o->off == offsetof(gh_config, database_url) && v) {
-        v = mask_url(buf, sizeof buf, v);
-      }
-      fprintf(out, "%-32s %s   [%s]\n", o->env, v ? v : "", src);
-    } else if (o->type == T_INT) {
-      fprintf(out, "%-32s %ld   [%s]\n", o->env, *(const long *)field, src);
-    } else {
-      fprintf(out, "%-32s %s   [%s]\n", o->env, *(const bool *)field ? "true" : "false", src);
-    }
-  }
+  gh_conf_print(OPTS, NOPTS, c, out, describe);
 }
 
 void gh_config_print_table(FILE *out) {
-  fprintf(out, "| Variable | Fallback | Default | Meaning |\n|---|---|---|---|\n");
-  for (size_t i = 0; i < NOPTS; i++)
-    fprintf(out, "| `%s` | %s%s%s | %s%s%s | %s |\n", OPTS[i].env, OPTS[i].alt ? "`" : "",
-            OPTS[i].alt ? OPTS[i].alt : "–", OPTS[i].alt ? "`" : "", OPTS[i].dflt ? "`" : "",
-            OPTS[i].dflt ? (*OPTS[i].dflt ? OPTS[i].dflt : "(empty)") : "(none)",
-            OPTS[i].dflt ? "`" : "", OPTS[i].help);
+  gh_conf_print_table(OPTS, NOPTS, out, true);
 }
 
 void gh_config_free(gh_config *c) {
@@ -367,11 +289,5 @@ void gh_config_free(gh_config *c) {
   free(c->secret_list);
   c->secret_list = NULL;
   c->nsecret_list = 0;
-  for (size_t i = 0; i < NOPTS; i++) {
-    if (OPTS[i].type != T_STR) continue;
-    char **f = (char **)((char *)c + OPTS[i].off);
-    if (*f && (OPTS[i].flags & F_SECRET)) memset(*f, 0, strlen(*f));
-    free(*f);
-    *f = NULL;
-  }
+  gh_conf_free(OPTS, NOPTS, c);
 }

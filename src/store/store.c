@@ -3,11 +3,11 @@
 
 #include "common/rand.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "common/encoding.h"
 #include "common/log.h"
+#include "common/threadconn.h"
 
 /* --- logging ------------------------------------------------------------------------------ */
 
@@ -184,54 +184,29 @@ gh_status gh_store_jwks_insert(gh_store *s, const gh_jwks_row *row, int64_t reti
 
 /* --- per-thread connection ---------------------------------------------------------------- */
 
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static pthread_key_t thread_key;
-static bool key_ok;
-static pthread_mutex_t url_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *thread_url;
+static gh_status open_conn(const char *url, void **out) {
+  gh_store *s = NULL;
+  gh_status st = gh_store_open(url, &s);
+  *out = s;
+  return st;
+}
 
-static void thread_close(void *p) {
+static void close_conn(void *p) {
   gh_store_close(p);
 }
 
-static void make_key(void) {
-  key_ok = pthread_key_create(&thread_key, thread_close) == 0;
-}
+static gh_threadconn conns = GH_THREADCONN_INIT(open_conn, close_conn);
 
 void gh_store_thread_init(const char *url) {
-  pthread_once(&key_once, make_key);
-  char *copy = url ? gh_xstrdup(url) : NULL;
-  pthread_mutex_lock(&url_lock);
-  char *old = thread_url;
-  thread_url = copy;
-  pthread_mutex_unlock(&url_lock);
-  free(old);
+  gh_threadconn_set_url(&conns, url);
 }
 
 gh_status gh_store_thread(gh_store **out) {
   if (!out) return GH_ERR_INVALID;
-  *out = NULL;
-  pthread_once(&key_once, make_key);
-  if (!key_ok) return GH_ERR_DB_UNAVAILABLE;
-  gh_store *s = pthread_getspecific(thread_key);
-  if (s) {
-    *out = s;
-    return GH_OK;
-  }
-  pthread_mutex_lock(&url_lock);
-  char *url = thread_url ? gh_xstrdup(thread_url) : NULL;
-  pthread_mutex_unlock(&url_lock);
-  if (!url) return GH_ERR_CONFIG;
-  gh_status st = gh_store_open(url, &s);
-  free(url);
-  if (st == GH_ERR_CONFIG) return st;
-  if (st) return GH_ERR_DB_UNAVAILABLE;
-  if (pthread_setspecific(thread_key, s) != 0) {
-    gh_store_close(s);
-    return GH_ERR_DB_UNAVAILABLE;
-  }
-  *out = s;
-  return GH_OK;
+  void *c;
+  gh_status st = gh_threadconn_get(&conns, &c);
+  *out = c;
+  return st;
 }
 
 void gh_user_init(gh_arena *a, gh_user *u, const char *name, const char *email, const char *image,

@@ -152,6 +152,20 @@ forEachBackend("jwt", (backend) => {
       assert.equal(out.headers["set-auth-jwt"], undefined);
     });
 
+    it("set-auth-jwt is reused for the same session and user state (no re-signing on every call) and re-signed when the user changes", async () => {
+      const { jar } = await signUp(srv, { name: "Before Rename" });
+      const first = (await raw(srv, "GET", "/get-session", { jar })).headers["set-auth-jwt"];
+      const again = (await raw(srv, "GET", "/get-session", { jar })).headers["set-auth-jwt"];
+      assert.equal(again, first, "same token within the reuse window");
+      const upd = await raw(srv, "POST", "/update-user", { jar, json: { name: "After Rename" } });
+      assert.equal(upd.status, 200, upd.text);
+      await new Promise((r) => setTimeout(r, 5)); // updatedAt moves on
+      const renamed = (await raw(srv, "GET", "/get-session", { jar })).headers["set-auth-jwt"];
+      assert.notEqual(renamed, first);
+      const { payload } = await verifyWith((await getJwks(srv)).json, renamed, srv);
+      assert.equal(payload.name, "After Rename");
+    });
+
     it("a token with a flipped signature byte or another user's claims does not verify", async () => {
       const { jar } = await signUp(srv);
       const t = await token(srv, jar);
