@@ -24,6 +24,7 @@
 #define GHV_JWKS_MAX_KEYS 64              /* usable keys kept from one JWKS */
 #define GHV_SESSION_CACHE_SLOTS 1024      /* delegation micro-cache entries (direct-mapped) */
 #define GHV_NOKEYS_RETRY_MS 1000          /* no JWKS yet and the last fetch failed: retry after */
+#define GHV_SIG_CACHE_SLOTS 4096          /* verified-signature cache entries (direct-mapped) */
 
 /* One usable verification key: its kid (NULL when the JWK had none) and the key, which only
  * verifies with its pinned algorithm (gh_jwk_alg). */
@@ -37,6 +38,7 @@ typedef struct {
  * it started with while another thread installs a newer one. */
 typedef struct {
   atomic_int refs;
+  uint64_t serial; /* unique per parsed JWKS: signature-cache entries name the set they used */
   size_t n;
   ghv_key keys[];
 } ghv_keyset;
@@ -100,6 +102,16 @@ struct ghv_verifier {
   /* libcurl share object (DNS cache + connection cache) and its locks */
   CURLSH *share;
   pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+
+  /* Verified-signature cache: SHA-256 of tokens whose signature verified under key set
+   * `serial`. A resource server sees the same JWT on every request of its client for up to 15
+   * minutes; a hit skips only the signature check (header, kid, alg and every claim are checked
+   * each time). Guarded by sig_mu. */
+  pthread_mutex_t sig_mu;
+  struct ghv_sig_slot {
+    uint8_t hash[32];
+    uint64_t serial; /* 0: empty */
+  } * sig_cache;
 
   /* delegation micro-cache (NULL when session_cache_ttl_s == 0), guarded by cache_mu */
   pthread_mutex_t cache_mu;

@@ -77,6 +77,8 @@ ghv_status ghv_internal_jwks_parse(const char *json, size_t len, ghv_keyset **ou
   ks = calloc(1, sizeof *ks + cap * sizeof ks->keys[0]);
   if (!ks) goto fail;
   atomic_init(&ks->refs, 1);
+  static atomic_uint_fast64_t next_serial = 1;
+  ks->serial = atomic_fetch_add(&next_serial, 1);
   size_t i;
   json_t *jwk;
   json_array_foreach(keys, i, jwk) {

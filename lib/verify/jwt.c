@@ -4,6 +4,9 @@
  * exp present, iss, aud, exp, nbf, iat). The claims are parsed only once the signature holds. */
 #include "internal.h"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -174,10 +177,21 @@ ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_pr
     goto fail;
   }
 
-  gs = gh_jws_verify(key, token, parts.signing_input_len, parts.sig, parts.sig_len);
-  if (gs != GH_OK) {
-    st = gs == GH_ERR_NOMEM ? GHV_ERR_NOMEM : GHV_ERR_SIGNATURE;
-    goto fail;
+  /* The whole token's hash: a hit means these exact bytes verified under this very key set. */
+  uint8_t hash[32];
+  SHA256((const unsigned char *)token, len, hash);
+  size_t slot =
+      ((size_t)hash[0] | (size_t)hash[1] << 8 | (size_t)hash[2] << 16) % GHV_SIG_CACHE_SLOTS;
+  pthread_mutex_lock(&v->sig_mu);
+  bool cached = v->sig_cache[slot].serial == ks->serial &&
+                CRYPTO_memcmp(v->sig_cache[slot].hash, hash, sizeof hash) == 0;
+  pthread_mutex_unlock(&v->sig_mu);
+  if (!cached) {
+    gs = gh_jws_verify(key, token, parts.signing_input_len, parts.sig, parts.sig_len);
+    if (gs != GH_OK) {
+      st = gs == GH_ERR_NOMEM ? GHV_ERR_NOMEM : GHV_ERR_SIGNATURE;
+      goto fail;
+    }
   }
 
   claims = load_object(parts.payload, parts.payload_len, &st);
@@ -186,6 +200,12 @@ ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_pr
   st = check_claims(v, claims, &exp);
   if (st != GHV_OK) goto fail;
   st = fill_principal(claims, exp, out);
+  if (st == GHV_OK && !cached) {
+    pthread_mutex_lock(&v->sig_mu);
+    memcpy(v->sig_cache[slot].hash, hash, sizeof hash);
+    v->sig_cache[slot].serial = ks->serial;
+    pthread_mutex_unlock(&v->sig_mu);
+  }
 
 fail:
   ghv_internal_keyset_release(ks);

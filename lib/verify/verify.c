@@ -273,7 +273,7 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
   ghv_status st = GHV_ERR_ARG;
   ghv_verifier *v = NULL;
   char *origin = NULL;
-  bool mu_init = false, cv_init = false, cache_mu_init = false;
+  bool mu_init = false, cv_init = false, cache_mu_init = false, sig_mu_init = false;
   int share_mu_init = 0;
   if (!out) return GHV_ERR_ARG;
   *out = NULL;
@@ -345,6 +345,8 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
   cv_init = true;
   if (pthread_mutex_init(&v->cache_mu, NULL) != 0) goto fail;
   cache_mu_init = true;
+  if (pthread_mutex_init(&v->sig_mu, NULL) != 0) goto fail;
+  sig_mu_init = true;
   for (; share_mu_init < CURL_LOCK_DATA_LAST; share_mu_init++)
     if (pthread_mutex_init(&v->share_mu[share_mu_init], NULL) != 0) goto fail;
 
@@ -361,6 +363,8 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
     v->cache = calloc(GHV_SESSION_CACHE_SLOTS, sizeof *v->cache);
     if (!v->cache) goto fail;
   }
+  v->sig_cache = calloc(GHV_SIG_CACHE_SLOTS, sizeof *v->sig_cache);
+  if (!v->sig_cache) goto fail;
   free(origin);
   *out = v;
   return GHV_OK;
@@ -371,6 +375,8 @@ fail:
     if (v->share) curl_share_cleanup(v->share);
     for (int i = 0; i < share_mu_init; i++) pthread_mutex_destroy(&v->share_mu[i]);
     if (cache_mu_init) pthread_mutex_destroy(&v->cache_mu);
+    if (sig_mu_init) pthread_mutex_destroy(&v->sig_mu);
+    free(v->cache);
     if (cv_init) pthread_cond_destroy(&v->cv);
     if (mu_init) pthread_mutex_destroy(&v->mu);
     free(v->jwks_url);
@@ -390,9 +396,11 @@ void ghv_free(ghv_verifier *v) {
     OPENSSL_cleanse(v->cache, GHV_SESSION_CACHE_SLOTS * sizeof *v->cache);
     free(v->cache);
   }
+  free(v->sig_cache);
   curl_share_cleanup(v->share);
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&v->share_mu[i]);
   pthread_mutex_destroy(&v->cache_mu);
+  pthread_mutex_destroy(&v->sig_mu);
   pthread_cond_destroy(&v->cv);
   pthread_mutex_destroy(&v->mu);
   free(v->jwks_url);

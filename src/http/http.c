@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,16 @@
 #include "common/encoding.h"
 #include "common/log.h"
 
+/* A slow request that found the worker queue full: its connection is suspended until a queue
+ * slot frees (FIFO) or its deadline passes (then 503 + Retry-After). Without this wait, clients
+ * that retry at once (load generators, naive SDKs) turn a full queue into a storm of 503s that
+ * takes the CPU from everything else. */
+struct waiter {
+  struct conn_state *st;
+  int64_t deadline_ms; /* monotonic */
+  struct waiter *next;
+};
+
 struct gh_http {
   struct MHD_Daemon *d;
   const gh_route *routes;
@@ -23,6 +34,14 @@ struct gh_http {
   size_t max_body;
   int port;
   _Atomic long active;
+  /* admission wait (admit_wait_ms > 0): waiters, guarded by wmu; one thread admits/expires */
+  long admit_wait_ms;
+  size_t max_waiting, nwaiting;
+  struct waiter *whead, *wtail;
+  pthread_mutex_t wmu;
+  pthread_cond_t wcv;
+  bool wstop, admit_running;
+  pthread_t admit_thread;
 };
 
 enum phase { PH_HEADERS, PH_BODY, PH_SUSPENDED, PH_DONE };
@@ -295,6 +314,98 @@ static void run_slow(void *arg) {
   MHD_resume_connection(st->conn);
 }
 
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Answers a waiter 503 + Retry-After (called without wmu). */
+static void expire_waiter(struct conn_state *st) {
+  gh_resp_error(&st->resp, GH_E_SERVICE_UNAVAILABLE);
+  st->phase = PH_DONE;
+  MHD_resume_connection(st->conn);
+}
+
+/* Suspends st's connection as a waiter; false when waiting is off, full or stopping. */
+static bool add_waiter(gh_http *h, struct conn_state *st) {
+  if (h->admit_wait_ms <= 0) return false;
+  struct waiter *w = malloc(sizeof *w);
+  if (!w) gh_oom();
+  pthread_mutex_lock(&h->wmu);
+  if (h->wstop || h->nwaiting >= h->max_waiting) {
+    pthread_mutex_unlock(&h->wmu);
+    free(w);
+    return false;
+  }
+  /* Suspended before it is visible to the admission thread, which may resume it at once. */
+  st->phase = PH_SUSPENDED;
+  MHD_suspend_connection(st->conn);
+  w->st = st;
+  w->deadline_ms = mono_ms() + h->admit_wait_ms;
+  w->next = NULL;
+  if (h->wtail)
+    h->wtail->next = w;
+  else
+    h->whead = w;
+  h->wtail = w;
+  h->nwaiting++;
+  pthread_cond_signal(&h->wcv);
+  pthread_mutex_unlock(&h->wmu);
+  return true;
+}
+
+static struct waiter *pop_waiter(gh_http *h) {
+  struct waiter *w = h->whead;
+  h->whead = w->next;
+  if (!h->whead) h->wtail = NULL;
+  h->nwaiting--;
+  return w;
+}
+
+/* Admits waiters in arrival order as queue slots free (polled every few ms while some wait) and
+ * answers 503 to those whose deadline passes; at stop, answers 503 to all that remain. */
+static void *admit_main(void *arg) {
+  gh_http *h = arg;
+  pthread_mutex_lock(&h->wmu);
+  for (;;) {
+    if (!h->whead) {
+      if (h->wstop) break;
+      pthread_cond_wait(&h->wcv, &h->wmu);
+      continue;
+    }
+    bool admit = !h->wstop && gh_workpool_reserve(h->pool);
+    int64_t now = mono_ms();
+    if (admit || h->wstop || h->whead->deadline_ms <= now) {
+      struct waiter *w = pop_waiter(h);
+      pthread_mutex_unlock(&h->wmu);
+      if (admit)
+        gh_workpool_submit(h->pool, run_slow, w->st);
+      else
+        expire_waiter(w->st);
+      free(w);
+      pthread_mutex_lock(&h->wmu);
+      continue;
+    }
+    int64_t until = h->whead->deadline_ms < now + 5 ? h->whead->deadline_ms : now + 5;
+    struct timespec ts = {.tv_sec = (time_t)(until / 1000),
+                          .tv_nsec = (long)(until % 1000) * 1000000};
+    pthread_cond_timedwait(&h->wcv, &h->wmu, &ts);
+  }
+  pthread_mutex_unlock(&h->wmu);
+  return NULL;
+}
+
+static void stop_admission(gh_http *h) {
+  if (!h->admit_running) return;
+  pthread_mutex_lock(&h->wmu);
+  h->wstop = true;
+  pthread_cond_signal(&h->wcv);
+  pthread_mutex_unlock(&h->wmu);
+  pthread_join(h->admit_thread, NULL);
+  h->admit_running = false;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls) {
@@ -382,6 +493,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 
   if (st->route->flags & GH_ROUTE_SLOW && h->pool) {
     if (!gh_workpool_reserve(h->pool)) {
+      if (add_waiter(h, st)) return MHD_YES;
       gh_resp_error(resp, GH_E_SERVICE_UNAVAILABLE);
       return send_resp(conn, resp);
     }
@@ -453,6 +565,20 @@ gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
   h->port = di ? di->port : cfg->port;
+  h->admit_wait_ms = pool ? cfg->admit_wait_ms : 0;
+  h->max_waiting = cfg->conn_limit ? cfg->conn_limit : 1000;
+  pthread_mutex_init(&h->wmu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&h->wcv, &ca);
+  pthread_condattr_destroy(&ca);
+  if (h->admit_wait_ms > 0) {
+    if (pthread_create(&h->admit_thread, NULL, admit_main, h) == 0)
+      h->admit_running = true;
+    else
+      h->admit_wait_ms = 0; /* fall back to answering 503 at once */
+  }
   *out = h;
   return GH_OK;
 }
@@ -462,6 +588,7 @@ int gh_http_port(const gh_http *h) {
 }
 
 void gh_http_quiesce(gh_http *h, int drain_ms) {
+  stop_admission(h); /* waiters get 503 now; later full-queue requests too */
   MHD_socket s = MHD_quiesce_daemon(h->d);
   if (s != MHD_INVALID_SOCKET) close(s);
   struct timespec ts = {0, 10 * 1000 * 1000};
@@ -471,6 +598,9 @@ void gh_http_quiesce(gh_http *h, int drain_ms) {
 
 void gh_http_free(gh_http *h) {
   if (!h) return;
+  stop_admission(h);
   MHD_stop_daemon(h->d);
+  pthread_cond_destroy(&h->wcv);
+  pthread_mutex_destroy(&h->wmu);
   free(h);
 }

@@ -66,6 +66,8 @@ typedef struct {
   unsigned conn_limit;
   unsigned per_ip_limit;
   unsigned conn_timeout_s;
+  unsigned admit_wait_ms; /* slow route, full worker queue: wait this long for a slot (FIFO)
+                             before answering 503; 0 = answer 503 at once */
   size_t conn_memory;
 } gh_http_config;
 

@@ -53,6 +53,9 @@ static const gh_conf_opt OPTS[] = {
      "Password-hashing workers (0 = number of cores)"},
     {"GATEHOUSE_HASH_QUEUE", NULL, T_INT, "16", 1, 100000, 0, O(hash_queue),
      "Requests waiting for a hashing worker before 503 + Retry-After"},
+    {"GATEHOUSE_HASH_WAIT_MS", NULL, T_INT, "250", 0, 10000, 0, O(hash_wait_ms),
+     "A sign-in/sign-up that finds the hashing queue full waits this long for a place (first "
+     "come, first served) before 503 + Retry-After; 0 = 503 at once"},
     {"GATEHOUSE_MAX_CONNECTIONS", NULL, T_INT, "1000", 16, 1000000, 0, O(conn_limit),
      "Concurrent connection limit"},
     {"GATEHOUSE_CONNECTION_TIMEOUT", NULL, T_INT, "30", 1, 3600, 0, O(conn_timeout),

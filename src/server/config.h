@@ -29,6 +29,7 @@ typedef struct {
   long http_threads;
   long hash_workers;
   long hash_queue;
+  long hash_wait_ms;
   long conn_limit;
   long conn_timeout;
   char *log_level;

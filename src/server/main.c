@@ -203,6 +203,7 @@ static int cmd_serve(gh_config *c, bool migrate) {
       .threads = (unsigned)c->http_threads,
       .conn_limit = (unsigned)c->conn_limit,
       .conn_timeout_s = (unsigned)c->conn_timeout,
+      .admit_wait_ms = (unsigned)c->hash_wait_ms,
       .conn_memory = 64 * 1024,
   };
   gh_http *h;

@@ -139,6 +139,7 @@ typedef struct {
   bool broken;      /* reset before the next statement */
   bool down_logged; /* the outage has been logged once */
   bool has_issuer;  /* account.issuer exists (better-auth 1.7.0-1.7.2 databases) */
+  bool retrying;    /* inside run()'s one reconnect-and-retry */
   bool prepared[Q_COUNT];
 } pg_store;
 
@@ -173,6 +174,8 @@ static gh_status check(pg_store *s, const PGresult *r, const char *op) {
 /* Runs prepared statement q. fmt: one letter per parameter: t = const char * (NULL = SQL NULL),
  * d = int64_t ms (sent as ISO-8601), b = bool (as int). *out (optional) receives the result, which
  * the caller clears; *changes (optional) the number of rows affected. */
+static gh_status ensure(pg_store *s);
+
 static gh_status run(pg_store *s, int q, PGresult **out, long *changes, const char *fmt, ...) {
   const char *vals[MAX_PARAMS];
   char dates[MAX_PARAMS][GH_ISO_LEN];
@@ -206,15 +209,37 @@ static gh_status run(pg_store *s, int q, PGresult **out, long *changes, const ch
 
   char name[16];
   snprintf(name, sizeof name, "gh_%d", q);
-  if (!s->prepared[q]) {
-    PGresult *r = PQprepare(s->conn, name, Q[q].sql, 0, NULL);
-    status = check(s, r, Q[q].name);
-    PQclear(r);
-    if (status) return status;
-    s->prepared[q] = true;
+  /* A connection the server closed while it sat idle (restart, failover) only shows when it is
+   * used: a read outside a transaction is then retried once on a fresh connection, so the first
+   * request of each thread after an outage does not fail needlessly. Writes are not retried. */
+  bool retry = !s->retrying && PQtransactionStatus(s->conn) == PQTRANS_IDLE &&
+               strncmp(Q[q].sql, "select", 6) == 0;
+  PGresult *r;
+  for (;;) {
+    status = GH_OK;
+    if (!s->prepared[q]) {
+      r = PQprepare(s->conn, name, Q[q].sql, 0, NULL);
+      status = check(s, r, Q[q].name);
+      PQclear(r);
+      if (status == GH_OK) s->prepared[q] = true;
+    }
+    r = NULL;
+    if (status == GH_OK) {
+      r = PQexecPrepared(s->conn, name, n, vals, NULL, NULL, 1 /* binary results */);
+      status = check(s, r, Q[q].name);
+    }
+    if (status == GH_ERR_DB_UNAVAILABLE && retry) {
+      retry = false;
+      s->retrying = true; /* ensure() runs statements itself: no nested retries */
+      gh_status again = ensure(s);
+      s->retrying = false;
+      if (again == GH_OK) {
+        PQclear(r);
+        continue;
+      }
+    }
+    break;
   }
-  PGresult *r = PQexecPrepared(s->conn, name, n, vals, NULL, NULL, 1 /* binary results */);
-  status = check(s, r, Q[q].name);
   if (status) {
     PQclear(r);
     return status;

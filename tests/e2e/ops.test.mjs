@@ -304,7 +304,7 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
   });
   forEachBackend("hash queue full → 503 shedding", (backend) => {
     it("with 1 hash worker and a queue of 1, a burst of sign-ups gets 503 JSON + Retry-After at once; nothing of a shed request is written; the server serves again afterwards", async () => {
-      const srv = await startServer({ backend, hint: "ops-shed", env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "1" } });
+      const srv = await startServer({ backend, hint: "ops-shed", env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "1", GATEHOUSE_HASH_WAIT_MS: "0" } });
       try {
         const emails = Array.from({ length: 12 }, () => newEmail("burst"));
         const results = await Promise.all(emails.map((email) => raw(srv, "POST", "/sign-up/email", { json: { name: "Burst", email, password: PASSWORD } })));
@@ -321,6 +321,32 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
         await signUp(srv, { email: newEmail("after-burst") }); // capacity is back
       } finally {
         await srv.stop(); // asserts exit code 0 and clean logs
+      }
+    });
+
+    it("GATEHOUSE_HASH_WAIT_MS: requests that find the queue full wait for a place (first come, first served) instead of 503; past the wait they get 503", async () => {
+      const srv = await startServer({ backend, hint: "ops-wait", env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "1", GATEHOUSE_HASH_WAIT_MS: "10000" } });
+      try {
+        const emails = Array.from({ length: 6 }, () => newEmail("wait"));
+        const results = await Promise.all(emails.map((email) => raw(srv, "POST", "/sign-up/email", { json: { name: "Wait", email, password: PASSWORD } })));
+        assert.deepEqual(results.map((r) => r.status), [200, 200, 200, 200, 200, 200], results.map((r) => r.text).join("\n"));
+        for (const email of emails) assert.ok(await srv.db.userByEmail(email), `user ${email} created`);
+      } finally {
+        await srv.stop();
+      }
+      const short = await startServer({ backend, hint: "ops-wait-short", env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "1", GATEHOUSE_HASH_WAIT_MS: "1" } });
+      try {
+        const emails = Array.from({ length: 8 }, () => newEmail("short"));
+        const results = await Promise.all(emails.map((email) => raw(short, "POST", "/sign-up/email", { json: { name: "Short", email, password: PASSWORD } })));
+        const shed = results.map((r, i) => [r, emails[i]]).filter(([r]) => r.status === 503);
+        assert.ok(shed.length >= 1, `expected 503s past a 1 ms wait, got ${results.map((r) => r.status)}`);
+        for (const [r, email] of shed) {
+          assertError(r, 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable. Try again later.");
+          assert.equal(r.headers["retry-after"], "1");
+          assert.equal(await short.db.userByEmail(email), null, "a shed sign-up wrote nothing");
+        }
+      } finally {
+        await short.stop();
       }
     });
   });

@@ -803,6 +803,55 @@ typedef struct {
   int errors;
 } thread_arg;
 
+/* The verified-signature cache: a repeated token skips only the signature check. Claims are
+ * still checked every time, and a new key set under the same kid invalidates earlier entries. */
+static void signature_cache(void **state) {
+  (void)state;
+  ghv_config c;
+  ghv_config_init(&c);
+  c.expected_issuer = "https://issuer.example";
+  c.expected_audience = "https://issuer.example";
+  ghv_verifier *v = new_verifier_cfg(&c);
+  const char *kid[] = {"ed-1"};
+  char *doc = make_jwks(&keys[K_ED], kid, 1);
+  assert_int_equal(ghv_set_jwks(v, doc, strlen(doc)), GHV_OK);
+  free(doc);
+  char *tok = tok_for(K_ED, good_claims("https://issuer.example"));
+  assert_int_equal(verify_str(v, tok), GHV_OK);
+  assert_int_equal(verify_str(v, tok), GHV_OK); /* hit */
+  /* same header and claims, one signature byte changed: other bytes, verified, refused */
+  char *bad = strdup(tok);
+  char *sig = strrchr(bad, '.') + 1;
+  sig[3] = sig[3] == 'A' ? 'B' : 'A';
+  assert_int_equal(verify_str(v, bad), GHV_ERR_SIGNATURE);
+  assert_int_equal(verify_str(v, bad), GHV_ERR_SIGNATURE);
+  free(bad);
+  /* the same kid now names another key: the earlier verdict does not carry over */
+  doc = make_jwks(&other_ed, kid, 1);
+  assert_int_equal(ghv_set_jwks(v, doc, strlen(doc)), GHV_OK);
+  free(doc);
+  assert_int_equal(verify_str(v, tok), GHV_ERR_SIGNATURE);
+  free(tok);
+  ghv_free(v);
+  /* claims are re-checked on a hit: cached while valid, refused once expired */
+  ghv_config_init(&c);
+  c.expected_issuer = "https://issuer.example";
+  c.expected_audience = "https://issuer.example";
+  c.leeway_s = 0;
+  v = new_verifier_cfg(&c);
+  doc = make_jwks(&keys[K_ED], kid, 1);
+  assert_int_equal(ghv_set_jwks(v, doc, strlen(doc)), GHV_OK);
+  free(doc);
+  json_t *cl = good_claims("https://issuer.example");
+  json_object_set_new(cl, "exp", json_integer((json_int_t)time(NULL) + 1));
+  tok = tok_for(K_ED, cl);
+  assert_int_equal(verify_str(v, tok), GHV_OK);
+  sleep(2);
+  assert_int_equal(verify_str(v, tok), GHV_ERR_EXPIRED);
+  free(tok);
+  ghv_free(v);
+}
+
 static void *verify_thread(void *p) {
   thread_arg *a = p;
   for (int i = 0; i < 500; i++) {
@@ -861,6 +910,7 @@ int main(void) {
       cmocka_unit_test(cache_control),
       cmocka_unit_test(refetch_on_unknown_kid),
       cmocka_unit_test(threads),
+      cmocka_unit_test(signature_cache),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
