@@ -71,6 +71,9 @@ typedef struct {
   size_t max_token_bytes;  /* default 8192 */
   size_t max_jwks_bytes;   /* default 65536 */
   long session_cache_ttl_s; /* delegation micro-cache TTL; 0 = off (default), at most 60 */
+  /* Verified-signature cache: a token seen again (same bytes, same key set) skips only the
+   * signature check; claims are checked on every call. Entries; 0 = off; default 4096. */
+  size_t signature_cache_entries;
 } ghv_config;
 
 /* Fills c with the defaults (every pointer NULL). */

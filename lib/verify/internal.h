@@ -24,7 +24,8 @@
 #define GHV_JWKS_MAX_KEYS 64              /* usable keys kept from one JWKS */
 #define GHV_SESSION_CACHE_SLOTS 1024      /* delegation micro-cache entries (direct-mapped) */
 #define GHV_NOKEYS_RETRY_MS 1000          /* no JWKS yet and the last fetch failed: retry after */
-#define GHV_SIG_CACHE_SLOTS 4096          /* verified-signature cache entries (direct-mapped) */
+#define GHV_SIG_CACHE_SLOTS 4096          /* default verified-signature cache entries */
+#define GHV_SIG_CACHE_MAX (1u << 20)      /* upper bound of signature_cache_entries */
 
 /* One usable verification key: its kid (NULL when the JWK had none) and the key, which only
  * verifies with its pinned algorithm (gh_jwk_alg). */
@@ -108,6 +109,7 @@ struct ghv_verifier {
    * minutes; a hit skips only the signature check (header, kid, alg and every claim are checked
    * each time). Guarded by sig_mu. */
   pthread_mutex_t sig_mu;
+  size_t sig_slots; /* 0: off */
   struct ghv_sig_slot {
     uint8_t hash[32];
     uint64_t serial; /* 0: empty */

@@ -179,13 +179,16 @@ ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_pr
 
   /* The whole token's hash: a hit means these exact bytes verified under this very key set. */
   uint8_t hash[32];
-  SHA256((const unsigned char *)token, len, hash);
-  size_t slot =
-      ((size_t)hash[0] | (size_t)hash[1] << 8 | (size_t)hash[2] << 16) % GHV_SIG_CACHE_SLOTS;
-  pthread_mutex_lock(&v->sig_mu);
-  bool cached = v->sig_cache[slot].serial == ks->serial &&
-                CRYPTO_memcmp(v->sig_cache[slot].hash, hash, sizeof hash) == 0;
-  pthread_mutex_unlock(&v->sig_mu);
+  size_t slot = 0;
+  bool cached = false;
+  if (v->sig_slots) {
+    SHA256((const unsigned char *)token, len, hash);
+    slot = ((size_t)hash[0] | (size_t)hash[1] << 8 | (size_t)hash[2] << 16) % v->sig_slots;
+    pthread_mutex_lock(&v->sig_mu);
+    cached = v->sig_cache[slot].serial == ks->serial &&
+             CRYPTO_memcmp(v->sig_cache[slot].hash, hash, sizeof hash) == 0;
+    pthread_mutex_unlock(&v->sig_mu);
+  }
   if (!cached) {
     gs = gh_jws_verify(key, token, parts.signing_input_len, parts.sig, parts.sig_len);
     if (gs != GH_OK) {
@@ -200,7 +203,7 @@ ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_pr
   st = check_claims(v, claims, &exp);
   if (st != GHV_OK) goto fail;
   st = fill_principal(claims, exp, out);
-  if (st == GHV_OK && !cached) {
+  if (st == GHV_OK && !cached && v->sig_slots) {
     pthread_mutex_lock(&v->sig_mu);
     memcpy(v->sig_cache[slot].hash, hash, sizeof hash);
     v->sig_cache[slot].serial = ks->serial;

@@ -91,6 +91,7 @@ void ghv_config_init(ghv_config *c) {
   c->max_token_bytes = 8192;
   c->max_jwks_bytes = 65536;
   c->session_cache_ttl_s = 0;
+  c->signature_cache_entries = GHV_SIG_CACHE_SLOTS;
 }
 
 int64_t ghv_internal_now_ms(void) {
@@ -288,6 +289,7 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
   if (c->max_token_bytes < TOKEN_MIN || c->max_token_bytes > TOKEN_MAX) return GHV_ERR_ARG;
   if (c->max_jwks_bytes < JWKS_MIN || c->max_jwks_bytes > JWKS_MAX) return GHV_ERR_ARG;
   if (c->session_cache_ttl_s < 0 || c->session_cache_ttl_s > SESSION_TTL_MAX) return GHV_ERR_ARG;
+  if (c->signature_cache_entries > GHV_SIG_CACHE_MAX) return GHV_ERR_ARG;
   if ((c->expected_issuer && (!c->expected_issuer[0] || has_ctl(c->expected_issuer))) ||
       (c->expected_audience && (!c->expected_audience[0] || has_ctl(c->expected_audience))))
     return GHV_ERR_ARG;
@@ -305,6 +307,7 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
   v->max_token_bytes = c->max_token_bytes;
   v->max_jwks_bytes = c->max_jwks_bytes;
   v->session_cache_ttl_s = c->session_cache_ttl_s;
+  v->sig_slots = c->signature_cache_entries;
   v->last_attempt_ms = INT64_MIN;
 
   if (c->issuer_url) {
@@ -363,8 +366,10 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
     v->cache = calloc(GHV_SESSION_CACHE_SLOTS, sizeof *v->cache);
     if (!v->cache) goto fail;
   }
-  v->sig_cache = calloc(GHV_SIG_CACHE_SLOTS, sizeof *v->sig_cache);
-  if (!v->sig_cache) goto fail;
+  if (v->sig_slots > 0) {
+    v->sig_cache = calloc(v->sig_slots, sizeof *v->sig_cache);
+    if (!v->sig_cache) goto fail;
+  }
   free(origin);
   *out = v;
   return GHV_OK;

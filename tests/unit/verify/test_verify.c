@@ -833,6 +833,24 @@ static void signature_cache(void **state) {
   assert_int_equal(verify_str(v, tok), GHV_ERR_SIGNATURE);
   free(tok);
   ghv_free(v);
+  /* the cache can be switched off (every call verifies) and is bounded */
+  ghv_config_init(&c);
+  assert_int_equal(c.signature_cache_entries, 4096);
+  c.expected_issuer = "https://issuer.example";
+  c.expected_audience = "https://issuer.example";
+  c.signature_cache_entries = (size_t)1 << 21;
+  ghv_verifier *none = NULL;
+  assert_int_equal(ghv_new(&c, &none), GHV_ERR_ARG);
+  c.signature_cache_entries = 0;
+  v = new_verifier_cfg(&c);
+  doc = make_jwks(&keys[K_ED], kid, 1);
+  assert_int_equal(ghv_set_jwks(v, doc, strlen(doc)), GHV_OK);
+  free(doc);
+  tok = tok_for(K_ED, good_claims("https://issuer.example"));
+  assert_int_equal(verify_str(v, tok), GHV_OK);
+  assert_int_equal(verify_str(v, tok), GHV_OK);
+  free(tok);
+  ghv_free(v);
   /* claims are re-checked on a hit: cached while valid, refused once expired */
   ghv_config_init(&c);
   c.expected_issuer = "https://issuer.example";
