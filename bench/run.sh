@@ -572,6 +572,7 @@ mkdir -p "$(dirname "$DOC")"
   echo "| get-session p99 ≤ 10 ms during a sign-in flood | p99 $PROBE_P99 ms (p50 $(sfield "$PROBE_LINE" p50_ms) ms) | $T4 |"
   echo "| idle RSS ≤ 10 MiB | $(mib "$RSS_PG_START") MiB after start ($(mib "$RSS_PG_END") MiB idle after the runs) | $T5 |"
   echo
+  [[ -f "$ROOT/bench/analysis.md" ]] && { cat "$ROOT/bench/analysis.md"; echo; }
   echo "## Anomalies"
   echo
   any=0
