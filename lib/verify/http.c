@@ -120,7 +120,7 @@ ghv_status ghv_internal_http_get(ghv_verifier *v, const char *url, const char *c
   memset(out, 0, sizeof *out);
   out->max_age_s = -1;
   sink s = {.r = out, .max = max_bytes};
-  CURL *h = curl_easy_init();
+  CURL *h = ghv_internal_easy(v);
   if (!h) return GHV_ERR_NOMEM;
   for (const char *const *p = headers; p && *p; p++) {
     struct curl_slist *n = curl_slist_append(hl, *p);
@@ -163,14 +163,71 @@ ghv_status ghv_internal_http_get(ghv_verifier *v, const char *url, const char *c
   if (rc != CURLE_OK || s.too_large) goto fail;
   if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status) != CURLE_OK || out->status == 0)
     goto fail;
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL); /* the list is freed now */
   free_headers(hl);
-  curl_easy_cleanup(h);
   return GHV_OK;
 
 fail:
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
   free_headers(hl);
-  curl_easy_cleanup(h);
   ghv_internal_http_response_free(out);
   out->status = 0;
   return st;
+}
+
+/* --- per-thread easy handles ---------------------------------------------------------------- */
+
+static void unlink_easy(ghv_verifier *v, struct ghv_easy *e) {
+  if (e->prev)
+    e->prev->next = e->next;
+  else
+    v->easies = e->next;
+  if (e->next) e->next->prev = e->prev;
+}
+
+/* pthread key destructor: the thread exits. */
+void ghv_internal_easy_thread_exit(void *p) {
+  struct ghv_easy *e = p;
+  ghv_verifier *v = e->v;
+  pthread_mutex_lock(&v->easy_mu);
+  unlink_easy(v, e);
+  pthread_mutex_unlock(&v->easy_mu);
+  curl_easy_cleanup(e->h);
+  free(e);
+}
+
+CURL *ghv_internal_easy(ghv_verifier *v) {
+  struct ghv_easy *e = pthread_getspecific(v->easy_key);
+  if (e) {
+    curl_easy_reset(e->h); /* options back to defaults; live connections and caches stay */
+    return e->h;
+  }
+  e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  e->v = v;
+  e->h = curl_easy_init();
+  if (!e->h || pthread_setspecific(v->easy_key, e) != 0) {
+    if (e->h) curl_easy_cleanup(e->h);
+    free(e);
+    return NULL;
+  }
+  pthread_mutex_lock(&v->easy_mu);
+  e->next = v->easies;
+  if (v->easies) v->easies->prev = e;
+  v->easies = e;
+  pthread_mutex_unlock(&v->easy_mu);
+  return e->h;
+}
+
+void ghv_internal_easy_free_all(ghv_verifier *v) {
+  pthread_mutex_lock(&v->easy_mu);
+  struct ghv_easy *e = v->easies;
+  v->easies = NULL;
+  pthread_mutex_unlock(&v->easy_mu);
+  while (e) {
+    struct ghv_easy *next = e->next;
+    curl_easy_cleanup(e->h);
+    free(e);
+    e = next;
+  }
 }

@@ -100,9 +100,17 @@ struct ghv_verifier {
   int64_t last_attempt_ms; /* monotonic start of the last fetch attempt; INT64_MIN: never */
   uint64_t generation;     /* bumped when a fetch attempt ends */
 
-  /* libcurl share object (DNS cache + connection cache) and its locks */
+  /* libcurl share object (DNS cache only: libcurl does not support sharing connections between
+   * concurrent threads) and its locks */
   CURLSH *share;
   pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+
+  /* One persistent easy handle per calling thread, so each thread keeps its keep-alive connections
+   * to gatehouse: created on first use, freed when the thread exits or by ghv_free. All of them are
+   * listed under easy_mu. */
+  pthread_key_t easy_key;
+  pthread_mutex_t easy_mu;
+  struct ghv_easy *easies;
 
   /* Verified-signature cache: SHA-256 of tokens whose signature verified under key set
    * `serial`. A resource server sees the same JWT on every request of its client for up to 15
@@ -119,6 +127,20 @@ struct ghv_verifier {
   pthread_mutex_t cache_mu;
   ghv_session_slot *cache;
 };
+
+/* A thread's easy handle (see ghv_verifier.easy_key). */
+struct ghv_easy {
+  ghv_verifier *v;
+  CURL *h;
+  struct ghv_easy *prev, *next;
+};
+
+/* The calling thread's easy handle (reset, connections kept); NULL on allocation failure. */
+CURL *ghv_internal_easy(ghv_verifier *v);
+/* Frees every thread's handle (ghv_free, after the key is deleted). */
+void ghv_internal_easy_free_all(ghv_verifier *v);
+/* The key's destructor: a thread that used the verifier exits. */
+void ghv_internal_easy_thread_exit(void *e);
 
 /* Monotonic clock in milliseconds. */
 int64_t ghv_internal_now_ms(void);

@@ -275,6 +275,7 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
   ghv_verifier *v = NULL;
   char *origin = NULL;
   bool mu_init = false, cv_init = false, cache_mu_init = false, sig_mu_init = false;
+  bool easy_mu_init = false, easy_key_init = false;
   int share_mu_init = 0;
   if (!out) return GHV_ERR_ARG;
   *out = NULL;
@@ -358,9 +359,12 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
   if (curl_share_setopt(v->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
       curl_share_setopt(v->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
       curl_share_setopt(v->share, CURLSHOPT_USERDATA, v) != CURLSHE_OK ||
-      curl_share_setopt(v->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
-      curl_share_setopt(v->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK)
+      curl_share_setopt(v->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
     goto fail;
+  if (pthread_mutex_init(&v->easy_mu, NULL) != 0) goto fail;
+  easy_mu_init = true;
+  if (pthread_key_create(&v->easy_key, ghv_internal_easy_thread_exit) != 0) goto fail;
+  easy_key_init = true;
 
   if (v->session_cache_ttl_s > 0) {
     v->cache = calloc(GHV_SESSION_CACHE_SLOTS, sizeof *v->cache);
@@ -377,6 +381,8 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
 fail:
   free(origin);
   if (v) {
+    if (easy_key_init) pthread_key_delete(v->easy_key);
+    if (easy_mu_init) pthread_mutex_destroy(&v->easy_mu);
     if (v->share) curl_share_cleanup(v->share);
     for (int i = 0; i < share_mu_init; i++) pthread_mutex_destroy(&v->share_mu[i]);
     if (cache_mu_init) pthread_mutex_destroy(&v->cache_mu);
@@ -402,6 +408,10 @@ void ghv_free(ghv_verifier *v) {
     free(v->cache);
   }
   free(v->sig_cache);
+  /* No destructor runs once the key is gone; then every thread's handle is freed here. */
+  pthread_key_delete(v->easy_key);
+  ghv_internal_easy_free_all(v);
+  pthread_mutex_destroy(&v->easy_mu);
   curl_share_cleanup(v->share);
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&v->share_mu[i]);
   pthread_mutex_destroy(&v->cache_mu);
