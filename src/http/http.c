@@ -34,6 +34,7 @@ struct gh_http {
   size_t max_body;
   int port;
   _Atomic long active;
+  MHD_socket listen_fd; /* handed back by MHD_quiesce_daemon; closed after MHD_stop_daemon */
   /* admission wait (admit_wait_ms > 0): waiters, guarded by wmu; one thread admits/expires */
   long admit_wait_ms;
   size_t max_waiting, nwaiting;
@@ -519,6 +520,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_t nroutes,
                         void *app, gh_workpool *pool, gh_http **out) {
   gh_http *h = gh_xcalloc(1, sizeof *h);
+  h->listen_fd = MHD_INVALID_SOCKET;
   h->routes = routes;
   h->nroutes = nroutes;
   h->app = app;
@@ -589,8 +591,10 @@ int gh_http_port(const gh_http *h) {
 
 void gh_http_quiesce(gh_http *h, int drain_ms) {
   stop_admission(h); /* waiters get 503 now; later full-queue requests too */
-  MHD_socket s = MHD_quiesce_daemon(h->d);
-  if (s != MHD_INVALID_SOCKET) close(s);
+  /* The listen socket is handed back, but each pool thread removes it from its own epoll set
+   * when it next wakes up: closing it now makes a late epoll_ctl(DEL) fail, which MHD treats as
+   * fatal. It is closed in gh_http_free, after MHD_stop_daemon. */
+  if (h->listen_fd == MHD_INVALID_SOCKET) h->listen_fd = MHD_quiesce_daemon(h->d);
   struct timespec ts = {0, 10 * 1000 * 1000};
   for (int waited = 0; waited < drain_ms && atomic_load(&h->active) > 0; waited += 10)
     nanosleep(&ts, NULL);
@@ -600,6 +604,7 @@ void gh_http_free(gh_http *h) {
   if (!h) return;
   stop_admission(h);
   MHD_stop_daemon(h->d);
+  if (h->listen_fd != MHD_INVALID_SOCKET) close(h->listen_fd);
   pthread_cond_destroy(&h->wcv);
   pthread_mutex_destroy(&h->wmu);
   free(h);
