@@ -247,6 +247,44 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       });
       assert.ok(refused, "port still accepting connections after exit");
     });
+
+    it("SIGTERM while sign-ups are in flight: they finish (200, rows written), then exit code 0", async () => {
+      const srv = await startServer({ backend, hint: "ops-drain", env: { GATEHOUSE_HASH_WORKERS: "1" } });
+      const emails = Array.from({ length: 3 }, () => newEmail("drain"));
+      const pending = emails.map((email) => raw(srv, "POST", "/sign-up/email", { json: { name: "Drain", email, password: PASSWORD } }));
+      await sleep(60); // the requests are in (one hashing, two queued behind a single worker)
+      srv.child.kill("SIGTERM");
+      const results = await Promise.all(pending);
+      assert.deepEqual(results.map((r) => r.status), [200, 200, 200], results.map((r) => r.text).join("\n"));
+      const info = await srv.exited;
+      assert.deepEqual(info, { code: 0, signal: null });
+      for (const email of emails) assert.ok(await srv.db.userByEmail(email), `user ${email} written before exit`);
+      await srv.stop();
+    });
+  });
+
+  forEachBackend("connection limits", (backend) => {
+    const connect = (port) =>
+      new Promise((resolve, reject) => {
+        const sock = net.connect(port, "127.0.0.1");
+        sock.once("connect", () => resolve(sock));
+        sock.once("error", reject);
+      });
+    const closed = (sock) => new Promise((resolve) => (sock.destroyed ? resolve() : sock.once("close", resolve)));
+
+    it("GATEHOUSE_CONNECTION_TIMEOUT: an idle connection is closed by the server", async () => {
+      const srv = await startServer({ backend, hint: "ops-timeout", env: { GATEHOUSE_CONNECTION_TIMEOUT: "1" } });
+      try {
+        const sock = await connect(srv.port);
+        sock.on("error", () => {});
+        const gone = await Promise.race([closed(sock).then(() => true), sleep(8000).then(() => false)]);
+        assert.ok(gone, "the idle connection was still open after 8 s with a 1 s timeout");
+        const ok = await raw(srv, "GET", "/ok"); // a fresh connection (pooled ones timed out too)
+        assert.equal(ok.text, '{"ok":true}');
+      } finally {
+        await srv.stop();
+      }
+    });
   });
 
   describe("PostgreSQL outage", { skip: backends().includes("postgres") ? false : "postgres not in GH_E2E_BACKENDS" }, () => {
