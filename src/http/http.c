@@ -299,6 +299,8 @@ static bool prepare_body(struct conn_state *st) {
   return false;
 }
 
+#define DISCARD_MAX (8u * 1024 * 1024) /* announced bodies read and discarded before a 413 */
+
 /* 413 for a body over the limit. MHD accepts a response only before the body is read (the
  * Content-Length case, answered at once) or after all of it was received (chunked bodies). */
 static enum MHD_Result reject_too_large(struct MHD_Connection *conn, struct conn_state *st) {
@@ -427,9 +429,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     *con_cls = st;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     st->phase = PH_BODY;
-    if (cl && strtoull(cl, NULL, 10) > h->max_body) {
+    unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
+    if (announced > h->max_body) {
       st->too_large = true;
-      return reject_too_large(conn, st);
+      /* Up to DISCARD_MAX the body is read and thrown away and the 413 sent once it is in: a
+       * server that answers and closes with unread data makes the kernel reset the connection,
+       * and the client often never sees the 413. Bigger bodies are refused at once. */
+      if (announced > DISCARD_MAX) return reject_too_large(conn, st);
     }
     return MHD_YES;
   }
