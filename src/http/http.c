@@ -32,6 +32,7 @@ struct gh_http {
   void *app;
   gh_workpool *pool;
   size_t max_body;
+  size_t max_header;
   int port;
   _Atomic long active;
   MHD_socket listen_fd; /* handed back by MHD_quiesce_daemon; closed after MHD_stop_daemon */
@@ -54,7 +55,8 @@ struct conn_state {
   gh_resp resp;
   char *body;
   size_t body_len, body_cap;
-  bool too_large;
+  bool too_large;     /* refuse once the body is in (or at once past DISCARD_MAX) */
+  bool headers_large; /* ... with 431 instead of 413 */
   enum phase phase;
   const gh_route *route;
 };
@@ -174,6 +176,21 @@ struct collect {
   gh_kv *v;
   size_t n, cap;
 };
+
+static enum MHD_Result sum_kv(void *cls, enum MHD_ValueKind kind, const char *key,
+                              const char *value) {
+  (void)kind;
+  *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " + CRLF, or "=" + "&" */
+  return MHD_YES;
+}
+
+/* Bytes of the request line and header fields as received (to within a few separators). */
+static size_t header_bytes(struct MHD_Connection *conn, const char *method, const char *url) {
+  size_t n = strlen(method) + strlen(url) + 12;
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, sum_kv, &n);
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, sum_kv, &n);
+  return n;
+}
 
 static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *value) {
@@ -305,7 +322,7 @@ static bool prepare_body(struct conn_state *st) {
  * Content-Length case, answered at once) or after all of it was received (chunked bodies). */
 static enum MHD_Result reject_too_large(struct MHD_Connection *conn, struct conn_state *st) {
   st->phase = PH_DONE;
-  gh_resp_error(&st->resp, GH_E_PAYLOAD_TOO_LARGE);
+  gh_resp_error(&st->resp, st->headers_large ? GH_E_HEADERS_TOO_LARGE : GH_E_PAYLOAD_TOO_LARGE);
   gh_resp_header(&st->resp, "Connection", "close");
   return send_resp(conn, &st->resp);
 }
@@ -430,7 +447,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     st->phase = PH_BODY;
     unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
-    if (announced > h->max_body) {
+    if (header_bytes(conn, method, url) > h->max_header) {
+      /* Answered as a 413 is: any body is read and discarded first (up to DISCARD_MAX). */
+      st->too_large = st->headers_large = true;
+      if (announced > DISCARD_MAX) return reject_too_large(conn, st);
+    } else if (announced > h->max_body) {
       st->too_large = true;
       /* Up to DISCARD_MAX the body is read and thrown away and the 413 sent once it is in: a
        * server that answers and closes with unread data makes the kernel reset the connection,
@@ -532,6 +553,14 @@ gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_
   h->app = app;
   h->pool = pool;
   h->max_body = cfg->max_body;
+  h->max_header = cfg->max_header ? cfg->max_header : 16384;
+  /* MHD keeps the whole request head in the connection's memory pool and answers a head that
+   * does not fit with its own HTML 431 (0.9.75 sends the status line and headers twice when the
+   * head fills more than half of the pool). A pool of 8 × max_header lets our JSON 431 answer
+   * every head up to 4 × max_header. The pool is mmap'ed: pages are touched only as a head grows.
+   */
+  size_t conn_memory = cfg->conn_memory ? cfg->conn_memory : 65536;
+  if (conn_memory < 8 * h->max_header) conn_memory = 8 * h->max_header;
 
   struct sockaddr_in6 a6 = {0};
   struct sockaddr_in a4 = {0};
@@ -565,8 +594,8 @@ gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_
       (unsigned)(cfg->conn_limit ? cfg->conn_limit : 1000), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       (unsigned)cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)(cfg->conn_timeout_s ? cfg->conn_timeout_s : 30),
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->conn_memory ? cfg->conn_memory : 65536),
-      MHD_OPTION_NOTIFY_COMPLETED, complete_cb, h, MHD_OPTION_END);
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory, MHD_OPTION_NOTIFY_COMPLETED, complete_cb, h,
+      MHD_OPTION_END);
   if (!h->d) {
     free(h);
     return GH_ERR_IO;

@@ -47,6 +47,8 @@ static const gh_conf_opt OPTS[] = {
      "A session younger than this is fresh (list-sessions, delete-user); 0 disables the check"},
     {"GATEHOUSE_MAX_BODY", NULL, T_INT, "65536", 1024, 16777216, 0, O(max_body),
      "Request body limit in bytes (413 above)"},
+    {"GATEHOUSE_MAX_HEADER_SIZE", NULL, T_INT, "16384", 1024, 65536, 0, O(max_header),
+     "Limit in bytes on the request line and header fields together (431 above)"},
     {"GATEHOUSE_HTTP_THREADS", NULL, T_INT, "0", 0, 256, 0, O(http_threads),
      "HTTP threads (0 = number of cores)"},
     {"GATEHOUSE_HASH_WORKERS", NULL, T_INT, "0", 0, 256, 0, O(hash_workers),

@@ -26,6 +26,7 @@ typedef struct {
   long session_update_age;
   long session_fresh_age;
   long max_body;
+  long max_header;
   long http_threads;
   long hash_workers;
   long hash_queue;

@@ -200,6 +200,7 @@ static int cmd_serve(gh_config *c, bool migrate) {
       .host = c->host,
       .port = (int)c->port,
       .max_body = (size_t)c->max_body,
+      .max_header = (size_t)c->max_header,
       .threads = (unsigned)c->http_threads,
       .conn_limit = (unsigned)c->conn_limit,
       .conn_timeout_s = (unsigned)c->conn_timeout,

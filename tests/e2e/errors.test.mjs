@@ -417,5 +417,44 @@ forEachBackend("errors", (backend) => {
       await assertAlive(small);
     });
   });
+
+  describe("GATEHOUSE_MAX_HEADER_SIZE", { skip: GATEHOUSE_ONLY }, () => {
+    let small;
+    before(async () => {
+      small = await startServer({ backend, hint: "errors-maxheader", env: { GATEHOUSE_MAX_HEADER_SIZE: "4096" } });
+    });
+    after(async () => {
+      await small?.stop();
+    });
+    const assert431 = (r) => {
+      assert.equal(r.status, 431, r.text);
+      assert.match(String(r.headers["content-type"]), /^application\/json/);
+      assert.deepEqual(r.json, { message: "Request header fields are too large", code: "REQUEST_HEADER_FIELDS_TOO_LARGE" });
+    };
+
+    it("a request head over the limit → 431 JSON (up to 4× the limit), one under it is processed", async () => {
+      const under = await raw(small, "GET", "/get-session", { cookie: `x=${"a".repeat(3000)}` });
+      assert.equal(under.status, 200, under.text);
+      assert.equal(under.text, "null");
+      for (const n of [5000, 9000, 16000]) assert431(await raw(small, "GET", "/get-session", { cookie: `x=${"a".repeat(n)}` }));
+      // many small header fields count together
+      const many = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`x-pad-${i}`, "b".repeat(80)]));
+      assert431(await raw(small, "GET", "/get-session", { headers: many }));
+      await assertAlive(small);
+    });
+
+    it("a sign-up whose head is over the limit → 431 JSON, its body is read and nothing is written", async () => {
+      const before = await small.db.snapshot();
+      const email = newEmail("bighead");
+      const r = await raw(small, "POST", "/sign-up/email", {
+        json: { name: "Big Head", email, password: PASSWORD },
+        headers: { "x-pad": "c".repeat(6000) },
+      });
+      assert431(r);
+      await assertNothingWritten(small, before);
+      assert.equal(await small.db.userByEmail(email), null);
+      await assertAlive(small);
+    });
+  });
 });
 

@@ -272,6 +272,45 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       });
     const closed = (sock) => new Promise((resolve) => (sock.destroyed ? resolve() : sock.once("close", resolve)));
 
+    it("GATEHOUSE_MAX_CONNECTIONS: never more connections served at once; the others wait and are served when slots free", async () => {
+      const LIMIT = 16;
+      const srv = await startServer({ backend, hint: "ops-connlimit", env: { GATEHOUSE_MAX_CONNECTIONS: String(LIMIT) } });
+      const socks = [];
+      try {
+        // Each socket sends one keep-alive request and records whether a 200 came back.
+        const answered = (sock) =>
+          new Promise((resolve) => {
+            let buf = "";
+            sock.on("data", (d) => {
+              buf += d.toString("latin1");
+              if (/\r\n\r\n\{"ok":true\}/.test(buf)) resolve(buf.startsWith("HTTP/1.1 200"));
+            });
+            sock.on("close", () => resolve(false));
+          });
+        for (let i = 0; i < LIMIT + 12; i++) {
+          const sock = await connect(srv.port);
+          sock.on("error", () => {});
+          sock.answered = answered(sock);
+          socks.push(sock);
+        }
+        for (const s of socks) s.write("GET /api/auth/ok HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        const settled = (s) => Promise.race([s.answered, sleep(1500).then(() => null)]);
+        const first = await Promise.all(socks.map(settled));
+        const served = socks.filter((_, i) => first[i] === true);
+        assert.ok(served.length <= LIMIT, `${served.length} connections served at once with a limit of ${LIMIT}`);
+        assert.ok(served.length >= LIMIT / 2, `only ${served.length} of ${LIMIT} slots served`);
+        assert.ok(first.every((v) => v !== false), "a connection over the limit was closed instead of waiting");
+        // Free the slots: every waiting connection is now accepted and answered.
+        for (const s of served) s.destroy();
+        const waiting = socks.filter((_, i) => first[i] !== true);
+        const second = await Promise.all(waiting.map((s) => Promise.race([s.answered, sleep(5000).then(() => null)])));
+        assert.deepEqual(second, waiting.map(() => true), "waiting connections were not served after slots freed");
+      } finally {
+        for (const s of socks) s.destroy();
+        await srv.stop();
+      }
+    });
+
     it("GATEHOUSE_CONNECTION_TIMEOUT: an idle connection is closed by the server", async () => {
       const srv = await startServer({ backend, hint: "ops-timeout", env: { GATEHOUSE_CONNECTION_TIMEOUT: "1" } });
       try {
