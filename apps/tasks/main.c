@@ -83,6 +83,7 @@ static int serve(const tasks_config *c) {
       .threads = (unsigned)c->http_threads,
       .conn_limit = (unsigned)c->conn_limit,
       .conn_timeout_s = 30,
+      .max_header = 64 * 1024, /* oversized tokens reach the verifier (401) */
       .conn_memory = 64 * 1024,
   };
   if (gh_http_start(&hc, routes, nroutes, &app, pool, &h) != GH_OK) {

@@ -1,9 +1,11 @@
 #include "common/workpool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/arena.h"
@@ -23,8 +25,35 @@ struct gh_workpool {
   int nthreads;
   int nice;
   bool stopping;
+  bool dirty;   /* a job ran since idle_fn last ran */
+  long idle_ms; /* idle_fn runs once the pool has had nothing to do for this long */
+  void (*idle_fn)(void);
   pthread_t *threads;
 };
+
+/* Waits for work; called and returns with p->mu held. After a job, once the queue has stayed
+ * empty for idle_ms, one worker runs idle_fn (outside the lock). */
+static void wait_for_work(gh_workpool *p) {
+  if (!p->idle_fn || !p->dirty || p->stopping) {
+    pthread_cond_wait(&p->cv, &p->mu);
+    return;
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += p->idle_ms / 1000;
+  ts.tv_nsec += (p->idle_ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT && !p->head && p->dirty &&
+      !p->stopping) {
+    p->dirty = false;
+    pthread_mutex_unlock(&p->mu);
+    p->idle_fn();
+    pthread_mutex_lock(&p->mu);
+  }
+}
 
 static void *worker_main(void *arg) {
   gh_workpool *p = arg;
@@ -34,7 +63,7 @@ static void *worker_main(void *arg) {
   }
   for (;;) {
     pthread_mutex_lock(&p->mu);
-    while (!p->head && !(p->stopping && p->reserved == 0)) pthread_cond_wait(&p->cv, &p->mu);
+    while (!p->head && !(p->stopping && p->reserved == 0)) wait_for_work(p);
     if (!p->head) {
       pthread_mutex_unlock(&p->mu);
       return NULL;
@@ -46,6 +75,9 @@ static void *worker_main(void *arg) {
     pthread_mutex_unlock(&p->mu);
     j->fn(j->arg);
     free(j);
+    pthread_mutex_lock(&p->mu);
+    p->dirty = true;
+    pthread_mutex_unlock(&p->mu);
   }
 }
 
@@ -67,6 +99,13 @@ gh_status gh_workpool_new(int threads, int queue_max, int nice, gh_workpool **ou
   }
   *out = p;
   return GH_OK;
+}
+
+void gh_workpool_on_idle(gh_workpool *p, long idle_ms, void (*fn)(void)) {
+  pthread_mutex_lock(&p->mu);
+  p->idle_ms = idle_ms > 0 ? idle_ms : 1;
+  p->idle_fn = fn;
+  pthread_mutex_unlock(&p->mu);
 }
 
 bool gh_workpool_reserve(gh_workpool *p) {

@@ -11,6 +11,9 @@ typedef struct gh_workpool gh_workpool;
 /* threads >= 1; queue_max >= 1 = jobs waiting (not yet running) at most; nice = niceness of the
  * workers (positive: lower priority than request threads). */
 GH_MUST_CHECK gh_status gh_workpool_new(int threads, int queue_max, int nice, gh_workpool **out);
+/* fn runs on a worker once the pool has been idle for idle_ms after doing some work (e.g. to give
+ * memory the jobs used back to the system). */
+void gh_workpool_on_idle(gh_workpool *p, long idle_ms, void (*fn)(void));
 /* Reserves a queue slot: false when the queue is full. A reservation must be followed by exactly
  * one gh_workpool_submit(). */
 bool gh_workpool_reserve(gh_workpool *p);

@@ -2,10 +2,15 @@
  * NFKC(password), salt = the ASCII bytes of a 32-char lower-case hex string. */
 #include "crypto/password.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <uninorm.h>
 #include <unistr.h>
 #include "common/encoding.h"
@@ -14,6 +19,7 @@
 #define SCRYPT_R 16
 #define SCRYPT_P 1
 #define KEY_LEN 64
+#define SCRYPT_MAXMEM (64ull << 20) /* the work area is 128 * r * (N + 2) + 128 * r * p bytes */
 #define SALT_BYTES 16
 #define SALT_HEX_LEN (2 * SALT_BYTES)
 #define KEY_HEX_LEN (2 * KEY_LEN)
@@ -44,13 +50,111 @@ char *gh_nfkc(const char *s, size_t len, size_t *out_len) {
 }
 
 /* scrypt(password, salt) -> key; 0 on success. */
+/* scrypt through OpenSSL (EVP_PBE_scrypt), whose 32 MiB work area comes from OPENSSL_malloc.
+ * With gh_password_tune_allocator() those areas are kept and handed out again, so a hashing
+ * thread does not map, fault in and unmap 8192 fresh pages per hash as libsodium does (on a VM
+ * that made every hash ~60 % slower and kept two workers from scaling). Returns 0 on success. */
 static int derive(const char *pw, size_t pw_len, const char *salt, size_t salt_len,
                   uint8_t key[KEY_LEN]) {
-  static const uint8_t empty[1] = {0};
-  if (sodium_init() < 0) return -1;
-  return crypto_pwhash_scryptsalsa208sha256_ll(pw_len ? (const uint8_t *)pw : empty, pw_len,
-                                               salt_len ? (const uint8_t *)salt : empty, salt_len,
-                                               SCRYPT_N, SCRYPT_R, SCRYPT_P, key, KEY_LEN);
+  return EVP_PBE_scrypt(pw_len ? pw : "", pw_len, (const unsigned char *)(salt_len ? salt : ""),
+                        salt_len, SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_MAXMEM, key, KEY_LEN) == 1
+             ? 0
+             : -1;
+}
+
+/* --- reuse of scrypt work areas ------------------------------------------------------------ */
+
+/* OpenSSL allocations of at least BIG_MIN bytes (only scrypt's work area is that big) are served
+ * from a few cached mappings. OpenSSL wipes the area (OPENSSL_clear_free) before freeing it. */
+#define BIG_MIN ((size_t)16 << 20)
+#define BIG_SLOTS 16 /* more concurrent hashes than this use ordinary allocations */
+
+static struct {
+  _Atomic(void *) p; /* written under big_mu; read without it by big_slot's membership test */
+  size_t n;
+  bool used;
+} big[BIG_SLOTS];
+static pthread_mutex_t big_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int big_live; /* mappings in big[]: 0 lets big_slot skip the scan */
+
+static void *big_malloc(size_t n, const char *file, int line) {
+  (void)file, (void)line;
+  if (n < BIG_MIN) return malloc(n);
+  void *p = NULL;
+  int empty = -1;
+  pthread_mutex_lock(&big_mu);
+  for (int i = 0; i < BIG_SLOTS && !p; i++) {
+    void *q = atomic_load(&big[i].p);
+    if (!q && empty < 0) empty = i;
+    if (q && !big[i].used && big[i].n == n) {
+      big[i].used = true;
+      p = q;
+    }
+  }
+  if (!p && empty >= 0) {
+    void *q = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q != MAP_FAILED) {
+      big[empty].n = n;
+      big[empty].used = true;
+      atomic_store(&big[empty].p, q);
+      atomic_fetch_add(&big_live, 1);
+      p = q;
+    }
+  }
+  pthread_mutex_unlock(&big_mu);
+  return p ? p : malloc(n); /* every slot busy: an ordinary allocation */
+}
+
+static int big_slot(const void *p) {
+  if (!p || atomic_load_explicit(&big_live, memory_order_relaxed) == 0) return -1;
+  for (int i = 0; i < BIG_SLOTS; i++)
+    if (atomic_load_explicit(&big[i].p, memory_order_relaxed) == p) return i;
+  return -1;
+}
+
+static void big_free(void *p, const char *file, int line) {
+  (void)file, (void)line;
+  int i = big_slot(p);
+  if (i < 0) {
+    free(p);
+    return;
+  }
+  pthread_mutex_lock(&big_mu);
+  big[i].used = false;
+  pthread_mutex_unlock(&big_mu);
+}
+
+static void *big_realloc(void *p, size_t n, const char *file, int line) {
+  int i = big_slot(p);
+  if (i < 0) return realloc(p, n);
+  void *q = big_malloc(n, file, line); /* OpenSSL does not resize these; kept correct anyway */
+  if (q) {
+    memcpy(q, p, big[i].n < n ? big[i].n : n);
+    big_free(p, file, line);
+  }
+  return q;
+}
+
+void gh_password_tune_allocator(void) {
+  /* Fails (harmlessly: no reuse) when OpenSSL has already allocated something. */
+  (void)CRYPTO_set_mem_functions(big_malloc, big_realloc, big_free);
+}
+
+int gh_password_work_areas(void) {
+  return atomic_load(&big_live);
+}
+
+void gh_password_release_memory(void) {
+  pthread_mutex_lock(&big_mu);
+  for (int i = 0; i < BIG_SLOTS; i++) {
+    void *q = atomic_load(&big[i].p);
+    if (q && !big[i].used) {
+      atomic_store(&big[i].p, NULL);
+      atomic_fetch_sub(&big_live, 1);
+      munmap(q, big[i].n);
+    }
+  }
+  pthread_mutex_unlock(&big_mu);
 }
 
 static void free_wiped(char *p, size_t n) {

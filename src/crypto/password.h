@@ -20,6 +20,13 @@ GH_MUST_CHECK gh_status gh_password_verify(const char *password, size_t len, con
 void gh_password_dummy_verify(const char *password, size_t len);
 /* NFKC normalisation (libunistring). Returns a malloc'd NUL-terminated string or NULL when the
  * input is not valid UTF-8. The caller wipes and frees it. */
+/* Makes OpenSSL reuse scrypt's 32 MiB work areas between hashes instead of mapping fresh ones
+ * (call first thing in main(), before OpenSSL allocates anything); gh_password_release_memory()
+ * unmaps the areas not in use (call when hashing goes idle). */
+void gh_password_tune_allocator(void);
+void gh_password_release_memory(void);
+/* Work areas currently mapped (in use or kept for reuse). */
+int gh_password_work_areas(void);
 char *gh_nfkc(const char *s, size_t len, size_t *out_len);
 
 #endif

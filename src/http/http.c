@@ -556,11 +556,12 @@ gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_
   h->max_header = cfg->max_header ? cfg->max_header : 16384;
   /* MHD keeps the whole request head in the connection's memory pool and answers a head that
    * does not fit with its own HTML 431 (0.9.75 sends the status line and headers twice when the
-   * head fills more than half of the pool). A pool of 8 × max_header lets our JSON 431 answer
-   * every head up to 4 × max_header. The pool is mmap'ed: pages are touched only as a head grows.
-   */
-  size_t conn_memory = cfg->conn_memory ? cfg->conn_memory : 65536;
-  if (conn_memory < 8 * h->max_header) conn_memory = 8 * h->max_header;
+   * head fills more than half of the pool). By default the pool is 2 × max_header + 16 KiB (at
+   * least 64 KiB) so that our JSON 431 answers heads up to about twice the limit. It is not made
+   * bigger: MHD zeroes the whole pool before every request on a connection. */
+  size_t conn_memory = cfg->conn_memory;
+  if (!conn_memory)
+    conn_memory = 2 * h->max_header + 16384 > 65536 ? 2 * h->max_header + 16384 : 65536;
 
   struct sockaddr_in6 a6 = {0};
   struct sockaddr_in a4 = {0};

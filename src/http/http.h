@@ -69,7 +69,7 @@ typedef struct {
   unsigned admit_wait_ms; /* slow route, full worker queue: wait this long for a slot (FIFO)
                              before answering 503; 0 = answer 503 at once */
   size_t max_header;  /* request line + header fields, bytes; larger → 431 JSON (0 = 16 KiB) */
-  size_t conn_memory; /* MHD per-connection pool; raised to fit max_header (0 = 64 KiB) */
+  size_t conn_memory; /* MHD per-connection pool (0 = 2 × max_header + 16 KiB, at least 64 KiB) */
 } gh_http_config;
 
 typedef struct gh_http gh_http;

@@ -187,6 +187,8 @@ static int cmd_serve(gh_config *c, bool migrate) {
     gh_auth_free(au);
     return 1;
   }
+  /* the 32 MiB each worker keeps between hashes goes back to the system after 5 s without any */
+  gh_workpool_on_idle(pool, 5000, gh_password_release_memory);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -205,7 +207,6 @@ static int cmd_serve(gh_config *c, bool migrate) {
       .conn_limit = (unsigned)c->conn_limit,
       .conn_timeout_s = (unsigned)c->conn_timeout,
       .admit_wait_ms = (unsigned)c->hash_wait_ms,
-      .conn_memory = 64 * 1024,
   };
   gh_http *h;
   if (gh_http_start(&hc, routes, nroutes, au, pool, &h) != GH_OK) {
@@ -376,6 +377,7 @@ out:
 }
 
 int main(int argc, char **argv) {
+  gh_password_tune_allocator(); /* before any thread or allocation of note */
   if (sodium_init() < 0) {
     fprintf(stderr, "gatehouse: libsodium initialisation failed\n");
     return 1;

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 #include <stdbool.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -344,13 +345,62 @@ static void test_dummy_verify(void **state) {
     fail_msg("dummy verify took %.1f ms, verify %.1f ms", dummy * 1e3, real * 1e3);
 }
 
+static void *hash_in_thread(void *arg) {
+  char *out = arg;
+  return gh_password_hash("thread password", 15, out) == GH_OK ? out : NULL;
+}
+
+/* scrypt's 32 MiB work area is mapped once per concurrent hash and reused, then released. */
+static void test_work_area_reuse(void **state) {
+  (void)state;
+  gh_password_release_memory();
+  assert_int_equal(gh_password_work_areas(), 0);
+  char a[GH_PASSWORD_HASH_LEN + 1], b[GH_PASSWORD_HASH_LEN + 1];
+  assert_int_equal(gh_password_hash("first password", 14, a), GH_OK);
+  assert_int_equal(gh_password_work_areas(), 1);
+  bool ok = false;
+  assert_int_equal(gh_password_verify("first password", 14, a, &ok), GH_OK);
+  assert_true(ok);
+  assert_int_equal(gh_password_verify("other password", 14, a, &ok), GH_OK);
+  assert_false(ok);
+  assert_int_equal(gh_password_work_areas(), 1); /* reused, not mapped again */
+
+  /* two at once need two areas; both results are right */
+  pthread_t t1, t2;
+  assert_int_equal(pthread_create(&t1, NULL, hash_in_thread, a), 0);
+  assert_int_equal(pthread_create(&t2, NULL, hash_in_thread, b), 0);
+  void *r1, *r2;
+  pthread_join(t1, &r1);
+  pthread_join(t2, &r2);
+  assert_non_null(r1);
+  assert_non_null(r2);
+  assert_true(gh_password_work_areas() >= 1 && gh_password_work_areas() <= 2);
+  assert_int_equal(gh_password_verify("thread password", 15, a, &ok), GH_OK);
+  assert_true(ok);
+  assert_int_equal(gh_password_verify("thread password", 15, b, &ok), GH_OK);
+  assert_true(ok);
+
+  gh_password_release_memory();
+  assert_int_equal(gh_password_work_areas(), 0);
+  /* the spec vector still holds after the areas are gone and mapped afresh */
+  test_spec_vector(NULL);
+  assert_int_equal(gh_password_work_areas(), 1);
+}
+
 int main(void) {
+  gh_password_tune_allocator(); /* before OpenSSL allocates anything, as gatehouse's main() */
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_spec_vector),  cmocka_unit_test(test_spec_nfkc_fullwidth),
-      cmocka_unit_test(test_hash_vectors), cmocka_unit_test(test_verify_vectors),
-      cmocka_unit_test(test_fresh_hash),   cmocka_unit_test(test_empty_and_binary_passwords),
-      cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_malformed_stored),
-      cmocka_unit_test(test_nfkc),         cmocka_unit_test(test_dummy_verify),
+      cmocka_unit_test(test_work_area_reuse),
+      cmocka_unit_test(test_spec_vector),
+      cmocka_unit_test(test_spec_nfkc_fullwidth),
+      cmocka_unit_test(test_hash_vectors),
+      cmocka_unit_test(test_verify_vectors),
+      cmocka_unit_test(test_fresh_hash),
+      cmocka_unit_test(test_empty_and_binary_passwords),
+      cmocka_unit_test(test_invalid_utf8),
+      cmocka_unit_test(test_malformed_stored),
+      cmocka_unit_test(test_nfkc),
+      cmocka_unit_test(test_dummy_verify),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -46,7 +46,41 @@ static void invalid(void **state) {
   assert_int_equal(gh_workpool_new(2, 0, 0, &p), GH_ERR_CONFIG);
 }
 
+static _Atomic int idled;
+static void on_idle(void) {
+  atomic_fetch_add(&idled, 1);
+}
+static void quick(void *arg) {
+  (void)arg;
+}
+
+/* on_idle runs once after each busy period, on a worker, and not while work is queued. */
+static void idle_hook(void **state) {
+  (void)state;
+  gh_workpool *p;
+  assert_int_equal(gh_workpool_new(2, 4, 0, &p), GH_OK);
+  gh_workpool_on_idle(p, 50, on_idle);
+  usleep(200000);
+  assert_int_equal(atomic_load(&idled), 0); /* never busy yet */
+  assert_true(gh_workpool_reserve(p));
+  gh_workpool_submit(p, quick, NULL);
+  usleep(300000);
+  assert_int_equal(atomic_load(&idled), 1);
+  usleep(200000);
+  assert_int_equal(atomic_load(&idled), 1); /* once per busy period */
+  pthread_mutex_lock(&gate);
+  assert_true(gh_workpool_reserve(p));
+  gh_workpool_submit(p, job, NULL); /* blocks on the gate: busy for 300 ms */
+  usleep(300000);
+  assert_int_equal(atomic_load(&idled), 1);
+  pthread_mutex_unlock(&gate);
+  usleep(300000);
+  assert_int_equal(atomic_load(&idled), 2);
+  gh_workpool_free(p);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(bounded), cmocka_unit_test(invalid)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(bounded), cmocka_unit_test(invalid),
+                                     cmocka_unit_test(idle_hook)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
