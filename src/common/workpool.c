@@ -28,26 +28,45 @@ struct gh_workpool {
   bool dirty;   /* a job ran since idle_fn last ran */
   long idle_ms; /* idle_fn runs once the pool has had nothing to do for this long */
   void (*idle_fn)(void);
+  int running;    /* jobs being run */
+  int busy_limit; /* while busy_fn(busy_arg): at most this many run at once */
+  bool (*busy_fn)(void *arg);
+  void *busy_arg;
   pthread_t *threads;
 };
 
-/* Waits for work; called and returns with p->mu held. After a job, once the queue has stayed
- * empty for idle_ms, one worker runs idle_fn (outside the lock). */
-static void wait_for_work(gh_workpool *p) {
-  if (!p->idle_fn || !p->dirty || p->stopping) {
-    pthread_cond_wait(&p->cv, &p->mu);
-    return;
-  }
+/* A queued job may start now (called with p->mu held). */
+static bool may_start(gh_workpool *p) {
+  if (!p->head) return false;
+  if (p->stopping || !p->busy_fn || p->running < p->busy_limit) return true;
+  return !p->busy_fn(p->busy_arg);
+}
+
+/* Waits up to ms for a change (called with p->mu held). Returns pthread_cond_timedwait's result. */
+static int timed_wait(gh_workpool *p, long ms) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += p->idle_ms / 1000;
-  ts.tv_nsec += (p->idle_ms % 1000) * 1000000L;
+  ts.tv_sec += ms / 1000;
+  ts.tv_nsec += (ms % 1000) * 1000000L;
   if (ts.tv_nsec >= 1000000000L) {
     ts.tv_sec++;
     ts.tv_nsec -= 1000000000L;
   }
-  if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT && !p->head && p->dirty &&
-      !p->stopping) {
+  return pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+}
+
+/* Waits for work; called and returns with p->mu held. After a job, once the queue has stayed
+ * empty for idle_ms, one worker runs idle_fn (outside the lock). */
+static void wait_for_work(gh_workpool *p) {
+  if (p->head) { /* held back by the busy limit: look again shortly */
+    timed_wait(p, 2);
+    return;
+  }
+  if (!p->idle_fn || !p->dirty || p->stopping) {
+    pthread_cond_wait(&p->cv, &p->mu);
+    return;
+  }
+  if (timed_wait(p, p->idle_ms) == ETIMEDOUT && !p->head && p->dirty && !p->stopping) {
     p->dirty = false;
     pthread_mutex_unlock(&p->mu);
     p->idle_fn();
@@ -63,7 +82,7 @@ static void *worker_main(void *arg) {
   }
   for (;;) {
     pthread_mutex_lock(&p->mu);
-    while (!p->head && !(p->stopping && p->reserved == 0)) wait_for_work(p);
+    while (!may_start(p) && !(!p->head && p->stopping && p->reserved == 0)) wait_for_work(p);
     if (!p->head) {
       pthread_mutex_unlock(&p->mu);
       return NULL;
@@ -72,11 +91,14 @@ static void *worker_main(void *arg) {
     p->head = j->next;
     if (!p->head) p->tail = NULL;
     p->reserved--;
+    p->running++;
     pthread_mutex_unlock(&p->mu);
     j->fn(j->arg);
     free(j);
     pthread_mutex_lock(&p->mu);
     p->dirty = true;
+    p->running--;
+    pthread_cond_broadcast(&p->cv); /* a worker held back by the busy limit may start now */
     pthread_mutex_unlock(&p->mu);
   }
 }
@@ -105,6 +127,15 @@ void gh_workpool_on_idle(gh_workpool *p, long idle_ms, void (*fn)(void)) {
   pthread_mutex_lock(&p->mu);
   p->idle_ms = idle_ms > 0 ? idle_ms : 1;
   p->idle_fn = fn;
+  pthread_mutex_unlock(&p->mu);
+}
+
+void gh_workpool_limit_when(gh_workpool *p, int limit, bool (*busy)(void *arg), void *arg) {
+  pthread_mutex_lock(&p->mu);
+  p->busy_limit = limit > 0 ? limit : 1;
+  p->busy_fn = busy;
+  p->busy_arg = arg;
+  pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);
 }
 

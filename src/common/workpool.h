@@ -14,6 +14,10 @@ GH_MUST_CHECK gh_status gh_workpool_new(int threads, int queue_max, int nice, gh
 /* fn runs on a worker once the pool has been idle for idle_ms after doing some work (e.g. to give
  * memory the jobs used back to the system). */
 void gh_workpool_on_idle(gh_workpool *p, long idle_ms, void (*fn)(void));
+/* While busy(arg) returns true, at most limit (>= 1) jobs run at once; queued jobs start as soon
+ * as it returns false or a running job ends (busy is polled every 2 ms while jobs wait). busy is
+ * called with the pool's lock held: it must be quick and must not call back into the pool. */
+void gh_workpool_limit_when(gh_workpool *p, int limit, bool (*busy)(void *arg), void *arg);
 /* Reserves a queue slot: false when the queue is full. A reservation must be followed by exactly
  * one gh_workpool_submit(). */
 bool gh_workpool_reserve(gh_workpool *p);

@@ -69,6 +69,7 @@ typedef struct {
   unsigned admit_wait_ms; /* slow route, full worker queue: wait this long for a slot (FIFO)
                              before answering 503; 0 = answer 503 at once */
   size_t max_header;  /* request line + header fields, bytes; larger → 431 JSON (0 = 16 KiB) */
+  unsigned busy_rps;  /* gh_http_busy() is true while fast routes run at this rate (0 = never) */
   size_t conn_memory; /* MHD per-connection pool (0 = 2 × max_header + 16 KiB, at least 64 KiB) */
 } gh_http_config;
 
@@ -77,6 +78,9 @@ typedef struct gh_http gh_http;
 GH_MUST_CHECK gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes,
                                       size_t nroutes, void *app, gh_workpool *pool, gh_http **out);
 int gh_http_port(const gh_http *h);
+/* True while requests to fast (not GH_ROUTE_SLOW) routes arrive at busy_rps or more (measured over
+ * 100 ms windows). arg is the gh_http; usable as a gh_workpool_limit_when() predicate. */
+bool gh_http_busy(void *arg);
 /* Stops accepting new connections and waits up to drain_ms for in-flight requests. */
 void gh_http_quiesce(gh_http *h, int drain_ms);
 /* Stops the daemon and frees it. Call after the worker pool has been drained (gh_workpool_free)

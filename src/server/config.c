@@ -58,6 +58,9 @@ static const gh_conf_opt OPTS[] = {
     {"GATEHOUSE_HASH_WAIT_MS", NULL, T_INT, "250", 0, 10000, 0, O(hash_wait_ms),
      "A sign-in/sign-up that finds the hashing queue full waits this long for a place (first "
      "come, first served) before 503 + Retry-After; 0 = 503 at once"},
+    {"GATEHOUSE_HASH_YIELD_RPS", NULL, T_INT, "1000", 0, 10000000, 0, O(hash_yield_rps),
+     "While other requests arrive at this rate or more (per second), password hashing leaves a "
+     "core to them: at most workers - 1 hashes at once (0 = never)"},
     {"GATEHOUSE_MAX_CONNECTIONS", NULL, T_INT, "1000", 16, 1000000, 0, O(conn_limit),
      "Concurrent connection limit"},
     {"GATEHOUSE_CONNECTION_TIMEOUT", NULL, T_INT, "30", 1, 3600, 0, O(conn_timeout),

@@ -31,6 +31,7 @@ typedef struct {
   long hash_workers;
   long hash_queue;
   long hash_wait_ms;
+  long hash_yield_rps;
   long conn_limit;
   long conn_timeout;
   char *log_level;

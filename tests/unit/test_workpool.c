@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include "common/workpool.h"
@@ -79,8 +80,48 @@ static void idle_hook(void **state) {
   gh_workpool_free(p);
 }
 
+static _Atomic bool busy_flag;
+static _Atomic int running_now, running_max;
+static bool is_busy(void *arg) {
+  (void)arg;
+  return atomic_load(&busy_flag);
+}
+static void counted_job(void *arg) {
+  (void)arg;
+  int n = atomic_fetch_add(&running_now, 1) + 1;
+  int m = atomic_load(&running_max);
+  while (n > m && !atomic_compare_exchange_weak(&running_max, &m, n)) {
+  }
+  job(NULL); /* blocks on the gate */
+  atomic_fetch_sub(&running_now, 1);
+}
+
+/* While busy, at most `limit` jobs run at once; the others start once it is no longer busy. */
+static void busy_limit(void **state) {
+  (void)state;
+  atomic_store(&ran, 0);
+  gh_workpool *p;
+  assert_int_equal(gh_workpool_new(3, 8, 0, &p), GH_OK);
+  gh_workpool_limit_when(p, 1, is_busy, NULL);
+  atomic_store(&busy_flag, true);
+  pthread_mutex_lock(&gate);
+  for (int i = 0; i < 3; i++) {
+    assert_true(gh_workpool_reserve(p));
+    gh_workpool_submit(p, counted_job, NULL);
+  }
+  usleep(200000);
+  assert_int_equal(atomic_load(&running_now), 1); /* three workers, one job running */
+  atomic_store(&busy_flag, false);
+  usleep(200000);
+  assert_int_equal(atomic_load(&running_now), 3); /* not busy: the other two started */
+  pthread_mutex_unlock(&gate);
+  gh_workpool_free(p);
+  assert_int_equal(atomic_load(&ran), 3);
+  assert_int_equal(atomic_load(&running_max), 3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(bounded), cmocka_unit_test(invalid),
-                                     cmocka_unit_test(idle_hook)};
+                                     cmocka_unit_test(idle_hook), cmocka_unit_test(busy_limit)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
