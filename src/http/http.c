@@ -181,22 +181,8 @@ struct collect {
   gh_arena *a;
   gh_kv *v;
   size_t n, cap;
+  size_t bytes; /* key and value lengths plus 4 per pair (": " + CRLF, or "=" and "&") */
 };
-
-static enum MHD_Result sum_kv(void *cls, enum MHD_ValueKind kind, const char *key,
-                              const char *value) {
-  (void)kind;
-  *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " + CRLF, or "=" + "&" */
-  return MHD_YES;
-}
-
-/* Bytes of the request line and header fields as received (to within a few separators). */
-static size_t header_bytes(struct MHD_Connection *conn, const char *method, const char *url) {
-  size_t n = strlen(method) + strlen(url) + 12;
-  MHD_get_connection_values(conn, MHD_HEADER_KIND, sum_kv, &n);
-  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, sum_kv, &n);
-  return n;
-}
 
 static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *value) {
@@ -211,6 +197,7 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char
   }
   c->v[c->n].name = gh_arena_strdup(c->a, key);
   c->v[c->n].value = gh_arena_strdup(c->a, value ? value : "");
+  c->bytes += strlen(key) + strlen(c->v[c->n].value) + 4;
   c->n++;
   return MHD_YES;
 }
@@ -470,10 +457,19 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     st->req.method = gh_arena_strdup(st->req.arena, method);
     st->req.path = gh_arena_strdup(st->req.arena, url);
     *con_cls = st;
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    /* the head is complete: take the header fields and query arguments once */
+    gh_req *r = &st->req;
+    struct collect hc = {.a = r->arena}, qc = {.a = r->arena};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &hc);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &qc);
+    r->headers = hc.v;
+    r->nheaders = hc.n;
+    r->query = qc.v;
+    r->nquery = qc.n;
+    const char *cl = gh_req_header(r, "Content-Length");
     st->phase = PH_BODY;
     unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
-    if (header_bytes(conn, method, url) > h->max_header) {
+    if (strlen(method) + strlen(url) + 12 + hc.bytes + qc.bytes > h->max_header) {
       /* Answered as a 413 is: any body is read and discarded first (up to DISCARD_MAX). */
       st->too_large = st->headers_large = true;
       if (announced > DISCARD_MAX) return reject_too_large(conn, st);
@@ -516,13 +512,6 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
   gh_resp *resp = &st->resp;
   resp->status = 500;
   if (st->too_large) return reject_too_large(conn, st);
-  struct collect hc = {.a = r->arena}, qc = {.a = r->arena};
-  MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &hc);
-  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &qc);
-  r->headers = hc.v;
-  r->nheaders = hc.n;
-  r->query = qc.v;
-  r->nquery = qc.n;
   r->body = st->body;
   r->body_len = st->body_len;
   const union MHD_ConnectionInfo *ci =

@@ -1,6 +1,7 @@
 // Operations (gatehouse only; skipped with GH_E2E_TARGET=better-auth): JSON logs with audit events
 // and no secrets, check-config, the user CLI, SIGTERM, and a PostgreSQL outage (503, recovery).
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -8,6 +9,7 @@ import { makeClient } from "./lib/client.mjs";
 import { GATEHOUSE_ONLY, SECRET, backends } from "./lib/config.mjs";
 import { CookieJar, SESSION_COOKIE, hmacSig } from "./lib/cookies.mjs";
 import { PASSWORD, assertError, forEachBackend, newEmail, scryptMatches, signIn, signUp } from "./lib/fixtures.mjs";
+import { sql } from "./lib/db.mjs";
 import { raw } from "./lib/http.mjs";
 import { PgCluster } from "./lib/pg.mjs";
 import { freshDatabaseUrl, runCli, startServer } from "./lib/server.mjs";
@@ -379,6 +381,110 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       await signUp(srv, { email: downEmail }); // the address is free
     });
   });
+  describe("PostgreSQL plans", { skip: backends().includes("postgres") ? false : "postgres not in GH_E2E_BACKENDS" }, () => {
+    it("get-session finds sessions and users by index, never by scanning the tables (gatehouse connects with enable_seqscan=off)", async () => {
+      const srv = await startServer({ backend: "postgres", hint: "ops-plans" });
+      try {
+        const users = [];
+        for (let i = 0; i < 3; i++) users.push(await signUp(srv));
+        // 200 more users with a session each, analysed: on tables this small, left to itself, the
+        // planner scans "session" and hash-joins every user for each get-session
+        await srv.db.exec(`
+          INSERT INTO "user" ("id", "name", "email", "emailVerified", "updatedAt")
+            SELECT 'plan-u' || g, 'Plan ' || g, 'plan-' || g || '@example.com', false, now() FROM generate_series(1, 200) g;
+          INSERT INTO "session" ("id", "expiresAt", "token", "updatedAt", "userId")
+            SELECT 'plan-s' || g, now() + interval '1 day', 'plan-token-' || g, now(), 'plan-u' || g FROM generate_series(1, 200) g;
+          ANALYZE "user", "session";`);
+        const stats = async () => {
+          const rows = await srv.db.all(
+            sql`SELECT relname, seq_scan::int AS seq, idx_scan::int AS idx FROM pg_stat_user_tables WHERE relname IN ('session', 'user')`,
+          );
+          return Object.fromEntries(rows.map((r) => [r.relname, r]));
+        };
+        // PostgreSQL publishes a backend's counters about once a second: wait until they settle
+        let base = await stats();
+        for (let i = 0; i < 30; i++) {
+          await sleep(1000);
+          const now = await stats();
+          if (JSON.stringify(now) === JSON.stringify(base)) break;
+          base = now;
+        }
+        const N = 30;
+        for (let i = 0; i < N; i++) {
+          const r = await raw(srv, "GET", "/get-session", { jar: users[i % users.length].jar });
+          assert.equal(r.json?.user?.id, users[i % users.length].user.id);
+        }
+        let now = await stats();
+        for (let i = 0; i < 30 && now.session.idx - base.session.idx < N; i++) {
+          await sleep(1000);
+          now = await stats();
+        }
+        assert.ok(now.session.idx - base.session.idx >= N, `session index scans ${JSON.stringify({ base, now })}`);
+        assert.equal(now.session.seq - base.session.seq, 0, `sequential scans of "session" ${JSON.stringify({ base, now })}`);
+        assert.equal(now.user.seq - base.user.seq, 0, `sequential scans of "user" ${JSON.stringify({ base, now })}`);
+      } finally {
+        await srv.stop();
+      }
+    });
+  });
+
+  forEachBackend(
+    "password-hashing memory and the yield to request threads",
+    (backend) => {
+      const rssMiB = (srv) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${srv.child.pid}/status`, "utf8"))[1]) / 1024;
+
+      it("two sign-ups at once map two 32 MiB scrypt work areas, which go back to the system after 5 s without hashing", async () => {
+        const srv = await startServer({ backend, hint: "ops-workareas", env: { GATEHOUSE_HASH_WORKERS: "2" } });
+        try {
+          const before = rssMiB(srv);
+          await Promise.all([signUp(srv), signUp(srv)]);
+          const busy = rssMiB(srv);
+          assert.ok(busy - before >= 56, `RSS ${before.toFixed(1)} → ${busy.toFixed(1)} MiB: two work areas expected`);
+          await sleep(2000);
+          assert.ok(rssMiB(srv) > busy - 8, "the work areas are kept while hashing may resume");
+          await sleep(4500);
+          const idle = rssMiB(srv);
+          assert.ok(busy - idle >= 56, `RSS ${busy.toFixed(1)} → ${idle.toFixed(1)} MiB 6.5 s later: the work areas were not released`);
+          await signIn(srv, { email: (await signUp(srv)).email }); // hashing works again afterwards
+        } finally {
+          await srv.stop();
+        }
+      });
+
+      it("while other requests arrive at GATEHOUSE_HASH_YIELD_RPS or more, concurrent sign-ups hash one at a time (one work area)", async () => {
+        const srv = await startServer({
+          backend,
+          hint: "ops-yield",
+          env: { GATEHOUSE_HASH_WORKERS: "2", GATEHOUSE_HASH_YIELD_RPS: "20" },
+        });
+        let stop = false;
+        let served = 0;
+        const traffic = (async () => {
+          while (!stop) {
+            const r = await raw(srv, "GET", "/ok");
+            assert.equal(r.status, 200);
+            served++;
+          }
+        })();
+        try {
+          await sleep(300);
+          const before = rssMiB(srv);
+          const t0 = Date.now();
+          await Promise.all([signUp(srv), signUp(srv), signUp(srv)]);
+          const after = rssMiB(srv);
+          const rate = (served * 1000) / (Date.now() - t0 + 300);
+          assert.ok(rate > 40, `the traffic ran at ${rate.toFixed(0)} req/s, under twice the threshold`);
+          assert.ok(after - before >= 28 && after - before < 48, `RSS ${before.toFixed(1)} → ${after.toFixed(1)} MiB: one work area expected`);
+        } finally {
+          stop = true;
+          await traffic;
+          await srv.stop();
+        }
+      });
+    },
+    { only: backends()[0] },
+  );
+
   forEachBackend("hash queue full → 503 shedding", (backend) => {
     it("with 1 hash worker and a queue of 1, a burst of sign-ups gets 503 JSON + Retry-After at once; nothing of a shed request is written; the server serves again afterwards", async () => {
       const srv = await startServer({ backend, hint: "ops-shed", env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "1", GATEHOUSE_HASH_WAIT_MS: "0" } });
