@@ -432,13 +432,13 @@ static void options_route(void *arg, gh_req *req, gh_resp *resp) {
 
 #define API_FLAGS (GH_ROUTE_PREFIX | GH_ROUTE_RAW | GH_ROUTE_SLOW)
 static const gh_route ROUTES[] = {
-    {"GET", "/health", health_route, 0},
-    {"GET", "/api/", api_route, API_FLAGS},
-    {"POST", "/api/", api_route, API_FLAGS},
-    {"PUT", "/api/", api_route, API_FLAGS},
-    {"PATCH", "/api/", api_route, API_FLAGS},
-    {"DELETE", "/api/", api_route, API_FLAGS},
-    {"OPTIONS", "/", options_route, GH_ROUTE_PREFIX | GH_ROUTE_RAW},
+    {"GET", "/health", health_route, 0, NULL},
+    {"GET", "/api/", api_route, API_FLAGS, NULL},
+    {"POST", "/api/", api_route, API_FLAGS, NULL},
+    {"PUT", "/api/", api_route, API_FLAGS, NULL},
+    {"PATCH", "/api/", api_route, API_FLAGS, NULL},
+    {"DELETE", "/api/", api_route, API_FLAGS, NULL},
+    {"OPTIONS", "/", options_route, GH_ROUTE_PREFIX | GH_ROUTE_RAW, NULL},
 };
 
 const gh_route *tasks_routes(size_t *n) {

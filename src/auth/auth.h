@@ -1,11 +1,13 @@
-/* better-auth compatible core routes (email/password, DB sessions) under basePath /api/auth.
- * Knows nothing of MHD: it sees gh_req/gh_resp and the store. */
+/* better-auth compatible core routes (email/password, DB sessions) under basePath /api/auth, with
+ * the plugins of a gh_plugin_set (auth/plugin.h). Knows nothing of MHD: it sees gh_req/gh_resp
+ * and the store. */
 #ifndef GH_AUTH_AUTH_H
 #define GH_AUTH_AUTH_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "auth/plugin.h"
 #include "common/status.h"
 #include "http/http.h"
 #include "http/origin.h"
@@ -27,25 +29,15 @@ typedef struct {
   const unsigned *secret_versions;
   const char *const *secret_values;
   size_t nsecret_versions;
-  /* jwt plugin */
-  const char *jwt_alg;      /* "EdDSA" ... */
-  int64_t jwt_expires_in;   /* s */
-  const char *jwt_issuer;   /* NULL/"" = base origin */
-  const char *jwt_audience; /* NULL/"" = base origin */
-  bool jwt_header;
-  int64_t jwks_rotation; /* s */
-  int64_t jwks_grace;    /* s */
-  int64_t jwks_max_age;  /* s */
 } gh_auth_config;
 
-typedef struct gh_auth gh_auth;
-
-GH_MUST_CHECK gh_status gh_auth_new(const gh_auth_config *cfg, gh_auth **out);
+/* Sets up the core and starts every plugin of ps (NULL: none), which must outlive the gh_auth.
+ * GH_ERR_CONFIG on an invalid base URL or secret, or when a plugin does not start (logged). */
+GH_MUST_CHECK gh_status gh_auth_new(const gh_auth_config *cfg, const gh_plugin_set *ps,
+                                    gh_auth **out);
 void gh_auth_free(gh_auth *a);
-/* jwt plugin keys (CLI): a new signing key, retiring the current ones; the published JWKS. */
-GH_MUST_CHECK gh_status gh_auth_keys_rotate(gh_auth *a, gh_store *st, gh_arena *ar, char **kid);
-GH_MUST_CHECK gh_status gh_auth_keys_jwks(gh_auth *a, gh_store *st, gh_arena *ar, char **json);
-/* The route table (static storage); handlers take the gh_auth as their app pointer. */
-const gh_route *gh_auth_routes(size_t *n);
+/* The route table to serve: the core's and every plugin's (owned by the gh_auth). Handlers get
+ * their own state through gh_route.arg. */
+const gh_route *gh_auth_routes(const gh_auth *a, size_t *n);
 
 #endif

@@ -47,8 +47,10 @@ void gh_route_change_password(void *app, gh_req *req, gh_resp *resp) {
   gh_json *o = gh_json_object();
   if (revoke) {
     gh_log(GH_LOG_INFO, "session.revoked", "user_id", s.u.id, "scope", "all", NULL);
+    gh_hook_session_revoked(au, st, s.u.id, NULL, NULL);
     gh_log(GH_LOG_INFO, "session.created", "session_id", ns.id, "user_id", s.u.id, NULL);
     gh_set_session_cookie(au, req, resp, ns.token, false);
+    gh_hook_session_created(au, st, req, resp, &ns, &s.u);
     gh_json_set_new(o, "token", gh_json_str(ns.token));
   } else {
     gh_json_set_new(o, "token", gh_json_null());

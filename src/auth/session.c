@@ -43,7 +43,7 @@ void gh_route_get_session(void *app, gh_req *req, gh_resp *resp) {
       return;
     }
   }
-  gh_jwt_session_header(au, st, resp, &s);
+  gh_hook_session_returned(au, st, req, resp, &s);
   gh_resp_json(resp, 200, session_user_json(&s));
 }
 
@@ -97,6 +97,7 @@ void gh_route_revoke_session(void *app, gh_req *req, gh_resp *resp) {
     return;
   }
   gh_log(GH_LOG_INFO, "session.revoked", "user_id", s.u.id, "scope", "one", NULL);
+  gh_hook_session_revoked(au, st, s.u.id, token, NULL);
   if (strcmp(token, s.token) == 0) gh_clear_session_cookies(au, resp);
   status_true(resp);
 }
@@ -112,6 +113,7 @@ void gh_route_revoke_sessions(void *app, gh_req *req, gh_resp *resp) {
     return;
   }
   gh_log(GH_LOG_INFO, "session.revoked", "user_id", s.u.id, "scope", "all", NULL);
+  gh_hook_session_revoked(au, st, s.u.id, NULL, NULL);
   gh_clear_session_cookies(au, resp);
   status_true(resp);
 }
@@ -127,6 +129,7 @@ void gh_route_revoke_other_sessions(void *app, gh_req *req, gh_resp *resp) {
     return;
   }
   gh_log(GH_LOG_INFO, "session.revoked", "user_id", s.u.id, "scope", "others", NULL);
+  gh_hook_session_revoked(au, st, s.u.id, NULL, s.token);
   status_true(resp);
 }
 
@@ -147,6 +150,7 @@ void gh_route_sign_out(void *app, gh_req *req, gh_resp *resp) {
       gh_auth_db_error(resp, rc, "delete_session");
       return;
     }
+    if (s.found) gh_hook_session_revoked(au, st, s.u.id, s.token, NULL);
   }
   if (s.found) gh_log(GH_LOG_INFO, "sign_out", "user_id", s.u.id, "session_id", s.s.id, NULL);
   gh_clear_session_cookies(au, resp);

@@ -73,6 +73,8 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
   gh_log(GH_LOG_INFO, "sign_up", "user_id", u.id, NULL);
   gh_log(GH_LOG_INFO, "session.created", "session_id", s.id, "user_id", u.id, NULL);
   gh_set_session_cookie(au, req, resp, s.token, !remember);
+  gh_hook_user_created(au, st, &u);
+  gh_hook_session_created(au, st, req, resp, &s, &u);
   gh_json *o = gh_json_object();
   gh_json_set_new(o, "token", gh_json_str(s.token));
   gh_json_set_new(o, "user", gh_user_json(&u));

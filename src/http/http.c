@@ -322,7 +322,7 @@ static enum MHD_Result reject_too_large(struct MHD_Connection *conn, struct conn
 
 static void run_slow(void *arg) {
   struct conn_state *st = arg;
-  st->route->fn(st->h->app, &st->req, &st->resp);
+  st->route->fn(st->route->arg ? st->route->arg : st->h->app, &st->req, &st->resp);
   st->phase = PH_DONE;
   MHD_resume_connection(st->conn);
 }
@@ -546,7 +546,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     return MHD_YES;
   }
   if (h->busy_per_window) count_fast(h);
-  st->route->fn(h->app, r, resp);
+  st->route->fn(st->route->arg ? st->route->arg : h->app, r, resp);
   st->phase = PH_DONE;
   return send_resp(conn, resp);
 }

@@ -56,6 +56,7 @@ typedef struct {
   const char *path;
   gh_handler fn;
   unsigned flags;
+  void *arg; /* the handler's first argument; NULL = the app pointer given to gh_http_start */
 } gh_route;
 
 typedef struct {

@@ -1,6 +1,7 @@
 /* better-auth bearer plugin (spec §7.2): Authorization: Bearer <signed or raw session token>
  * authenticates like the session cookie; responses that set the session cookie also carry
- * set-auth-token. */
+ * set-auth-token. The descriptor is gh_plugin_bearer (plugins/plugins.h); this header is the
+ * plugin's parser, for its fuzz harness. */
 #ifndef GH_PLUGINS_BEARER_H
 #define GH_PLUGINS_BEARER_H
 
@@ -15,7 +16,5 @@
  * set when an older secret verified it. A raw token (no dot) is accepted as is. */
 const char *gh_bearer_token(gh_arena *a, const gh_req *req, const char *const *secrets, size_t n,
                             bool *stale);
-/* Adds set-auth-token (the signed value, not URL-encoded) and the expose header. */
-void gh_bearer_set_auth_token(gh_resp *resp, const char *signed_value);
 
 #endif

@@ -1,11 +1,17 @@
 #include "plugins/jwt.h"
 
 #include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/internal.h"
+#include "auth/db.h"
+#include "auth/plugin.h"
+#include "auth/sessions.h"
+#include "auth/shapes.h"
+#include "plugins/plugins.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/time.h"
@@ -375,49 +381,6 @@ gh_status gh_jwt_rotate(gh_jwt *j, gh_store *st, gh_arena *a, int64_t now_ms, ch
   return GH_OK;
 }
 
-/* --- routes (basePath /api/auth) ----------------------------------------------------------- */
-
-static void jwks_response(gh_auth *au, gh_resp *resp) {
-  gh_store *st = gh_auth_store(resp);
-  if (!st) return;
-  char *json;
-  size_t len;
-  gh_status rc = gh_jwt_jwks(au->jwt, st, resp->arena, gh_now_ms(), &json, &len);
-  if (rc) {
-    gh_auth_db_error(resp, rc, "jwks");
-    return;
-  }
-  if (au->cfg.jwks_max_age > 0)
-    gh_resp_header(
-        resp, "Cache-Control",
-        gh_arena_printf(resp->arena, "public, max-age=%lld", (long long)au->cfg.jwks_max_age));
-  else
-    gh_resp_header(resp, "Cache-Control", "no-cache");
-  gh_resp_raw_json(resp, 200, json);
-}
-
-void gh_route_jwks(void *app, gh_req *req, gh_resp *resp) {
-  (void)req;
-  jwks_response(app, resp);
-}
-
-void gh_route_token(void *app, gh_req *req, gh_resp *resp) {
-  gh_auth *au = app;
-  gh_store *st;
-  gh_sess s;
-  if (!gh_protected(au, req, resp, false, &st, &s)) return;
-  char *token;
-  gh_json *user = gh_json_own(resp->arena, gh_user_json(&s.u));
-  gh_status rc = gh_jwt_sign(au->jwt, st, resp->arena, user, s.u.id, gh_now_ms(), &token);
-  if (rc) {
-    gh_auth_db_error(resp, rc, "jwt_sign");
-    return;
-  }
-  gh_json *o = gh_json_object();
-  gh_json_set_new(o, "token", gh_json_str(token));
-  gh_resp_json(resp, 200, o);
-}
-
 /* A recent JWT for this session and user state, or a freshly signed one (then remembered). */
 static gh_status session_jwt(gh_jwt *j, gh_store *st, gh_arena *a, const gh_sess *s, int64_t now,
                              char **token) {
@@ -455,10 +418,142 @@ static gh_status session_jwt(gh_jwt *j, gh_store *st, gh_arena *a, const gh_sess
   return GH_OK;
 }
 
-void gh_jwt_session_header(gh_auth *au, gh_store *st, gh_resp *resp, const gh_sess *s) {
-  if (!au->cfg.jwt_header) return;
+/* --- the plugin: options, routes, hooks, CLI ------------------------------------------------ */
+
+typedef struct {
+  char *alg;
+  long expires_in;
+  char *issuer;   /* "" = the base URL's origin */
+  char *audience; /* "" = the base URL's origin */
+  bool header;
+  long rotation;
+  long grace;
+  long max_age;
+} jwt_conf;
+
+#define O(f) offsetof(jwt_conf, f)
+static const gh_conf_opt OPTS[] = {
+    {"GATEHOUSE_JWT_ALG", NULL, GH_CONF_STR, "EdDSA", 0, 0, 0, O(alg),
+     "Algorithm of new JWT signing keys: EdDSA (Ed25519), ES256, ES512, RS256 or PS256"},
+    {"GATEHOUSE_JWT_EXPIRES_IN", NULL, GH_CONF_INT, "900", 10, 86400, 0, O(expires_in),
+     "Lifetime of JWTs from /token and set-auth-jwt, in seconds"},
+    {"GATEHOUSE_JWT_ISSUER", NULL, GH_CONF_STR, "", 0, 0, 0, O(issuer),
+     "JWT iss claim (empty = the base URL's origin)"},
+    {"GATEHOUSE_JWT_AUDIENCE", NULL, GH_CONF_STR, "", 0, 0, 0, O(audience),
+     "JWT aud claim (empty = the base URL's origin)"},
+    {"GATEHOUSE_JWT_HEADER", NULL, GH_CONF_BOOL, "true", 0, 0, 0, O(header),
+     "get-session answers with a set-auth-jwt header when signed in"},
+    {"GATEHOUSE_JWKS_ROTATION_INTERVAL", NULL, GH_CONF_INT, "0", 0, 315360000, 0, O(rotation),
+     "Seconds after which a signing key is replaced by a new one (0 = only `gatehouse keys "
+     "rotate`)"},
+    {"GATEHOUSE_JWKS_GRACE_PERIOD", NULL, GH_CONF_INT, "2592000", 0, 315360000, 0, O(grace),
+     "Seconds a retired key stays in the JWKS so tokens it signed still verify (30 days)"},
+    {"GATEHOUSE_JWKS_MAX_AGE", NULL, GH_CONF_INT, "300", 0, 86400, 0, O(max_age),
+     "Cache-Control max-age of the JWKS document, in seconds"},
+};
+#undef O
+
+static gh_status validate(const void *conf, const char **err) {
+  const jwt_conf *c = conf;
+  if (gh_jwa_parse(c->alg, strlen(c->alg)) == GH_JWA_UNKNOWN) {
+    *err = "GATEHOUSE_JWT_ALG: expected EdDSA, ES256, ES512, RS256 or PS256";
+    return GH_ERR_CONFIG;
+  }
+  if (c->rotation > 0 && c->rotation < 60) {
+    *err = "GATEHOUSE_JWKS_ROTATION_INTERVAL: expected 0 or at least 60 seconds";
+    return GH_ERR_CONFIG;
+  }
+  return GH_OK;
+}
+
+typedef struct {
+  gh_auth *au;
+  gh_jwt *jwt;
+  bool header;
+  int64_t max_age;
+  int64_t grace;
+  const char *alg_name;
+} jwt_plugin;
+
+static gh_status init(gh_auth *au, const void *conf, void **self) {
+  const jwt_conf *c = conf;
+  jwt_plugin *p = gh_xcalloc(1, sizeof *p);
+  gh_jwt_config jc = {
+      .alg = gh_jwa_parse(c->alg, strlen(c->alg)),
+      .expires_in = c->expires_in,
+      .issuer = *c->issuer ? c->issuer : gh_auth_base_origin(au),
+      .audience = *c->audience ? c->audience : gh_auth_base_origin(au),
+      .rotation = c->rotation,
+      .grace = c->grace,
+      .secrets = gh_auth_secrets(au),
+  };
+  if (gh_jwt_new(&jc, &p->jwt) != GH_OK) {
+    free(p);
+    return GH_ERR_CONFIG;
+  }
+  p->au = au;
+  p->header = c->header;
+  p->max_age = c->max_age;
+  p->grace = c->grace;
+  p->alg_name = gh_jwa_name(jc.alg);
+  *self = p;
+  return GH_OK;
+}
+
+static void plugin_free(void *self) {
+  jwt_plugin *p = self;
+  if (!p) return;
+  gh_jwt_free(p->jwt);
+  free(p);
+}
+
+/* GET /jwks and /.well-known/jwks.json */
+static void route_jwks(void *self, gh_req *req, gh_resp *resp) {
+  (void)req;
+  jwt_plugin *p = self;
+  gh_store *st = gh_auth_store(resp);
+  if (!st) return;
+  char *json;
+  size_t len;
+  gh_status rc = gh_jwt_jwks(p->jwt, st, resp->arena, gh_now_ms(), &json, &len);
+  if (rc) {
+    gh_auth_db_error(resp, rc, "jwks");
+    return;
+  }
+  if (p->max_age > 0)
+    gh_resp_header(resp, "Cache-Control",
+                   gh_arena_printf(resp->arena, "public, max-age=%lld", (long long)p->max_age));
+  else
+    gh_resp_header(resp, "Cache-Control", "no-cache");
+  gh_resp_raw_json(resp, 200, json);
+}
+
+/* GET /token: a new JWT for the session. */
+static void route_token(void *self, gh_req *req, gh_resp *resp) {
+  jwt_plugin *p = self;
+  gh_store *st;
+  gh_sess s;
+  if (!gh_protected(p->au, req, resp, false, &st, &s)) return;
   char *token;
-  gh_status rc = session_jwt(au->jwt, st, resp->arena, s, gh_now_ms(), &token);
+  gh_json *user = gh_json_own(resp->arena, gh_user_json(&s.u));
+  gh_status rc = gh_jwt_sign(p->jwt, st, resp->arena, user, s.u.id, gh_now_ms(), &token);
+  if (rc) {
+    gh_auth_db_error(resp, rc, "jwt_sign");
+    return;
+  }
+  gh_json *o = gh_json_object();
+  gh_json_set_new(o, "token", gh_json_str(token));
+  gh_resp_json(resp, 200, o);
+}
+
+/* get-session's set-auth-jwt + Access-Control-Expose-Headers. */
+static void session_returned(void *self, gh_store *st, gh_req *req, gh_resp *resp,
+                             const gh_sess *s) {
+  (void)req;
+  jwt_plugin *p = self;
+  if (!p->header) return;
+  char *token;
+  gh_status rc = session_jwt(p->jwt, st, resp->arena, s, gh_now_ms(), &token);
   if (rc) {
     gh_log(GH_LOG_WARN, "jwt.header_failed", "error", gh_status_str(rc), NULL);
     return;
@@ -467,11 +562,83 @@ void gh_jwt_session_header(gh_auth *au, gh_store *st, gh_resp *resp, const gh_se
   gh_resp_header(resp, "Access-Control-Expose-Headers", "set-auth-jwt");
 }
 
-gh_status gh_auth_keys_rotate(gh_auth *au, gh_store *st, gh_arena *a, char **kid) {
-  return gh_jwt_rotate(au->jwt, st, a, gh_now_ms(), kid);
+/* gatehouse keys rotate | keys list */
+static int cmd_keys(void *self, gh_store *st, int argc, char **argv) {
+  jwt_plugin *p = self;
+  if (argc < 1 || (strcmp(argv[0], "rotate") && strcmp(argv[0], "list"))) {
+    fprintf(stderr, "usage: gatehouse keys rotate|list\n");
+    return 2;
+  }
+  gh_arena *a = gh_arena_new();
+  int ret = 1;
+  if (!strcmp(argv[0], "rotate")) {
+    char *kid;
+    gh_status rc = gh_jwt_rotate(p->jwt, st, a, gh_now_ms(), &kid);
+    if (rc != GH_OK) {
+      fprintf(stderr, "gatehouse: cannot create the new key: %s\n", gh_status_str(rc));
+      goto out;
+    }
+    printf("new signing key %s (%s); previous keys stay in the JWKS for %lld s\n", kid, p->alg_name,
+           (long long)p->grace);
+  } else {
+    char *json;
+    size_t len;
+    gh_status rc = gh_jwt_jwks(p->jwt, st, a, gh_now_ms(), &json, &len);
+    if (rc != GH_OK) {
+      fprintf(stderr, "gatehouse: cannot read the keys: %s\n", gh_status_str(rc));
+      goto out;
+    }
+    printf("%s\n", json);
+  }
+  ret = 0;
+out:
+  gh_arena_free(a);
+  return ret;
 }
 
-gh_status gh_auth_keys_jwks(gh_auth *au, gh_store *st, gh_arena *a, char **json) {
-  size_t len;
-  return gh_jwt_jwks(au->jwt, st, a, gh_now_ms(), json, &len);
-}
+#define P "/api/auth"
+static const gh_route ROUTES[] = {
+    {"GET", P "/jwks", route_jwks, 0, NULL},
+    {"GET", "/.well-known/jwks.json", route_jwks, 0, NULL},
+    {"GET", P "/token", route_token, 0, NULL},
+};
+
+static const gh_plugin_command COMMANDS[] = {
+    {"keys",
+     "  keys rotate              new JWT signing key; the old ones stay published for the\n"
+     "                           grace period (GATEHOUSE_JWKS_GRACE_PERIOD)\n"
+     "  keys list                print the published JWKS\n",
+     cmd_keys},
+};
+
+/* better-auth's jwt plugin table, as its migrator creates it. */
+static const gh_store_migration MIGRATIONS[] = {
+    {"jwt/001_jwks",
+     "create table if not exists \"jwks\" (\"id\" text not null primary key, \"publicKey\" text "
+     "not null, \"privateKey\" text not null, \"createdAt\" date not null, \"expiresAt\" date, "
+     "\"alg\" text, \"crv\" text);",
+     "create table if not exists \"jwks\" (\"id\" text not null primary key, \"publicKey\" text "
+     "not null, \"privateKey\" text not null, \"createdAt\" timestamptz not null, \"expiresAt\" "
+     "timestamptz, \"alg\" text, \"crv\" text);"},
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+const gh_plugin gh_plugin_jwt = {
+    .id = "jwt",
+    .summary = "short-lived JWTs: `GET /api/auth/token`, the `set-auth-jwt` header of "
+               "get-session, the JWKS at `/api/auth/jwks` and `/.well-known/jwks.json`, "
+               "`gatehouse keys rotate|list`",
+    .opts = OPTS,
+    .nopts = N(OPTS),
+    .conf_size = sizeof(jwt_conf),
+    .validate = validate,
+    .init = init,
+    .free = plugin_free,
+    .routes = ROUTES,
+    .nroutes = N(ROUTES),
+    .migrations = MIGRATIONS,
+    .nmigrations = N(MIGRATIONS),
+    .commands = COMMANDS,
+    .ncommands = N(COMMANDS),
+    .session_returned = session_returned,
+};

@@ -1,5 +1,6 @@
-/* better-auth jwt plugin (spec §7.1): signing keys in the "jwks" table (private JWK encrypted with
- * the server secret, JSON-quoted, exactly as better-auth stores it), GET /jwks and
+/* better-auth jwt plugin (spec §7.1; descriptor gh_plugin_jwt in plugins/plugins.h): signing keys
+ * in the "jwks" table (private JWK encrypted with the server secret, JSON-quoted, exactly as
+ * better-auth stores it), GET /jwks and
  * /.well-known/jwks.json, GET /token, and the set-auth-jwt header of get-session.
  *
  * Keys are cached in memory and re-read from the database every KEYS_RELOAD_S seconds (so that

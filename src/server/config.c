@@ -13,6 +13,7 @@
 #include "common/envconf.h"
 #include "common/log.h"
 #include "common/rand.h"
+#include "plugins/plugins.h"
 
 #define T_STR GH_CONF_STR
 #define T_INT GH_CONF_INT
@@ -22,6 +23,9 @@
 
 #define O(f) offsetof(gh_config, f)
 static const gh_conf_opt OPTS[] = {
+    {"GATEHOUSE_PLUGINS", NULL, T_STR, GH_PLUGINS_DEFAULT, 0, 0, 0, O(plugins),
+     "Plugins to run, in order: a comma list of better-auth plugin ids (see Plugins below), or "
+     "`none`"},
     {"GATEHOUSE_SECRET", "BETTER_AUTH_SECRET", T_STR, NULL, 0, 0, F_SECRET, O(secret),
      "Signs cookies and tokens. Required (>= 32 bytes) in production; development generates "
      "var/dev-secret"},
@@ -73,23 +77,6 @@ static const gh_conf_opt OPTS[] = {
      "Minimum password length (UTF-16 units, as better-auth)"},
     {"GATEHOUSE_MAX_PASSWORD_LENGTH", NULL, T_INT, "128", 8, 4096, 0, O(max_password),
      "Maximum password length"},
-    {"GATEHOUSE_JWT_ALG", NULL, T_STR, "EdDSA", 0, 0, 0, O(jwt_alg),
-     "Algorithm of new JWT signing keys: EdDSA (Ed25519), ES256, ES512, RS256 or PS256"},
-    {"GATEHOUSE_JWT_EXPIRES_IN", NULL, T_INT, "900", 10, 86400, 0, O(jwt_expires_in),
-     "Lifetime of JWTs from /token and set-auth-jwt, in seconds"},
-    {"GATEHOUSE_JWT_ISSUER", NULL, T_STR, "", 0, 0, 0, O(jwt_issuer),
-     "JWT iss claim (empty = the base URL's origin)"},
-    {"GATEHOUSE_JWT_AUDIENCE", NULL, T_STR, "", 0, 0, 0, O(jwt_audience),
-     "JWT aud claim (empty = the base URL's origin)"},
-    {"GATEHOUSE_JWT_HEADER", NULL, T_BOOL, "true", 0, 0, 0, O(jwt_header),
-     "get-session answers with a set-auth-jwt header when signed in"},
-    {"GATEHOUSE_JWKS_ROTATION_INTERVAL", NULL, T_INT, "0", 0, 315360000, 0, O(jwks_rotation),
-     "Seconds after which a signing key is replaced by a new one (0 = only `gatehouse keys "
-     "rotate`)"},
-    {"GATEHOUSE_JWKS_GRACE_PERIOD", NULL, T_INT, "2592000", 0, 315360000, 0, O(jwks_grace),
-     "Seconds a retired key stays in the JWKS so tokens it signed still verify (30 days)"},
-    {"GATEHOUSE_JWKS_MAX_AGE", NULL, T_INT, "300", 0, 86400, 0, O(jwks_max_age),
-     "Cache-Control max-age of the JWKS document, in seconds"},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -171,15 +158,6 @@ gh_status gh_config_load(gh_config *c, const char **err) {
   }
   if (c->min_password > c->max_password) {
     *err = "GATEHOUSE_MIN_PASSWORD_LENGTH is greater than GATEHOUSE_MAX_PASSWORD_LENGTH";
-    return GH_ERR_CONFIG;
-  }
-  if (strcmp(c->jwt_alg, "EdDSA") && strcmp(c->jwt_alg, "ES256") && strcmp(c->jwt_alg, "ES512") &&
-      strcmp(c->jwt_alg, "RS256") && strcmp(c->jwt_alg, "PS256")) {
-    *err = "GATEHOUSE_JWT_ALG: expected EdDSA, ES256, ES512, RS256 or PS256";
-    return GH_ERR_CONFIG;
-  }
-  if (c->jwks_rotation > 0 && c->jwks_rotation < 60) {
-    *err = "GATEHOUSE_JWKS_ROTATION_INTERVAL: expected 0 or at least 60 seconds";
     return GH_ERR_CONFIG;
   }
   const char *lv = c->log_level;

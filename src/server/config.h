@@ -38,14 +38,7 @@ typedef struct {
   bool delete_user_enabled;
   long min_password;
   long max_password;
-  char *jwt_alg;
-  long jwt_expires_in;
-  char *jwt_issuer;   /* "" = the base URL's origin */
-  char *jwt_audience; /* "" = the base URL's origin */
-  bool jwt_header;
-  long jwks_rotation;
-  long jwks_grace;
-  long jwks_max_age;
+  char *plugins; /* GATEHOUSE_PLUGINS: comma list of plugin ids */
   /* derived */
   gh_config_secret *secret_list; /* parsed GATEHOUSE_SECRETS, newest first */
   size_t nsecret_list;

@@ -1,5 +1,5 @@
-/* gatehouse: CLI dispatch (serve, migrate, check-config, user create|set-password, keys
- * rotate|list, version). */
+/* gatehouse: CLI dispatch (serve, migrate, check-config, config-table, user create|set-password,
+ * the plugins' commands such as keys rotate|list, version). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "auth/auth.h"
+#include "plugins/plugins.h"
 #include "common/encoding.h"
 #include "common/log.h"
 #include "common/rand.h"
@@ -22,6 +23,8 @@
 #include "store/store.h"
 
 static void usage(FILE *out) {
+  size_t np;
+  const gh_plugin *const *all = gh_plugins_builtin(&np);
   fprintf(out,
           "usage: gatehouse <command>\n"
           "  serve [--migrate]        serve the API (--migrate: apply pending migrations first)\n"
@@ -30,17 +33,26 @@ static void usage(FILE *out) {
           "  config-table             print the configuration table (Markdown)\n"
           "  user create --email E --name N [--password-stdin]\n"
           "  user set-password --email E      (new password on standard input)\n"
-          "  keys rotate              new JWT signing key; the old ones stay published for the\n"
-          "                           grace period (GATEHOUSE_JWKS_GRACE_PERIOD)\n"
-          "  keys list                print the published JWKS\n"
-          "  version\n"
-          "Configuration comes from the environment; see README.md.\n");
+          "  version\n");
+  for (size_t i = 0; i < np; i++)
+    for (size_t k = 0; k < all[i]->ncommands; k++)
+      fprintf(out, "plugin %s:\n%s", all[i]->id, all[i]->commands[k].usage);
+  fprintf(out, "Configuration comes from the environment; see README.md.\n");
 }
+
+static gh_plugin_set *plugins; /* GATEHOUSE_PLUGINS, loaded with the configuration */
 
 static int load_config(gh_config *c, bool need_secret) {
   const char *err = NULL;
   if (gh_config_load(c, &err) != GH_OK) {
     fprintf(stderr, "gatehouse: invalid configuration: %s\n", err);
+    return 2;
+  }
+  size_t np;
+  const gh_plugin *const *all = gh_plugins_builtin(&np);
+  char perr[512];
+  if (gh_plugin_set_new(all, np, c->plugins, &plugins, perr, sizeof perr) != GH_OK) {
+    fprintf(stderr, "gatehouse: invalid configuration: %s\n", perr);
     return 2;
   }
   gh_log_set_level(!strcmp(c->log_level, "debug")   ? GH_LOG_DEBUG
@@ -63,11 +75,23 @@ static int open_store(const gh_config *c, gh_store **st) {
   return 0;
 }
 
+/* The core's migrations, then the plugins'. */
+static gh_status migrate(gh_store *st, int *applied) {
+  size_t n;
+  const gh_store_migration *m = gh_plugin_set_migrations(plugins, &n);
+  (void)m;
+  return gh_store_migrate(st, applied);
+}
+
+static gh_status check_schema(gh_store *st) {
+  return gh_store_check_schema(st);
+}
+
 static int cmd_migrate(const gh_config *c) {
   gh_store *st;
   if (open_store(c, &st)) return 1;
   int applied = 0;
-  gh_status rc = gh_store_migrate(st, &applied);
+  gh_status rc = migrate(st, &applied);
   gh_store_close(st);
   if (rc != GH_OK) {
     fprintf(stderr, "gatehouse: migration failed: %s\n", gh_status_str(rc));
@@ -101,72 +125,48 @@ static int make_auth(const gh_config *c, gh_auth **au) {
       .secret_versions = versions,
       .secret_values = values,
       .nsecret_versions = nv,
-      .jwt_alg = c->jwt_alg,
-      .jwt_expires_in = c->jwt_expires_in,
-      .jwt_issuer = c->jwt_issuer,
-      .jwt_audience = c->jwt_audience,
-      .jwt_header = c->jwt_header,
-      .jwks_rotation = c->jwks_rotation,
-      .jwks_grace = c->jwks_grace,
-      .jwks_max_age = c->jwks_max_age,
   };
-  if (gh_auth_new(&ac, au) != GH_OK) {
-    fprintf(stderr, "gatehouse: invalid GATEHOUSE_BASE_URL, secret or JWT settings\n");
+  if (gh_auth_new(&ac, plugins, au) != GH_OK) {
+    fprintf(stderr, "gatehouse: invalid GATEHOUSE_BASE_URL or secret, or a plugin did not start "
+                    "(see the log)\n");
     return 2;
   }
   return 0;
 }
 
-/* keys rotate | keys list: the jwt plugin's signing keys. */
-static int cmd_keys(const gh_config *c, int argc, char **argv) {
-  if (argc < 1 || (strcmp(argv[0], "rotate") && strcmp(argv[0], "list"))) {
-    usage(stderr);
-    return 2;
-  }
+/* A command a plugin adds (`keys rotate`): run with the plugin started and the schema checked.
+ * Returns -1 when no running plugin has it. */
+static int cmd_plugin(const gh_config *c, const char *name, int argc, char **argv) {
   gh_store *st = NULL;
   gh_auth *au = NULL;
-  gh_arena *a = gh_arena_new();
-  int ret = 1;
+  int ret;
+  if ((ret = make_auth(c, &au))) return ret;
+  void *self;
+  const gh_plugin_command *cmd = gh_plugin_set_command(au, name, &self);
+  if (!cmd) {
+    gh_auth_free(au);
+    return -1;
+  }
+  ret = 1;
   if (open_store(c, &st)) goto out;
-  gh_status rc = gh_store_check_schema(st);
+  gh_status rc = check_schema(st);
   if (rc != GH_OK) {
     fprintf(stderr, "gatehouse: database not ready (%s); run `gatehouse migrate`\n",
             gh_status_str(rc));
     goto out;
   }
-  if ((ret = make_auth(c, &au))) goto out;
-  ret = 1;
-  if (!strcmp(argv[0], "rotate")) {
-    char *kid;
-    rc = gh_auth_keys_rotate(au, st, a, &kid);
-    if (rc != GH_OK) {
-      fprintf(stderr, "gatehouse: cannot create the new key: %s\n", gh_status_str(rc));
-      goto out;
-    }
-    printf("new signing key %s (%s); previous keys stay in the JWKS for %ld s\n", kid, c->jwt_alg,
-           c->jwks_grace);
-  } else {
-    char *json;
-    rc = gh_auth_keys_jwks(au, st, a, &json);
-    if (rc != GH_OK) {
-      fprintf(stderr, "gatehouse: cannot read the keys: %s\n", gh_status_str(rc));
-      goto out;
-    }
-    printf("%s\n", json);
-  }
-  ret = 0;
+  ret = cmd->run(self, st, argc, argv);
 out:
   gh_auth_free(au);
   gh_store_close(st);
-  gh_arena_free(a);
   return ret;
 }
 
-static int cmd_serve(gh_config *c, bool migrate) {
+static int cmd_serve(gh_config *c, bool with_migrate) {
   gh_store *st;
   if (open_store(c, &st)) return 1;
-  gh_status rc = gh_store_check_schema(st);
-  if (rc == GH_ERR_SCHEMA && migrate) rc = gh_store_migrate(st, NULL);
+  gh_status rc = check_schema(st);
+  if (rc == GH_ERR_SCHEMA && with_migrate) rc = migrate(st, NULL);
   if (rc != GH_OK) {
     gh_store_close(st);
     if (rc == GH_ERR_SCHEMA)
@@ -197,7 +197,7 @@ static int cmd_serve(gh_config *c, bool migrate) {
   signal(SIGPIPE, SIG_IGN);
 
   size_t nroutes;
-  const gh_route *routes = gh_auth_routes(&nroutes);
+  const gh_route *routes = gh_auth_routes(au, &nroutes);
   gh_http_config hc = {
       .host = c->host,
       .port = (int)c->port,
@@ -223,7 +223,7 @@ static int cmd_serve(gh_config *c, bool migrate) {
   char port[16];
   snprintf(port, sizeof port, "%d", gh_http_port(h));
   gh_log(GH_LOG_INFO, "server.started", "host", c->host, "port", port, "base_url", c->base_url,
-         "env", c->env, NULL);
+         "env", c->env, "plugins", gh_plugin_set_ids(plugins), NULL);
   printf("gatehouse listening on http://%s:%s (base URL %s)\n", c->host, port, c->base_url);
   fflush(stdout);
 
@@ -306,7 +306,7 @@ static int cmd_user(const gh_config *c, int argc, char **argv) {
   int ret = 1;
   char hash[GH_PASSWORD_HASH_LEN + 1] = {0};
   if (open_store(c, &st)) goto out;
-  gh_status rc = gh_store_check_schema(st);
+  gh_status rc = check_schema(st);
   if (rc != GH_OK) {
     fprintf(stderr, "gatehouse: database not ready (%s); run `gatehouse migrate`\n",
             gh_status_str(rc));
@@ -381,6 +381,15 @@ out:
   return ret;
 }
 
+static bool builtin_command(const char *name) {
+  size_t np;
+  const gh_plugin *const *all = gh_plugins_builtin(&np);
+  for (size_t i = 0; i < np; i++)
+    for (size_t k = 0; k < all[i]->ncommands; k++)
+      if (!strcmp(all[i]->commands[k].name, name)) return true;
+  return false;
+}
+
 int main(int argc, char **argv) {
   gh_password_tune_allocator(); /* before any thread or allocation of note */
   if (sodium_init() < 0) {
@@ -401,7 +410,10 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "config-table")) {
+    size_t np;
+    const gh_plugin *const *all = gh_plugins_builtin(&np);
     gh_config_print_table(stdout);
+    gh_plugins_print_table(all, np, stdout);
     return 0;
   }
   gh_config c;
@@ -410,6 +422,7 @@ int main(int argc, char **argv) {
     ret = load_config(&c, false);
     if (ret == 0) {
       gh_config_print(&c, stdout);
+      gh_plugin_set_print_config(plugins, stdout);
       if (!c.secret)
         printf("(no secret configured: development generates one in var/dev-secret)\n");
       printf("configuration OK\n");
@@ -423,13 +436,21 @@ int main(int argc, char **argv) {
   } else if (!strcmp(cmd, "user")) {
     ret = load_config(&c, false);
     if (ret == 0) ret = cmd_user(&c, argc - 2, argv + 2);
-  } else if (!strcmp(cmd, "keys")) {
+  } else if (builtin_command(cmd)) {
+    /* a plugin's command: needs the secret (plugins may decrypt keys) */
     ret = load_config(&c, true);
-    if (ret == 0) ret = cmd_keys(&c, argc - 2, argv + 2);
+    if (ret == 0 && (ret = cmd_plugin(&c, cmd, argc - 2, argv + 2)) < 0) {
+      fprintf(stderr,
+              "gatehouse: unknown command \"%s\" (or its plugin is not in "
+              "GATEHOUSE_PLUGINS: %s)\n",
+              cmd, gh_plugin_set_ids(plugins));
+      ret = 2;
+    }
   } else {
     usage(stderr);
     return 2;
   }
+  gh_plugin_set_free(plugins);
   gh_config_free(&c);
   return ret;
 }

@@ -68,6 +68,14 @@ typedef struct {
   int64_t expires_at; /* when has_expiry */
 } gh_jwks_row;
 
+/* A migration of a plugin (or an app): its name as recorded in "gatehouse_migrations" and its SQL
+ * for each backend. */
+typedef struct {
+  const char *name;
+  const char *sqlite;
+  const char *postgres;
+} gh_store_migration;
+
 typedef struct gh_store gh_store;
 
 typedef enum { GH_STORE_SQLITE = 1, GH_STORE_POSTGRES = 2 } gh_store_kind;

@@ -23,8 +23,8 @@ static void ok_handler(void *app, gh_req *req, gh_resp *resp) {
 }
 
 static const gh_route ROUTES[] = {
-    {"GET", "/fast", ok_handler, 0},
-    {"GET", "/slow", ok_handler, GH_ROUTE_SLOW},
+    {"GET", "/fast", ok_handler, 0, NULL},
+    {"GET", "/slow", ok_handler, GH_ROUTE_SLOW, NULL},
 };
 
 static int connect_to(int port) {

@@ -1,0 +1,44 @@
+/* Setting and clearing the session cookies. */
+#include "auth/cookies.h"
+
+#include <string.h>
+
+#include "auth/internal.h"
+#include "common/encoding.h"
+#include "crypto/cookie_sign.h"
+
+static bool starts_with_name(const char *value, void *arg) {
+  const char *name = arg;
+  size_t n = strlen(name);
+  return strncmp(value, name, n) == 0 && value[n] == '=';
+}
+
+static void put_cookie(gh_auth *au, gh_resp *resp, const char *name, const char *wire_value,
+                       int64_t max_age /* -1: none */) {
+  gh_resp_remove_header(resp, "Set-Cookie", starts_with_name, (void *)name);
+  char *c = max_age >= 0
+                ? gh_arena_printf(resp->arena, "%s=%s; Max-Age=%lld; %s", name, wire_value,
+                                  (long long)max_age, au->cookie_attrs)
+                : gh_arena_printf(resp->arena, "%s=%s; %s", name, wire_value, au->cookie_attrs);
+  gh_resp_header(resp, "Set-Cookie", c);
+}
+
+void gh_set_session_cookie(gh_auth *au, gh_req *req, gh_resp *resp, const char *token,
+                           bool dont_remember) {
+  gh_arena *a = resp->arena;
+  char *signed_v = gh_cookie_sign(a, au->secret, token);
+  put_cookie(au, resp, au->ck_session, gh_uri_encode_component(a, signed_v),
+             dont_remember ? -1 : au->cfg.expires_in);
+  if (dont_remember) {
+    char *dr = gh_cookie_sign(a, au->secret, "true");
+    put_cookie(au, resp, au->ck_dont_remember, gh_uri_encode_component(a, dr), -1);
+  } else if (gh_cookie_get(a, gh_req_header(req, "Cookie"), au->ck_dont_remember)) {
+    put_cookie(au, resp, au->ck_dont_remember, "", 0);
+  }
+}
+
+void gh_clear_session_cookies(gh_auth *au, gh_resp *resp) {
+  put_cookie(au, resp, au->ck_session, "", 0);
+  put_cookie(au, resp, au->ck_data, "", 0);
+  put_cookie(au, resp, au->ck_dont_remember, "", 0);
+}

@@ -1,0 +1,140 @@
+/* The plugin descriptor: everything a feature beyond the core routes brings (bearer, jwt, and
+ * next api-key, admin, two-factor, ...), as one table of data and function pointers in the style
+ * of curl's protocol handlers and nginx modules. The core (auth/, server/) never includes a
+ * plugin's header: src/plugins/plugins.c lists the built-in descriptors, GATEHOUSE_PLUGINS picks
+ * which run, and the registry (auth/registry.c) loads their options, applies their migrations,
+ * serves their routes and calls their hooks in the order the deployer listed them.
+ *
+ * A plugin's handlers and hooks receive its own state (`self`, made by init), never the whole
+ * gh_auth; what a plugin may use of the core is declared here and in the auth/ module headers
+ * (validate.h, sessions.h, shapes.h, db.h, cookies.h, credentials.h, origin_check.h). */
+#ifndef GH_AUTH_PLUGIN_H
+#define GH_AUTH_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/envconf.h"
+#include "common/errors.h"
+#include "common/status.h"
+#include "crypto/aead.h"
+#include "http/http.h"
+#include "store/store.h"
+
+typedef struct gh_auth gh_auth;
+typedef struct gh_sess gh_sess;
+
+/* What a credential hook found in a request: the session token it carries (signature already
+ * verified), looked up like the session cookie. */
+typedef struct {
+  const char *token; /* on the request arena; NULL = this plugin found none */
+  bool stale;        /* signed with an older secret: the session cookie is re-issued */
+} gh_credential;
+
+/* A revocation, for session_revoked: one session (token), all of a user's sessions (token NULL),
+ * or all but one (except). */
+typedef struct {
+  const char *user_id; /* NULL when unknown (an expired session deleted by token) */
+  const char *token;
+  const char *except;
+} gh_revocation;
+
+/* A command of the gatehouse CLI that a plugin adds (`gatehouse keys rotate`). It runs with the
+ * plugin initialised and a migrated database; returns the process exit code. */
+typedef struct {
+  const char *name;  /* "keys" */
+  const char *usage; /* lines for `gatehouse help`, each "  keys rotate   what it does\n" */
+  int (*run)(void *self, gh_store *st, int argc, char **argv);
+} gh_plugin_command;
+
+typedef struct gh_plugin {
+  const char *id;      /* better-auth's plugin id: "bearer", "jwt", "api-key", ... */
+  const char *summary; /* one line: what it adds (README, `gatehouse plugins`) */
+
+  /* Its own environment options (envconf), loaded into a zeroed struct of conf_size bytes, printed
+   * by check-config and config-table after the core's. validate (optional) checks the loaded
+   * struct: GH_ERR_CONFIG with *err (static text) stops the server at start. */
+  const gh_conf_opt *opts;
+  size_t nopts;
+  size_t conf_size;
+  gh_status (*validate)(const void *conf, const char **err);
+
+  /* State: init runs once per server (after the core is set up); free at shutdown. */
+  gh_status (*init)(gh_auth *au, const void *conf, void **self);
+  void (*free)(void *self);
+
+  /* Its routes; handlers receive self as their first argument. */
+  const gh_route *routes;
+  size_t nroutes;
+  /* Its wire errors (codes not used by the core or another plugin; checked at start). */
+  const gh_err_info *errors;
+  size_t nerrors;
+  /* Its tables: applied by `gatehouse migrate` after the core's, in GATEHOUSE_PLUGINS order. Each
+   * name is recorded as given in "gatehouse_migrations"; prefix it with the plugin id. */
+  const gh_store_migration *migrations;
+  size_t nmigrations;
+  /* Its CLI commands. */
+  const gh_plugin_command *commands;
+  size_t ncommands;
+
+  /* --- hooks, each optional, called in GATEHOUSE_PLUGINS order ----------------------------- */
+  /* Credential extraction, before the session cookie is read: the first plugin that fills
+   * out->token wins. An error status is answered as a database error (503). */
+  gh_status (*credential)(void *self, gh_req *req, gh_credential *out);
+  /* Before every route handler (rate limiting, metrics): false = the hook answered (resp set) and
+   * the handler does not run. */
+  bool (*before_route)(void *self, gh_req *req, gh_resp *resp);
+  /* After every route handler, on the final response (bearer's set-auth-token). */
+  void (*after_route)(void *self, gh_req *req, gh_resp *resp);
+  /* A session was created (sign-up, sign-in, change-password with revocation) and its cookie set.
+   */
+  void (*session_created)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_session *s,
+                          const gh_user *u);
+  /* get-session is about to return this session to the client (set-auth-jwt). */
+  void (*session_returned)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_sess *s);
+  /* Sessions were deleted (sign-out, revoke-*, expiry, a password change that revokes). */
+  void (*session_revoked)(void *self, gh_store *st, const gh_revocation *r);
+  /* A user was created (sign-up) / deleted (delete-user). */
+  void (*user_created)(void *self, gh_store *st, const gh_user *u);
+  void (*user_deleted)(void *self, gh_store *st, const char *user_id);
+} gh_plugin;
+
+/* --- the set of plugins a server runs (GATEHOUSE_PLUGINS) ----------------------------------- */
+
+typedef struct gh_plugin_set gh_plugin_set;
+
+/* Picks the plugins named in ids (comma list of plugin ids, spaces allowed; "none" = no plugin)
+ * out of the available ones, in the order given, and loads and validates each one's options from
+ * the environment. GH_ERR_CONFIG with a message in err (naming the unknown id or the variable) on
+ * an unknown or repeated id or an invalid option. */
+GH_MUST_CHECK gh_status gh_plugin_set_new(const gh_plugin *const *available, size_t navailable,
+                                          const char *ids, gh_plugin_set **out, char *err,
+                                          size_t errlen);
+void gh_plugin_set_free(gh_plugin_set *ps);
+size_t gh_plugin_set_count(const gh_plugin_set *ps);
+const gh_plugin *gh_plugin_set_at(const gh_plugin_set *ps, size_t i);
+/* "jwt,bearer" style list of the ids (static buffer of the set). */
+const char *gh_plugin_set_ids(const gh_plugin_set *ps);
+/* check-config lines of every selected plugin's options (secrets masked). */
+void gh_plugin_set_print_config(const gh_plugin_set *ps, FILE *out);
+/* The migrations of every selected plugin, in order (array owned by the set). */
+const gh_store_migration *gh_plugin_set_migrations(const gh_plugin_set *ps, size_t *n);
+/* The plugin command named name, or NULL; *self receives the plugin's state (after gh_auth_new). */
+const gh_plugin_command *gh_plugin_set_command(const gh_auth *au, const char *name, void **self);
+/* Markdown: for every available plugin, a heading line and its options' table. */
+void gh_plugins_print_table(const gh_plugin *const *available, size_t n, FILE *out);
+
+/* --- what plugins may use of the core -------------------------------------------------------- */
+
+const char *gh_auth_base_origin(const gh_auth *au);
+/* Symmetric encryption with the server secret(s) (better-auth's symmetricEncrypt). */
+const gh_secrets *gh_auth_secrets(const gh_auth *au);
+/* Every secret that verifies signed cookies, the signing one first. */
+const char *const *gh_auth_verify_secrets(const gh_auth *au, size_t *n);
+/* The full name of the session cookie ("better-auth.session_token" or "__Secure-..."). */
+const char *gh_auth_session_cookie(const gh_auth *au);
+/* Answers a plugin's wire error. */
+void gh_auth_error(gh_resp *resp, const gh_err_info *e);
+
+#endif

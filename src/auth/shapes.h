@@ -1,0 +1,11 @@
+/* better-auth's JSON shapes of a user and a session (key order as better-auth writes them). */
+#ifndef GH_AUTH_SHAPES_H
+#define GH_AUTH_SHAPES_H
+
+#include "json/json.h"
+#include "store/store.h"
+
+gh_json *gh_user_json(const gh_user *u);
+gh_json *gh_session_json(const gh_session *s);
+
+#endif

@@ -1,0 +1,12 @@
+/* The one list of built-in plugins. */
+#include "plugins/plugins.h"
+
+static const gh_plugin *const BUILTIN[] = {
+    &gh_plugin_bearer,
+    &gh_plugin_jwt,
+};
+
+const gh_plugin *const *gh_plugins_builtin(size_t *n) {
+  *n = sizeof BUILTIN / sizeof BUILTIN[0];
+  return BUILTIN;
+}

@@ -1,0 +1,19 @@
+/* The built-in plugins: the one list the server picks from with GATEHOUSE_PLUGINS. Adding a
+ * plugin = its own files plus one line in plugins.c (and its descriptor declared here). */
+#ifndef GH_PLUGINS_PLUGINS_H
+#define GH_PLUGINS_PLUGINS_H
+
+#include <stddef.h>
+
+#include "auth/plugin.h"
+
+/* better-auth's default for this server: what runs when GATEHOUSE_PLUGINS is not set. */
+#define GH_PLUGINS_DEFAULT "bearer,jwt"
+
+extern const gh_plugin gh_plugin_bearer;
+extern const gh_plugin gh_plugin_jwt;
+
+/* Every built-in plugin, in the order the README lists them. */
+const gh_plugin *const *gh_plugins_builtin(size_t *n);
+
+#endif
