@@ -49,7 +49,6 @@ forEachBackend("plugins (GATEHOUSE_PLUGINS)", (backend) => {
       assert.equal(res.json?.session?.token, a.token);
     });
   });
-  });
 
   describe("jwt only", { skip: GATEHOUSE_ONLY }, () => {
     let srv;
