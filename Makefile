@@ -36,6 +36,20 @@ test:
 	@scripts/deps.sh --test
 	@scripts/test.sh
 
+# Parts of it: the cmocka unit tests (with a throwaway PostgreSQL for the store tests), the e2e
+# suites on SQLite and PostgreSQL (SUITES="core jwt" for some), and both under ASan+UBSan.
+test-unit:
+	@scripts/deps.sh --test
+	@scripts/test.sh unit
+
+test-e2e:
+	@scripts/deps.sh --test
+	@scripts/test.sh e2e $(SUITES)
+
+test-asan:
+	@scripts/deps.sh --test
+	@scripts/test.sh asan $(SUITES)
+
 bench: build
 	@scripts/deps.sh --bench
 	@bench/run.sh
