@@ -12,6 +12,7 @@
 #include "common/time.h"
 #include "crypto/cookie_sign.h"
 #include "crypto/password.h"
+#include "http/cookie.h"
 #include "plugins/bearer.h"
 #include "plugins/jwt.h"
 

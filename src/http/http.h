@@ -102,8 +102,4 @@ void gh_resp_error(gh_resp *r, gh_err e);
 void gh_resp_error_msg(gh_resp *r, int status, const char *code, const char *message);
 void gh_resp_empty(gh_resp *r, int status, bool json_content_type);
 
-/* Cookie header parsing as better-call does it: the first occurrence of name wins, surrounding
- * double quotes are stripped and the value is percent-decoded when it contains '%'. */
-const char *gh_cookie_get(gh_arena *a, const char *cookie_header, const char *name);
-
 #endif
