@@ -14,6 +14,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "http/ratemeter.h"
 
 /* A slow request that found the worker queue full: its connection is suspended until a queue
  * slot frees (FIFO) or its deadline passes (then 503 + Retry-After). Without this wait, clients
@@ -44,13 +45,8 @@ struct gh_http {
   pthread_cond_t wcv;
   bool wstop, admit_running;
   pthread_t admit_thread;
-  /* fast requests per 100 ms window, for gh_http_busy (approximate: races only blur a count) */
-  _Atomic int64_t rate_win;
-  _Atomic long rate_count, rate_prev;
-  long busy_per_window; /* 0 = never busy */
+  gh_ratemeter fast_rate; /* requests to fast routes, for gh_http_busy */
 };
-
-#define RATE_WINDOW_MS 100
 
 enum phase { PH_HEADERS, PH_BODY, PH_SUSPENDED, PH_DONE };
 
@@ -385,24 +381,9 @@ static void stop_admission(gh_http *h) {
   h->admit_running = false;
 }
 
-static void count_fast(gh_http *h) {
-  int64_t w = mono_ms() / RATE_WINDOW_MS;
-  int64_t cur = atomic_load_explicit(&h->rate_win, memory_order_relaxed);
-  if (w != cur && atomic_compare_exchange_strong(&h->rate_win, &cur, w)) {
-    long done = atomic_exchange(&h->rate_count, 0); /* the window that just ended */
-    atomic_store(&h->rate_prev, w == cur + 1 ? done : 0);
-  }
-  atomic_fetch_add_explicit(&h->rate_count, 1, memory_order_relaxed);
-}
-
 bool gh_http_busy(void *arg) {
   gh_http *h = arg;
-  if (!h->busy_per_window) return false;
-  int64_t w = mono_ms() / RATE_WINDOW_MS, last = atomic_load(&h->rate_win);
-  if (w - last > 1) return false; /* no fast request for a whole window */
-  /* the last complete window, or the current one when it already reached the rate */
-  return (w == last && atomic_load(&h->rate_prev) >= h->busy_per_window) ||
-         atomic_load(&h->rate_count) >= h->busy_per_window;
+  return gh_ratemeter_busy(&h->fast_rate);
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
@@ -511,7 +492,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     gh_workpool_submit(h->pool, run_slow, st);
     return MHD_YES;
   }
-  if (h->busy_per_window) count_fast(h);
+  gh_ratemeter_hit(&h->fast_rate);
   st->route->fn(h->app, r, resp);
   st->phase = PH_DONE;
   return send_resp(conn, resp);
@@ -535,8 +516,7 @@ gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_
   h->app = app;
   h->pool = pool;
   h->max_body = cfg->max_body;
-  h->busy_per_window = (long)(cfg->busy_rps * RATE_WINDOW_MS / 1000);
-  if (cfg->busy_rps && !h->busy_per_window) h->busy_per_window = 1;
+  gh_ratemeter_init(&h->fast_rate, cfg->busy_rps);
   h->max_header = cfg->max_header ? cfg->max_header : 16384;
   /* MHD keeps the whole request head in the connection's memory pool and answers a head that
    * does not fit with its own HTML 431 (0.9.75 sends the status line and headers twice when the
