@@ -397,7 +397,7 @@ static size_t collect_head(struct conn_state *st) {
   r->nheaders = hc.n;
   r->query = qc.v;
   r->nquery = qc.n;
-  /* "GET" " " path " HTTP/1.1" CRLF */
+  /* the request line: method SP path SP "HTTP/1.1" CRLF */
   return strlen(r->method) + strlen(r->path) + 12 + hc.bytes + qc.bytes;
 }
 

@@ -1,6 +1,7 @@
 /* HTTP layer: libmicrohttpd adapter (internal epoll thread pool), exact-match router (plus opt-in
- * prefix routes), capped request bodies, JSON/form body parsing, offloading of slow routes to a
- * bounded worker pool via suspend/resume. Knows nothing of auth rules. */
+ * prefix routes; router.h), capped request bodies, JSON/form body parsing, offloading of slow
+ * routes to a bounded worker pool via suspend/resume. Cookie header parsing: cookie.h. Knows
+ * nothing of auth rules. */
 #ifndef GH_HTTP_HTTP_H
 #define GH_HTTP_HTTP_H
 
