@@ -6,6 +6,7 @@
 #include "auth/internal.h"
 #include "common/encoding.h"
 #include "crypto/cookie_sign.h"
+#include "http/cookie.h"
 
 static bool starts_with_name(const char *value, void *arg) {
   const char *name = arg;

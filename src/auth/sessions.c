@@ -9,6 +9,7 @@
 #include "common/rand.h"
 #include "common/time.h"
 #include "crypto/cookie_sign.h"
+#include "http/cookie.h"
 
 gh_status gh_session_resolve(gh_auth *au, gh_store *st, gh_req *req, gh_sess *out) {
   gh_arena *a = req->arena;

@@ -2,10 +2,14 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "common/arena.h"
+#include "common/bytes.h"
 #include "common/time.h"
-#include "json/json.h"
 
 static _Atomic int min_level = GH_LOG_INFO;
 
@@ -27,31 +31,149 @@ static const char *level_name(gh_log_level l) {
   return "info";
 }
 
+/* ---------------------------------------------------------------- line buffer */
+
+struct line {
+  char *p;
+  size_t n, cap;
+  char local[1024];
+};
+
+static void put(struct line *l, const char *s, size_t n) {
+  if (l->n + n > l->cap) {
+    size_t cap = l->cap * 2;
+    while (cap < l->n + n) cap *= 2;
+    char *np = l->p == l->local ? malloc(cap) : realloc(l->p, cap);
+    if (!np) gh_oom();
+    if (l->p == l->local) memcpy(np, l->local, l->n);
+    l->p = np;
+    l->cap = cap;
+  }
+  memcpy(l->p + l->n, s, n);
+  l->n += n;
+}
+
+/* A JSON string as jansson's json_dumpb (JSON_COMPACT, no JSON_ENSURE_ASCII / JSON_ESCAPE_SLASH)
+ * writes it: '"' and '\\' escaped, control characters as \b \f \n \r \t or \u00XX (upper-case
+ * hex), everything else as is. Invalid UTF-8 first becomes U+FFFD, one per byte that does not
+ * start a valid sequence, as gh_json_str does. NULL is null. */
+static void put_string(struct line *l, const char *s) {
+  if (!s) {
+    put(l, "null", 4);
+    return;
+  }
+  static const char hex[] = "0123456789ABCDEF";
+  put(l, "\"", 1);
+  size_t n = strlen(s);
+  for (size_t i = 0; i < n;) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80) {
+      char esc[6] = {'\\', 0};
+      size_t elen = 2;
+      switch (c) {
+      case '"':
+      case '\\':
+        esc[1] = (char)c;
+        break;
+      case '\b':
+        esc[1] = 'b';
+        break;
+      case '\f':
+        esc[1] = 'f';
+        break;
+      case '\n':
+        esc[1] = 'n';
+        break;
+      case '\r':
+        esc[1] = 'r';
+        break;
+      case '\t':
+        esc[1] = 't';
+        break;
+      default:
+        if (c >= 0x20) {
+          put(l, s + i, 1);
+          i++;
+          continue;
+        }
+        memcpy(esc + 1, "u00", 3);
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+        elen = 6;
+      }
+      put(l, esc, elen);
+      i++;
+      continue;
+    }
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (i + len <= n && gh_utf8_valid(s + i, len)) {
+      put(l, s + i, len);
+      i += len;
+    } else {
+      put(l, "\xEF\xBF\xBD", 3);
+      i++;
+    }
+  }
+  put(l, "\"", 1);
+}
+
+/* ---------------------------------------------------------------- gh_log */
+
+struct pair {
+  const char *k, *v;
+};
+
+/* Sets k to v: a key given again keeps its first position and takes the new value (as
+ * json_object_set does). */
+static void set_pair(struct pair **ps, size_t *n, size_t *cap, struct pair *local, const char *k,
+                     const char *v) {
+  for (size_t i = 0; i < *n; i++)
+    if (strcmp((*ps)[i].k, k) == 0) {
+      (*ps)[i].v = v;
+      return;
+    }
+  if (*n == *cap) {
+    struct pair *np =
+        *ps == local ? malloc(*cap * 2 * sizeof *np) : realloc(*ps, *cap * 2 * sizeof *np);
+    if (!np) gh_oom();
+    if (*ps == local) memcpy(np, local, *n * sizeof *np);
+    *ps = np;
+    *cap *= 2;
+  }
+  (*ps)[(*n)++] = (struct pair){k, v};
+}
+
 void gh_log(gh_log_level lvl, const char *event, ...) {
   if ((int)lvl < atomic_load(&min_level)) return;
   char ts[GH_ISO_LEN];
   gh_iso8601(gh_now_ms(), ts);
-  gh_json *o = gh_json_object();
-  gh_json_set_new(o, "ts", gh_json_str(ts));
-  gh_json_set_new(o, "level", gh_json_str(level_name(lvl)));
-  gh_json_set_new(o, "event", gh_json_str(event));
+  struct pair local[16], *ps = local;
+  size_t n = 0, cap = sizeof local / sizeof *local;
+  set_pair(&ps, &n, &cap, local, "ts", ts);
+  set_pair(&ps, &n, &cap, local, "level", level_name(lvl));
+  set_pair(&ps, &n, &cap, local, "event", event);
   va_list ap;
   va_start(ap, event);
   for (;;) {
     const char *k = va_arg(ap, const char *);
     if (!k) break;
     const char *v = va_arg(ap, const char *);
-    gh_json_set_new(o, k, gh_json_str(v));
+    set_pair(&ps, &n, &cap, local, k, v);
   }
   va_end(ap);
-  gh_arena *a = gh_arena_new();
-  size_t n;
-  char *line = gh_json_dump(a, o, &n);
-  gh_json_decref(o);
-  char *buf = gh_arena_alloc(a, n + 1);
-  for (size_t i = 0; i < n; i++) buf[i] = line[i];
-  buf[n] = '\n';
-  ssize_t w = write(2, buf, n + 1); /* one write per line: lines never interleave */
+
+  struct line l = {.p = NULL, .n = 0, .cap = sizeof l.local};
+  l.p = l.local;
+  put(&l, "{", 1);
+  for (size_t i = 0; i < n; i++) {
+    if (i) put(&l, ",", 1);
+    put_string(&l, ps[i].k);
+    put(&l, ":", 1);
+    put_string(&l, ps[i].v);
+  }
+  put(&l, "}\n", 2);
+  ssize_t w = write(2, l.p, l.n); /* one write per line: lines never interleave */
   (void)w;
-  gh_arena_free(a);
+  if (l.p != l.local) free(l.p);
+  if (ps != local) free(ps);
 }

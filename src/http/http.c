@@ -14,6 +14,8 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "http/ratemeter.h"
+#include "http/router.h"
 
 /* A slow request that found the worker queue full: its connection is suspended until a queue
  * slot frees (FIFO) or its deadline passes (then 503 + Retry-After). Without this wait, clients
@@ -27,8 +29,7 @@ struct waiter {
 
 struct gh_http {
   struct MHD_Daemon *d;
-  const gh_route *routes;
-  size_t nroutes;
+  gh_router router;
   void *app;
   gh_workpool *pool;
   size_t max_body;
@@ -44,13 +45,8 @@ struct gh_http {
   pthread_cond_t wcv;
   bool wstop, admit_running;
   pthread_t admit_thread;
-  /* fast requests per 100 ms window, for gh_http_busy (approximate: races only blur a count) */
-  _Atomic int64_t rate_win;
-  _Atomic long rate_count, rate_prev;
-  long busy_per_window; /* 0 = never busy */
+  gh_ratemeter fast_rate; /* requests to fast routes, for gh_http_busy */
 };
-
-#define RATE_WINDOW_MS 100
 
 enum phase { PH_HEADERS, PH_BODY, PH_SUSPENDED, PH_DONE };
 
@@ -141,40 +137,6 @@ void gh_resp_empty(gh_resp *r, int status, bool json_content_type) {
   r->content_type = json_content_type ? "application/json" : NULL;
 }
 
-/* ---------------------------------------------------------------- cookies */
-
-const char *gh_cookie_get(gh_arena *a, const char *hdr, const char *name) {
-  if (!hdr) return NULL;
-  size_t nlen = strlen(name);
-  const char *p = hdr;
-  while (*p) {
-    while (*p == ' ' || *p == '\t' || *p == ';') p++;
-    const char *start = p;
-    const char *semi = strchr(p, ';');
-    const char *end = semi ? semi : p + strlen(p);
-    const char *eq = memchr(start, '=', (size_t)(end - start));
-    if (eq) {
-      const char *k = start, *ke = eq;
-      while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t')) ke--;
-      if ((size_t)(ke - k) == nlen && memcmp(k, name, nlen) == 0) {
-        const char *v = eq + 1, *ve = end;
-        while (v < ve && (*v == ' ' || *v == '\t')) v++;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-        if (ve - v >= 2 && *v == '"' && ve[-1] == '"') v++, ve--;
-        if (memchr(v, '%', (size_t)(ve - v))) {
-          char *dec;
-          if (gh_uri_decode(a, v, (size_t)(ve - v), false, &dec) != GH_OK) return NULL;
-          return dec;
-        }
-        return gh_arena_strndup(a, v, (size_t)(ve - v));
-      }
-    }
-    if (!semi) break;
-    p = semi + 1;
-  }
-  return NULL;
-}
-
 /* ---------------------------------------------------------------- MHD glue */
 
 struct collect {
@@ -226,23 +188,6 @@ static void complete_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
   free(st);
   *con_cls = NULL;
   atomic_fetch_sub(&h->active, 1);
-}
-
-static const gh_route *find_route(gh_http *h, const char *method, const char *path,
-                                  bool *path_known) {
-  *path_known = false;
-  for (size_t i = 0; i < h->nroutes; i++) {
-    if (h->routes[i].flags & GH_ROUTE_PREFIX || strcmp(h->routes[i].path, path) != 0) continue;
-    *path_known = true;
-    if (strcmp(h->routes[i].method, method) == 0) return &h->routes[i];
-  }
-  for (size_t i = 0; i < h->nroutes; i++) { /* then prefix routes, in table order */
-    const gh_route *rt = &h->routes[i];
-    if (!(rt->flags & GH_ROUTE_PREFIX) || strncmp(rt->path, path, strlen(rt->path)) != 0) continue;
-    *path_known = true;
-    if (strcmp(rt->method, method) == 0) return rt;
-  }
-  return NULL;
 }
 
 static bool media_is(const char *ct, const char *want) {
@@ -419,136 +364,168 @@ static void stop_admission(gh_http *h) {
   h->admit_running = false;
 }
 
-static void count_fast(gh_http *h) {
-  int64_t w = mono_ms() / RATE_WINDOW_MS;
-  int64_t cur = atomic_load_explicit(&h->rate_win, memory_order_relaxed);
-  if (w != cur && atomic_compare_exchange_strong(&h->rate_win, &cur, w)) {
-    long done = atomic_exchange(&h->rate_count, 0); /* the window that just ended */
-    atomic_store(&h->rate_prev, w == cur + 1 ? done : 0);
-  }
-  atomic_fetch_add_explicit(&h->rate_count, 1, memory_order_relaxed);
-}
-
 bool gh_http_busy(void *arg) {
   gh_http *h = arg;
-  if (!h->busy_per_window) return false;
-  int64_t w = mono_ms() / RATE_WINDOW_MS, last = atomic_load(&h->rate_win);
-  if (w - last > 1) return false; /* no fast request for a whole window */
-  /* the last complete window, or the current one when it already reached the rate */
-  return (w == last && atomic_load(&h->rate_prev) >= h->busy_per_window) ||
-         atomic_load(&h->rate_count) >= h->busy_per_window;
+  return gh_ratemeter_busy(&h->fast_rate);
 }
 
+/* ---------------------------------------------------------------- request state machine */
+
+/* The request's state, created when its head is complete (the first access_cb call). */
+static struct conn_state *conn_state_new(gh_http *h, struct MHD_Connection *conn,
+                                         const char *method, const char *url) {
+  struct conn_state *st = calloc(1, sizeof *st);
+  if (!st) return NULL;
+  atomic_fetch_add(&h->active, 1);
+  st->h = h;
+  st->conn = conn;
+  st->req.arena = gh_arena_new();
+  st->resp.arena = st->req.arena;
+  st->req.method = gh_arena_strdup(st->req.arena, method);
+  st->req.path = gh_arena_strdup(st->req.arena, url);
+  return st;
+}
+
+/* Takes the header fields and query arguments once; returns the size of the head as the limit
+ * counts it: request line plus fields and arguments (see struct collect). */
+static size_t collect_head(struct conn_state *st) {
+  gh_req *r = &st->req;
+  struct collect hc = {.a = r->arena}, qc = {.a = r->arena};
+  MHD_get_connection_values(st->conn, MHD_HEADER_KIND, collect_kv, &hc);
+  MHD_get_connection_values(st->conn, MHD_GET_ARGUMENT_KIND, collect_kv, &qc);
+  r->headers = hc.v;
+  r->nheaders = hc.n;
+  r->query = qc.v;
+  r->nquery = qc.n;
+  /* the request line: method SP path SP "HTTP/1.1" CRLF */
+  return strlen(r->method) + strlen(r->path) + 12 + hc.bytes + qc.bytes;
+}
+
+/* Head over max_header (431) or announced body over max_body (413): marked now, answered once
+ * the body is in, or at once when more than DISCARD_MAX is announced. */
+static enum MHD_Result check_head_limits(struct conn_state *st, size_t head_bytes) {
+  gh_http *h = st->h;
+  const char *cl = gh_req_header(&st->req, "Content-Length");
+  unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
+  if (head_bytes > h->max_header) {
+    /* Answered as a 413 is: any body is read and discarded first (up to DISCARD_MAX). */
+    st->too_large = st->headers_large = true;
+    if (announced > DISCARD_MAX) return reject_too_large(st->conn, st);
+  } else if (announced > h->max_body) {
+    st->too_large = true;
+    /* Up to DISCARD_MAX the body is read and thrown away and the 413 sent once it is in: a
+     * server that answers and closes with unread data makes the kernel reset the connection,
+     * and the client often never sees the 413. Bigger bodies are refused at once. */
+    if (announced > DISCARD_MAX) return reject_too_large(st->conn, st);
+  }
+  return MHD_YES;
+}
+
+/* First call for a request: its head is complete. */
+static enum MHD_Result on_head(gh_http *h, struct MHD_Connection *conn, const char *method,
+                               const char *url, void **con_cls) {
+  struct conn_state *st = conn_state_new(h, conn, method, url);
+  if (!st) return MHD_NO;
+  *con_cls = st;
+  size_t head_bytes = collect_head(st);
+  st->phase = PH_BODY;
+  return check_head_limits(st, head_bytes);
+}
+
+/* A piece of the body: appended up to max_body; past it (or once too large) discarded. */
+static enum MHD_Result on_upload(struct conn_state *st, const char *upload, size_t *upload_size) {
+  gh_http *h = st->h;
+  size_t n = *upload_size;
+  *upload_size = 0;
+  if (st->too_large || st->body_len + n > h->max_body) {
+    st->too_large = true; /* discard the rest; answered when the upload ends */
+    return MHD_YES;
+  }
+  if (st->body_len + n > st->body_cap) {
+    size_t cap = st->body_cap ? st->body_cap : 1024;
+    while (cap < st->body_len + n) cap *= 2;
+    if (cap > h->max_body) cap = h->max_body;
+    char *nb = realloc(st->body, cap);
+    if (!nb) gh_oom();
+    st->body = nb;
+    st->body_cap = cap;
+  }
+  memcpy(st->body + st->body_len, upload, n);
+  st->body_len += n;
+  return MHD_YES;
+}
+
+/* The socket peer's address as text (NULL when MHD has none; "" for a family other than IP). */
+static const char *peer_address(gh_arena *a, struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!ci || !ci->client_addr) return NULL;
+  char ip[INET6_ADDRSTRLEN] = "";
+  const struct sockaddr *sa = ci->client_addr;
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+  return gh_arena_strdup(a, ip);
+}
+
+/* A slow route: to the worker pool with the connection suspended; with the queue full, a waiter
+ * for a slot (admit_wait_ms) or 503 + Retry-After at once. */
+static enum MHD_Result offload_slow(struct conn_state *st) {
+  gh_http *h = st->h;
+  if (!gh_workpool_reserve(h->pool)) {
+    if (add_waiter(h, st)) return MHD_YES;
+    gh_resp_error(&st->resp, GH_E_SERVICE_UNAVAILABLE);
+    return send_resp(st->conn, &st->resp);
+  }
+  st->phase = PH_SUSPENDED;
+  MHD_suspend_connection(st->conn);
+  gh_workpool_submit(h->pool, run_slow, st);
+  return MHD_YES;
+}
+
+/* A fast route: runs here, on the MHD thread, and counts towards gh_http_busy. */
+static enum MHD_Result run_fast(struct conn_state *st) {
+  gh_http *h = st->h;
+  gh_ratemeter_hit(&h->fast_rate);
+  st->route->fn(st->route->arg ? st->route->arg : h->app, &st->req, &st->resp);
+  st->phase = PH_DONE;
+  return send_resp(st->conn, &st->resp);
+}
+
+/* The upload is complete: the pending 413/431, else route (404 with an empty body when no route
+ * matches), body checks, and the handler inline or on the worker pool. */
+static enum MHD_Result dispatch(struct conn_state *st) {
+  gh_http *h = st->h;
+  gh_req *r = &st->req;
+  gh_resp *resp = &st->resp;
+  resp->status = 500;
+  if (st->too_large) return reject_too_large(st->conn, st);
+  r->body = st->body;
+  r->body_len = st->body_len;
+  r->peer_ip = peer_address(r->arena, st->conn);
+  st->route = gh_router_find(&h->router, r->method, r->path, NULL);
+  if (!st->route) {
+    gh_resp_empty(resp, 404, false);
+    return send_resp(st->conn, resp);
+  }
+  if (!prepare_body(st)) return send_resp(st->conn, resp);
+  if (st->route->flags & GH_ROUTE_SLOW && h->pool) return offload_slow(st);
+  return run_fast(st);
+}
+
+/* MHD's access handler, called for a request: once when its head is in, once per piece of body,
+ * once when the body is complete (*upload_size 0), and again after every resume. */
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls) {
   (void)version;
-  gh_http *h = cls;
   struct conn_state *st = *con_cls;
-
-  if (!st) {
-    st = calloc(1, sizeof *st);
-    if (!st) return MHD_NO;
-    atomic_fetch_add(&h->active, 1);
-    st->h = h;
-    st->conn = conn;
-    st->req.arena = gh_arena_new();
-    st->resp.arena = st->req.arena;
-    st->req.method = gh_arena_strdup(st->req.arena, method);
-    st->req.path = gh_arena_strdup(st->req.arena, url);
-    *con_cls = st;
-    /* the head is complete: take the header fields and query arguments once */
-    gh_req *r = &st->req;
-    struct collect hc = {.a = r->arena}, qc = {.a = r->arena};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &hc);
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &qc);
-    r->headers = hc.v;
-    r->nheaders = hc.n;
-    r->query = qc.v;
-    r->nquery = qc.n;
-    const char *cl = gh_req_header(r, "Content-Length");
-    st->phase = PH_BODY;
-    unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
-    if (strlen(method) + strlen(url) + 12 + hc.bytes + qc.bytes > h->max_header) {
-      /* Answered as a 413 is: any body is read and discarded first (up to DISCARD_MAX). */
-      st->too_large = st->headers_large = true;
-      if (announced > DISCARD_MAX) return reject_too_large(conn, st);
-    } else if (announced > h->max_body) {
-      st->too_large = true;
-      /* Up to DISCARD_MAX the body is read and thrown away and the 413 sent once it is in: a
-       * server that answers and closes with unread data makes the kernel reset the connection,
-       * and the client often never sees the 413. Bigger bodies are refused at once. */
-      if (announced > DISCARD_MAX) return reject_too_large(conn, st);
-    }
-    return MHD_YES;
-  }
-
-  if (st->phase == PH_BODY && *upload_size) {
-    size_t n = *upload_size;
-    *upload_size = 0;
-    if (st->too_large || st->body_len + n > h->max_body) {
-      st->too_large = true; /* discard the rest; answered when the upload ends */
-      return MHD_YES;
-    }
-    if (st->body_len + n > st->body_cap) {
-      size_t cap = st->body_cap ? st->body_cap : 1024;
-      while (cap < st->body_len + n) cap *= 2;
-      if (cap > h->max_body) cap = h->max_body;
-      char *nb = realloc(st->body, cap);
-      if (!nb) gh_oom();
-      st->body = nb;
-      st->body_cap = cap;
-    }
-    memcpy(st->body + st->body_len, upload, n);
-    st->body_len += n;
-    return MHD_YES;
-  }
-
-  if (st->phase == PH_SUSPENDED) return MHD_YES; /* spurious wake-up */
-  if (st->phase == PH_DONE) return send_resp(conn, &st->resp);
-
-  /* Upload complete: route and dispatch. */
-  gh_req *r = &st->req;
-  gh_resp *resp = &st->resp;
-  resp->status = 500;
-  if (st->too_large) return reject_too_large(conn, st);
-  r->body = st->body;
-  r->body_len = st->body_len;
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  if (ci && ci->client_addr) {
-    char ip[INET6_ADDRSTRLEN] = "";
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-      inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
-    else if (sa->sa_family == AF_INET6)
-      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
-    r->peer_ip = gh_arena_strdup(r->arena, ip);
-  }
-
-  bool known;
-  st->route = find_route(h, r->method, r->path, &known);
-  if (!st->route) {
-    gh_resp_empty(resp, 404, false);
-    return send_resp(conn, resp);
-  }
-  if (!prepare_body(st)) return send_resp(conn, resp);
-
-  if (st->route->flags & GH_ROUTE_SLOW && h->pool) {
-    if (!gh_workpool_reserve(h->pool)) {
-      if (add_waiter(h, st)) return MHD_YES;
-      gh_resp_error(resp, GH_E_SERVICE_UNAVAILABLE);
-      return send_resp(conn, resp);
-    }
-    st->phase = PH_SUSPENDED;
-    MHD_suspend_connection(conn);
-    gh_workpool_submit(h->pool, run_slow, st);
-    return MHD_YES;
-  }
-  if (h->busy_per_window) count_fast(h);
-  st->route->fn(st->route->arg ? st->route->arg : h->app, r, resp);
-  st->phase = PH_DONE;
-  return send_resp(conn, resp);
+  if (!st) return on_head(cls, conn, method, url, con_cls);
+  if (st->phase == PH_BODY && *upload_size) return on_upload(st, upload, upload_size);
+  if (st->phase == PH_SUSPENDED) return MHD_YES;               /* spurious wake-up */
+  if (st->phase == PH_DONE) return send_resp(conn, &st->resp); /* a resumed one, answered */
+  return dispatch(st);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -564,13 +541,11 @@ gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_
                         void *app, gh_workpool *pool, gh_http **out) {
   gh_http *h = gh_xcalloc(1, sizeof *h);
   h->listen_fd = MHD_INVALID_SOCKET;
-  h->routes = routes;
-  h->nroutes = nroutes;
+  gh_router_init(&h->router, routes, nroutes);
   h->app = app;
   h->pool = pool;
   h->max_body = cfg->max_body;
-  h->busy_per_window = (long)(cfg->busy_rps * RATE_WINDOW_MS / 1000);
-  if (cfg->busy_rps && !h->busy_per_window) h->busy_per_window = 1;
+  gh_ratemeter_init(&h->fast_rate, cfg->busy_rps);
   h->max_header = cfg->max_header ? cfg->max_header : 16384;
   /* MHD keeps the whole request head in the connection's memory pool and answers a head that
    * does not fit with its own HTML 431 (0.9.75 sends the status line and headers twice when the

@@ -1,6 +1,7 @@
 /* HTTP layer: libmicrohttpd adapter (internal epoll thread pool), exact-match router (plus opt-in
- * prefix routes), capped request bodies, JSON/form body parsing, offloading of slow routes to a
- * bounded worker pool via suspend/resume. Knows nothing of auth rules. */
+ * prefix routes; router.h), capped request bodies, JSON/form body parsing, offloading of slow
+ * routes to a bounded worker pool via suspend/resume. Cookie header parsing: cookie.h. Knows
+ * nothing of auth rules. */
 #ifndef GH_HTTP_HTTP_H
 #define GH_HTTP_HTTP_H
 
@@ -102,9 +103,5 @@ void gh_resp_raw_json(gh_resp *r, int status, const char *json_text);
 void gh_resp_error(gh_resp *r, gh_err e);
 void gh_resp_error_msg(gh_resp *r, int status, const char *code, const char *message);
 void gh_resp_empty(gh_resp *r, int status, bool json_content_type);
-
-/* Cookie header parsing as better-call does it: the first occurrence of name wins, surrounding
- * double quotes are stripped and the value is percent-decoded when it contains '%'. */
-const char *gh_cookie_get(gh_arena *a, const char *cookie_header, const char *name);
 
 #endif

@@ -11,7 +11,7 @@
 #include "common/arena.h"
 #include "common/encoding.h"
 #include "crypto/cookie_sign.h"
-#include "http/http.h"
+#include "http/cookie.h"
 
 #define SECRET "test-secret-that-is-long-enough-0123456789abcdef"
 #define NAME "better-auth.session_token"

@@ -1,4 +1,4 @@
-/* http/origin + cookie header parsing + the wire error table. */
+/* http/origin + the wire error table (cookie header parsing: test_cookie.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,23 +106,6 @@ static void client_ip(void **state) {
   gh_arena_free(a);
 }
 
-static void cookie_header(void **state) {
-  (void)state;
-  gh_arena *a = gh_arena_new();
-  const char *n = "better-auth.session_token";
-  assert_string_equal(gh_cookie_get(a, "better-auth.session_token=abc.def%3D", n), "abc.def=");
-  assert_string_equal(gh_cookie_get(a, "x=1; better-auth.session_token=\"q.v\"; y=2", n), "q.v");
-  assert_string_equal(
-      gh_cookie_get(a, "better-auth.session_token=first; better-auth.session_token=second", n),
-      "first");
-  assert_null(gh_cookie_get(a, "other=1", n));
-  assert_null(gh_cookie_get(a, NULL, n));
-  assert_null(gh_cookie_get(a, "better-auth.session_token=bad%zz", n));
-  assert_null(gh_cookie_get(a, "xbetter-auth.session_token=1", n));
-  assert_string_equal(gh_cookie_get(a, "  better-auth.session_token = v ;", n), "v");
-  gh_arena_free(a);
-}
-
 static void error_table(void **state) {
   (void)state;
   const gh_err_info *e = gh_err_lookup(GH_E_USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL);
@@ -165,10 +148,9 @@ static void resp_json_error(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(url_origin),      cmocka_unit_test(trusted),
-      cmocka_unit_test(safe_relative),   cmocka_unit_test(client_ip),
-      cmocka_unit_test(cookie_header),   cmocka_unit_test(error_table),
-      cmocka_unit_test(resp_json_error),
+      cmocka_unit_test(url_origin),    cmocka_unit_test(trusted),
+      cmocka_unit_test(safe_relative), cmocka_unit_test(client_ip),
+      cmocka_unit_test(error_table),   cmocka_unit_test(resp_json_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
