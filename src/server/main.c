@@ -67,7 +67,7 @@ static int cmd_migrate(const gh_config *c) {
   gh_store *st;
   if (open_store(c, &st)) return 1;
   int applied = 0;
-  gh_status rc = gh_store_migrate(st, &applied);
+  gh_status rc = gh_store_migrate(st, NULL, 0, &applied);
   gh_store_close(st);
   if (rc != GH_OK) {
     fprintf(stderr, "gatehouse: migration failed: %s\n", gh_status_str(rc));
@@ -128,7 +128,7 @@ static int cmd_keys(const gh_config *c, int argc, char **argv) {
   gh_arena *a = gh_arena_new();
   int ret = 1;
   if (open_store(c, &st)) goto out;
-  gh_status rc = gh_store_check_schema(st);
+  gh_status rc = gh_store_check_schema(st, NULL, 0);
   if (rc != GH_OK) {
     fprintf(stderr, "gatehouse: database not ready (%s); run `gatehouse migrate`\n",
             gh_status_str(rc));
@@ -165,8 +165,8 @@ out:
 static int cmd_serve(gh_config *c, bool migrate) {
   gh_store *st;
   if (open_store(c, &st)) return 1;
-  gh_status rc = gh_store_check_schema(st);
-  if (rc == GH_ERR_SCHEMA && migrate) rc = gh_store_migrate(st, NULL);
+  gh_status rc = gh_store_check_schema(st, NULL, 0);
+  if (rc == GH_ERR_SCHEMA && migrate) rc = gh_store_migrate(st, NULL, 0, NULL);
   if (rc != GH_OK) {
     gh_store_close(st);
     if (rc == GH_ERR_SCHEMA)
@@ -306,7 +306,7 @@ static int cmd_user(const gh_config *c, int argc, char **argv) {
   int ret = 1;
   char hash[GH_PASSWORD_HASH_LEN + 1] = {0};
   if (open_store(c, &st)) goto out;
-  gh_status rc = gh_store_check_schema(st);
+  gh_status rc = gh_store_check_schema(st, NULL, 0);
   if (rc != GH_OK) {
     fprintf(stderr, "gatehouse: database not ready (%s); run `gatehouse migrate`\n",
             gh_status_str(rc));

@@ -19,6 +19,7 @@
 #include "common/arena.h"
 #include "common/time.h"
 #include "store/migrations.h"
+#include "plugins/jwt_store.h"
 #include "store/store.h"
 
 #define PG_SCHEMA "gh_test_store"
@@ -130,7 +131,7 @@ static int setup_empty(void **state) {
 static int setup_migrated(void **state) {
   gh_store *s = open_fresh();
   int n = -1;
-  assert_int_equal(gh_store_migrate(s, &n), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, &n), GH_OK);
   assert_true(n > 0);
   *state = s;
   return 0;
@@ -227,15 +228,15 @@ static void test_migrate_idempotent(void **state) {
   gh_session x;
   gh_user u;
   int n = -1;
-  assert_int_equal(gh_store_check_schema(s), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_ERR_SCHEMA);
   assert_int_equal(gh_store_session_by_token(s, a, "tok", &x, &u), GH_ERR_SCHEMA);
-  assert_int_equal(gh_store_migrate(s, &n), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, &n), GH_OK);
   assert_int_equal(n, (int)migration_count());
-  assert_int_equal(gh_store_check_schema(s), GH_OK);
-  assert_int_equal(gh_store_migrate(s, &n), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, &n), GH_OK);
   assert_int_equal(n, 0);
-  assert_int_equal(gh_store_migrate(s, NULL), GH_OK);
-  assert_int_equal(gh_store_check_schema(s), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, NULL), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
   assert_int_equal(gh_store_ping(s), GH_OK);
   assert_int_equal(gh_store_session_by_token(s, a, "tok", &x, &u), GH_ERR_NOT_FOUND);
   gh_arena_free(a);
@@ -517,7 +518,7 @@ static void add_key(gh_store *s, const char *id, int64_t created, bool expiring,
                    .created_at = created,
                    .has_expiry = expiring,
                    .expires_at = expires};
-  assert_int_equal(gh_store_jwks_insert(s, &r, retire_at), GH_OK);
+  assert_int_equal(gh_jwt_store_insert(s, &r, retire_at), GH_OK);
 }
 
 static void test_jwks(void **state) {
@@ -525,7 +526,7 @@ static void test_jwks(void **state) {
   gh_arena *a = gh_arena_new();
   gh_jwks_row *rows;
   size_t n = 99;
-  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(gh_jwt_store_list(s, a, &rows, &n), GH_OK);
   assert_int_equal(n, 0);
   /* Inserted out of order: listed by createdAt. */
   add_key(s, "k2", T0 + 2000, false, 0, 0);
@@ -536,8 +537,8 @@ static void test_jwks(void **state) {
                      .alg = "RS256",
                      .crv = NULL,
                      .created_at = T0 + 3000};
-  assert_int_equal(gh_store_jwks_insert(s, &rsa, 0), GH_OK);
-  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(gh_jwt_store_insert(s, &rsa, 0), GH_OK);
+  assert_int_equal(gh_jwt_store_list(s, a, &rows, &n), GH_OK);
   assert_int_equal(n, 3);
   assert_string_equal(rows[0].id, "k1");
   assert_true(rows[0].has_expiry);
@@ -550,7 +551,7 @@ static void test_jwks(void **state) {
   assert_null(rows[2].crv);
   /* Rotation: retire_at sets expiresAt on keys without one or with a later one, then inserts. */
   add_key(s, "k4", T0 + 4000, false, 0, T0 + 3500);
-  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(gh_jwt_store_list(s, a, &rows, &n), GH_OK);
   assert_int_equal(n, 4);
   for (size_t i = 0; i < 3; i++) {
     assert_true(rows[i].has_expiry);
@@ -561,8 +562,8 @@ static void test_jwks(void **state) {
   /* A duplicate id rolls the whole rotation back: nothing retired, nothing inserted. */
   gh_jwks_row dup = {
       .id = "k4", .public_key = "{}", .private_key = "\"\"", .created_at = T0 + 5000};
-  assert_int_equal(gh_store_jwks_insert(s, &dup, T0 + 4500), GH_ERR_CONFLICT);
-  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(gh_jwt_store_insert(s, &dup, T0 + 4500), GH_ERR_CONFLICT);
+  assert_int_equal(gh_jwt_store_list(s, a, &rows, &n), GH_OK);
   assert_int_equal(n, 4);
   assert_false(rows[3].has_expiry);
   gh_arena_free(a);
@@ -718,10 +719,10 @@ static void test_better_auth_issuer(void **state) {
     assert_int_equal(gh_store_open(url, &s), GH_OK);
   }
   int n = -1;
-  assert_int_equal(gh_store_check_schema(s), GH_ERR_SCHEMA);
-  assert_int_equal(gh_store_migrate(s, &n), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, &n), GH_OK);
   assert_int_equal(n, (int)migration_count());
-  assert_int_equal(gh_store_check_schema(s), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
   /* the existing account table was kept as it is */
   assert_raw(target, "select count(*) from \"gatehouse_migrations\"", "1");
 
@@ -801,7 +802,7 @@ static void test_extra_columns(void **state) {
     unlink(path);
     snprintf(url, sizeof url, "sqlite:%s", path);
     assert_int_equal(gh_store_open(url, &s), GH_OK);
-    assert_int_equal(gh_store_migrate(s, NULL), GH_OK);
+    assert_int_equal(gh_store_migrate(s, NULL, 0, NULL), GH_OK);
     assert_int_equal(gh_store_create_user(s, &u, NULL, NULL), GH_OK);
     gh_store_close(s);
     raw_exec(path, "alter table \"user\" add column \"role\" text;"
@@ -815,7 +816,7 @@ static void test_extra_columns(void **state) {
     assert_int_equal(gh_store_open(g_pg_url, &s), GH_OK);
   }
   *state = s;
-  assert_int_equal(gh_store_check_schema(s), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
   gh_user u2 = mk_user("u2", "bob@example.com", T0);
   gh_session x = mk_session("s2", "tok2", "u2", T0, T0 + DAY);
   assert_int_equal(gh_store_create_user(s, &u2, NULL, &x), GH_OK);
@@ -835,7 +836,7 @@ static void test_sqlite_file(void **state) {
   snprintf(path, sizeof path, "%s/nested/dir/gatehouse.db", g_tmpdir);
   snprintf(url, sizeof url, "sqlite:%s", path);
   assert_int_equal(gh_store_open(url, &s), GH_OK);
-  assert_int_equal(gh_store_migrate(s, NULL), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, NULL), GH_OK);
   struct stat sb;
   assert_int_equal(stat(path, &sb), 0);
   assert_int_equal(sb.st_mode & 0777, 0600);
@@ -843,7 +844,7 @@ static void test_sqlite_file(void **state) {
   /* a second connection (as another thread would have) sees the same data */
   gh_store *s2 = NULL;
   assert_int_equal(gh_store_open(url, &s2), GH_OK);
-  assert_int_equal(gh_store_check_schema(s2), GH_OK);
+  assert_int_equal(gh_store_check_schema(s2, NULL, 0), GH_OK);
   add_user(s, "u1", "ann@example.com");
   add_session(s2, "s1", "t1", "u1", T0, T0 + DAY);
   assert_true(has_session(s, "t1"));
@@ -903,7 +904,7 @@ static void test_sqlite_concurrent_writers(void **state) {
   gh_store *s = NULL;
   snprintf(url, sizeof url, "sqlite:%s/concurrent.db", g_tmpdir);
   assert_int_equal(gh_store_open(url, &s), GH_OK);
-  assert_int_equal(gh_store_migrate(s, NULL), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, NULL), GH_OK);
   pthread_t t[4];
   struct writer w[4];
   for (int i = 0; i < 4; i++) {
@@ -1007,7 +1008,7 @@ static void test_pg_reconnect(void **state) {
   pg_reset_schema();
   snprintf(url, sizeof url, "%s&application_name=gh_store_victim", g_pg_url);
   assert_int_equal(gh_store_open(url, &s), GH_OK);
-  assert_int_equal(gh_store_migrate(s, NULL), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, NULL), GH_OK);
   add_user(s, "u1", "ann@example.com");
   add_session(s, "s1", "t1", "u1", T0, T0 + DAY);
   assert_true(has_session(s, "t1"));
@@ -1030,7 +1031,7 @@ static void test_pg_reconnect(void **state) {
   gh_user u2 = mk_user("u2", "bob@example.com", T0);
   assert_int_equal(gh_store_create_user(s, &u2, NULL, NULL), GH_ERR_DB_UNAVAILABLE);
   assert_int_equal(gh_store_create_user(s, &u2, NULL, NULL), GH_OK);
-  assert_int_equal(gh_store_check_schema(s), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
   gh_store_close(s);
   gh_arena_free(a);
 }
