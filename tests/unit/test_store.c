@@ -242,6 +242,256 @@ static void test_migrate_idempotent(void **state) {
   gh_arena_free(a);
 }
 
+/* --- tests: the generic runner ------------------------------------------------------------- */
+
+static const gh_query RT_CREATE = {
+    "rt_create",
+    "create table \"runner_t\" (\"id\" text not null primary key, \"note\" text, \"at\" text not "
+    "null, \"maybe\" text, \"flag\" integer not null, \"n\" integer not null)",
+    "create table \"runner_t\" (\"id\" text not null primary key, \"note\" text, \"at\" "
+    "timestamptz "
+    "not null, \"maybe\" timestamptz, \"flag\" boolean not null, \"n\" bigint not null)",
+    NULL};
+static const gh_query RT_INSERT = {
+    "rt_insert",
+    "insert into \"runner_t\" (\"id\", \"note\", \"at\", \"maybe\", \"flag\", \"n\") values (?1, "
+    "?2, ?3, ?4, ?5, ?6)",
+    "insert into \"runner_t\" (\"id\", \"note\", \"at\", \"maybe\", \"flag\", \"n\") values ($1, "
+    "$2, $3, $4, $5, $6)",
+    NULL};
+static const gh_query RT_ALL = {
+    "rt_all",
+    "select \"id\", \"note\", \"at\", \"maybe\", \"flag\", \"n\" from \"runner_t\" order by \"id\"",
+    "select \"id\", \"note\", \"at\", \"maybe\", \"flag\", \"n\" from \"runner_t\" order by \"id\"",
+    "ttdDbi"};
+static const gh_query RT_BY_NOTE = {
+    "rt_by_note", "select \"id\" from \"runner_t\" where \"note\" is not distinct from ?1",
+    "select \"id\" from \"runner_t\" where \"note\" is not distinct from $1", "t"};
+static const gh_query RT_COUNT = {"rt_count", "select count(*) from \"runner_t\"",
+                                  "select count(*) from \"runner_t\"", "i"};
+static const gh_query RT_FLAG_ALL = {"rt_flag", "update \"runner_t\" set \"flag\" = ?1",
+                                     "update \"runner_t\" set \"flag\" = $1", NULL};
+static const gh_query RT_INT4 = {"rt_int4", "select cast(-42 as integer), 1 = 1",
+                                 "select cast(-42 as integer), 1 = 1", "ib"};
+static const gh_query RT_SQLITE_ONLY = {"rt_sqlite_only", "select 1", NULL, NULL};
+static const gh_query RT_PG_ONLY = {"rt_pg_only", NULL, "select 1", NULL};
+
+static long rt_count(gh_store *s, gh_arena *a) {
+  gh_rows r;
+  assert_int_equal(gh_store_query(s, a, &RT_COUNT, &r, ""), GH_OK);
+  assert_int_equal(r.n, 1);
+  assert_int_equal(r.ncols, 1);
+  return (long)gh_rows_at(&r, 0)[0].num;
+}
+
+static void test_runner(void **state) {
+  gh_store *s = *state;
+  gh_arena *a = gh_arena_new();
+  gh_rows r;
+  long changes = -1;
+  const int64_t later = T0 + DAY, big = INT64_C(5000000000123);
+  assert_int_equal(gh_store_exec(s, &RT_CREATE, NULL, ""), GH_OK);
+  assert_int_equal(
+      gh_store_exec(s, &RT_INSERT, &changes, "ttdDbi", "a", "hello", T0, &later, true, big), GH_OK);
+  assert_int_equal(changes, 1);
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, &changes, "ttdDbi", "b", (const char *)NULL, T0 + 1,
+                                 (const int64_t *)NULL, false, INT64_C(-7)),
+                   GH_OK);
+  assert_int_equal(changes, 1);
+
+  assert_int_equal(gh_store_query(s, a, &RT_ALL, &r, ""), GH_OK);
+  assert_int_equal(r.n, 2);
+  assert_int_equal(r.ncols, 6);
+  const gh_cell *c = gh_rows_at(&r, 0);
+  assert_string_equal(c[0].text, "a");
+  assert_string_equal(c[1].text, "hello");
+  assert_false(c[1].null);
+  assert_true(c[2].num == T0);
+  assert_false(c[3].null);
+  assert_true(c[3].num == later);
+  assert_int_equal(c[4].num, 1);
+  assert_true(c[5].num == big);
+  c = gh_rows_at(&r, 1);
+  assert_string_equal(c[0].text, "b");
+  assert_null(c[1].text);
+  assert_true(c[1].null);
+  assert_true(c[2].num == T0 + 1);
+  assert_true(c[3].null);
+  assert_int_equal(c[4].num, 0);
+  assert_true(c[5].num == -7);
+
+  /* a NULL text parameter binds NULL */
+  assert_int_equal(gh_store_query(s, a, &RT_BY_NOTE, &r, "t", (const char *)NULL), GH_OK);
+  assert_int_equal(r.n, 1);
+  assert_string_equal(gh_rows_at(&r, 0)[0].text, "b");
+  assert_int_equal(gh_store_query(s, a, &RT_BY_NOTE, &r, "t", "nothing"), GH_OK);
+  assert_int_equal(r.n, 0);
+
+  /* int4 and boolean expressions */
+  assert_int_equal(gh_store_query(s, a, &RT_INT4, &r, ""), GH_OK);
+  assert_int_equal(r.n, 1);
+  assert_true(gh_rows_at(&r, 0)[0].num == -42);
+  assert_int_equal(gh_rows_at(&r, 0)[1].num, 1);
+
+  /* unique violation */
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "a", "again", T0,
+                                 (const int64_t *)NULL, false, INT64_C(0)),
+                   GH_ERR_CONFLICT);
+
+  /* a failed transaction leaves nothing */
+  assert_int_equal(gh_store_begin(s), GH_OK);
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "c", "in tx", T0,
+                                 (const int64_t *)NULL, true, INT64_C(1)),
+                   GH_OK);
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "a", "dup", T0,
+                                 (const int64_t *)NULL, true, INT64_C(1)),
+                   GH_ERR_CONFLICT);
+  gh_store_rollback(s);
+  assert_int_equal(rt_count(s, a), 2);
+  /* explicit rollback of a healthy transaction, and a commit */
+  assert_int_equal(gh_store_begin(s), GH_OK);
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "c", "x", T0, (const int64_t *)NULL,
+                                 true, INT64_C(1)),
+                   GH_OK);
+  gh_store_rollback(s);
+  assert_int_equal(rt_count(s, a), 2);
+  gh_store_rollback(s); /* none open: nothing happens */
+  assert_int_equal(gh_store_begin(s), GH_OK);
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "d", "y", T0, (const int64_t *)NULL,
+                                 true, INT64_C(1)),
+                   GH_OK);
+  assert_int_equal(gh_store_commit(s), GH_OK);
+  assert_int_equal(rt_count(s, a), 3);
+
+  assert_int_equal(gh_store_exec(s, &RT_FLAG_ALL, &changes, "b", true), GH_OK);
+  assert_int_equal(changes, 3);
+
+  /* misuse */
+  static const gh_query wrong_cols = {"rt_wrong", "select \"id\", \"note\" from \"runner_t\"",
+                                      "select \"id\", \"note\" from \"runner_t\"", "t"};
+  static const gh_query bad_cols = {"rt_bad", "select 1", "select 1", "x"};
+  assert_int_equal(gh_store_query(s, a, &wrong_cols, &r, ""), GH_ERR_INVALID);
+  assert_int_equal(gh_store_query(s, a, &bad_cols, &r, ""), GH_ERR_INVALID);
+  assert_int_equal(gh_store_exec(s, &RT_FLAG_ALL, NULL, "z", 1), GH_ERR_INVALID);
+  /* a query without a text for this backend runs nothing */
+  assert_int_equal(
+      gh_store_query(s, a, g_kind == GH_STORE_SQLITE ? &RT_PG_ONLY : &RT_SQLITE_ONLY, &r, ""),
+      GH_OK);
+  assert_int_equal(r.n, 0);
+  assert_int_equal(
+      gh_store_query(s, a, g_kind == GH_STORE_SQLITE ? &RT_SQLITE_ONLY : &RT_PG_ONLY, &r, ""),
+      GH_OK);
+  assert_int_equal(r.n, 1);
+  gh_arena_free(a);
+}
+
+/* --- tests: extra migrations --------------------------------------------------------------- */
+
+/* 902 inserts into 901's table: it fails unless 901 ran first. */
+static const gh_store_migration EXTRA[] = {
+    {"901_plug_a", "create table \"plug_a\" (\"id\" text not null primary key)",
+     "create table \"plug_a\" (\"id\" text not null primary key)"},
+    {"902_plug_b",
+     "create table \"plug_b\" (\"id\" text not null primary key); insert into \"plug_a\" "
+     "(\"id\") values ('from-902')",
+     "create table \"plug_b\" (\"id\" text not null primary key); insert into \"plug_a\" "
+     "(\"id\") values ('from-902')"},
+};
+/* creates a table, then fails: neither the table nor its record may remain */
+static const gh_store_migration BROKEN[] = {
+    {"903_broken", "create table \"plug_c\" (\"id\" text); this is not sql",
+     "create table \"plug_c\" (\"id\" text); this is not sql"},
+};
+
+static const gh_query MIG_NAMES = {
+    "mig_names",
+    "select \"name\" from \"gatehouse_migrations\" where \"name\" like '9%' order by \"name\"",
+    "select \"name\" from \"gatehouse_migrations\" where \"name\" like '9%' order by \"name\"",
+    "t"};
+static const gh_query PLUG_A = {"plug_a", "select \"id\" from \"plug_a\"",
+                                "select \"id\" from \"plug_a\"", "t"};
+static const gh_query PLUG_C = {"plug_c", "select \"id\" from \"plug_c\"",
+                                "select \"id\" from \"plug_c\"", "t"};
+static const gh_query USER_ANY = {"user_any", "select \"id\" from \"user\"",
+                                  "select \"id\" from \"user\"", "t"};
+
+static void test_extra_migrations(void **state) {
+  gh_store *s = *state;
+  gh_arena *a = gh_arena_new();
+  gh_rows r;
+  int n = -1;
+  assert_int_equal(gh_store_check_schema(s, EXTRA, 2), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, &n), GH_OK); /* core only */
+  assert_int_equal(n, (int)migration_count());
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, EXTRA, 2), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_check_schema(s, EXTRA, 1), GH_ERR_SCHEMA);
+
+  assert_int_equal(gh_store_migrate(s, EXTRA, 2, &n), GH_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(gh_store_check_schema(s, EXTRA, 2), GH_OK);
+  assert_int_equal(gh_store_query(s, a, &MIG_NAMES, &r, ""), GH_OK);
+  assert_int_equal(r.n, 2);
+  assert_string_equal(gh_rows_at(&r, 0)[0].text, "901_plug_a");
+  assert_string_equal(gh_rows_at(&r, 1)[0].text, "902_plug_b");
+  assert_int_equal(gh_store_query(s, a, &PLUG_A, &r, ""), GH_OK);
+  assert_int_equal(r.n, 1);
+  assert_string_equal(gh_rows_at(&r, 0)[0].text, "from-902");
+  assert_int_equal(gh_store_migrate(s, EXTRA, 2, &n), GH_OK); /* idempotent */
+  assert_int_equal(n, 0);
+
+  /* a failing one is rolled back whole and stays pending */
+  assert_int_equal(gh_store_migrate(s, BROKEN, 1, &n), GH_ERR_DB);
+  assert_int_equal(n, 0);
+  assert_int_equal(gh_store_check_schema(s, BROKEN, 1), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_check_schema(s, EXTRA, 2), GH_OK);
+  assert_int_equal(gh_store_query(s, a, &PLUG_C, &r, ""), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_query(s, a, &MIG_NAMES, &r, ""), GH_OK);
+  assert_int_equal(r.n, 2);
+  gh_arena_free(a);
+}
+
+static const gh_store_ledger TEST_LEDGER = {
+    .create = {"l_create",
+               "create table if not exists \"own_migrations\" (\"name\" text primary key, \"at\" "
+               "text not null)",
+               "create table if not exists \"own_migrations\" (\"name\" text primary key, \"at\" "
+               "timestamptz not null)",
+               NULL},
+    .exists = {"l_exists",
+               "select exists (select 1 from sqlite_master where type = 'table' and name = "
+               "'own_migrations')",
+               "select to_regclass('\"own_migrations\"') is not null", "b"},
+    .applied = {"l_applied", "select 1 from \"own_migrations\" where \"name\" = ?1",
+                "select 1 from \"own_migrations\" where \"name\" = $1", NULL},
+    .record = {"l_record", "insert into \"own_migrations\" (\"name\", \"at\") values (?1, ?2)",
+               "insert into \"own_migrations\" (\"name\", \"at\") values ($1, $2)", NULL},
+    .lock = {"l_lock", NULL, "select pg_advisory_xact_lock(7152026999)", NULL},
+};
+static const gh_query OWN_NAMES = {
+    "own_names", "select \"name\" from \"own_migrations\" order by \"name\"",
+    "select \"name\" from \"own_migrations\" order by \"name\"", "t"};
+
+static void test_migrate_list(void **state) {
+  gh_store *s = *state;
+  gh_arena *a = gh_arena_new();
+  gh_rows r;
+  int n = -1;
+  assert_int_equal(gh_store_check_list(s, &TEST_LEDGER, EXTRA, 2), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_migrate_list(s, &TEST_LEDGER, EXTRA, 2, &n), GH_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(gh_store_check_list(s, &TEST_LEDGER, EXTRA, 2), GH_OK);
+  assert_int_equal(gh_store_migrate_list(s, &TEST_LEDGER, EXTRA, 2, &n), GH_OK);
+  assert_int_equal(n, 0);
+  assert_int_equal(gh_store_query(s, a, &OWN_NAMES, &r, ""), GH_OK);
+  assert_int_equal(r.n, 2);
+  assert_string_equal(gh_rows_at(&r, 1)[0].text, "902_plug_b");
+  /* no gatehouse table */
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_query(s, a, &USER_ANY, &r, ""), GH_ERR_SCHEMA);
+  gh_arena_free(a);
+}
+
 /* --- tests: users ------------------------------------------------------------------------- */
 
 static void test_create_user_conflict(void **state) {
@@ -1058,6 +1308,9 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
       cmocka_unit_test_setup_teardown(test_set_password, setup_migrated, teardown),                \
       cmocka_unit_test_setup_teardown(test_extra_columns, setup_migrated, teardown),               \
       cmocka_unit_test_setup_teardown(test_jwks, setup_migrated, teardown),                        \
+      cmocka_unit_test_setup_teardown(test_runner, setup_empty, teardown),                         \
+      cmocka_unit_test_setup_teardown(test_extra_migrations, setup_empty, teardown),               \
+      cmocka_unit_test_setup_teardown(test_migrate_list, setup_empty, teardown),                   \
       cmocka_unit_test(test_better_auth_issuer)
 
 int main(void) {
