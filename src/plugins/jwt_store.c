@@ -58,16 +58,11 @@ gh_status gh_jwt_store_insert(gh_store *s, const gh_jwks_row *row, int64_t retir
   if (status) return status;
   if (retire_at > 0) {
     status = gh_store_exec(s, &Q_RETIRE, NULL, "d", retire_at);
-    if (status) goto fail;
+    if (status) goto done;
   }
   status =
       gh_store_exec(s, &Q_INSERT, NULL, "tttdDtt", row->id, row->public_key, row->private_key,
                     row->created_at, row->has_expiry ? &row->expires_at : NULL, row->alg, row->crv);
-  if (status) goto fail;
-  status = gh_store_commit(s);
-  if (status) goto fail;
-  return GH_OK;
-fail:
-  gh_store_rollback(s);
-  return status;
+done:
+  return gh_store_end(s, status);
 }

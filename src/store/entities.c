@@ -196,24 +196,20 @@ gh_status gh_store_create_user(gh_store *s, const gh_user *u, const gh_account *
   if (status || (status = gh_store_begin(s))) return status;
   status = gh_store_exec(s, &Q_USER_INSERT, NULL, USER_FMT, u->id, u->name, u->email,
                          (int)u->email_verified, u->image, u->created_at, u->updated_at);
-  if (status) goto fail;
+  if (status) goto done;
   if (cred) {
     status = insert_account(s, cred->id, cred->account_id ? cred->account_id : u->id,
                             cred->provider_id ? cred->provider_id : "credential",
                             cred->user_id ? cred->user_id : u->id, cred->password, cred->created_at,
                             cred->updated_at);
-    if (status) goto fail;
+    if (status) goto done;
   }
   if (sess) {
     status = insert_session(s, sess, sess->user_id ? sess->user_id : u->id);
-    if (status) goto fail;
+    if (status) goto done;
   }
-  status = gh_store_commit(s);
-  if (status) goto fail;
-  return GH_OK;
-fail:
-  gh_store_rollback(s);
-  return status;
+done:
+  return gh_store_end(s, status);
 }
 
 gh_status gh_store_update_user(gh_store *s, const char *id, const char *name, bool set_image,
@@ -234,17 +230,13 @@ gh_status gh_store_delete_user(gh_store *s, const char *id) {
   if ((status = gh_store_exec(s, &Q_SESSIONS_DELETE_USER, NULL, "t", id)) ||
       (status = gh_store_exec(s, &Q_ACCOUNTS_DELETE_USER, NULL, "t", id)) ||
       (status = gh_store_exec(s, &Q_USER_DELETE, &n, "t", id)))
-    goto fail;
+    goto done;
   if (n == 0) {
     status = GH_ERR_NOT_FOUND;
-    goto fail;
+    goto done;
   }
-  status = gh_store_commit(s);
-  if (status) goto fail;
-  return GH_OK;
-fail:
-  gh_store_rollback(s);
-  return status;
+done:
+  return gh_store_end(s, status);
 }
 
 /* --- credential account ------------------------------------------------------------------- */
@@ -268,29 +260,25 @@ gh_status gh_store_set_password(gh_store *s, const char *user_id, const char *ha
   gh_status status = new_account_id ? detect_issuer(s) : GH_OK;
   if (status || (status = gh_store_begin(s))) return status;
   status = gh_store_exec(s, &Q_CRED_UPDATE, &n, "tdt", hash, now, user_id);
-  if (status) goto fail;
+  if (status) goto done;
   if (n == 0) {
     if (!new_account_id) {
       status = GH_ERR_NOT_FOUND;
-      goto fail;
+      goto done;
     }
     status = insert_account(s, new_account_id, user_id, "credential", user_id, hash, now, now);
-    if (status) goto fail;
+    if (status) goto done;
   }
   if (revoke_sessions) {
     status = gh_store_exec(s, &Q_SESSIONS_DELETE_USER, NULL, "t", user_id);
-    if (status) goto fail;
+    if (status) goto done;
   }
   if (new_session) {
     status = insert_session(s, new_session, new_session->user_id ? new_session->user_id : user_id);
-    if (status) goto fail;
+    if (status) goto done;
   }
-  status = gh_store_commit(s);
-  if (status) goto fail;
-  return GH_OK;
-fail:
-  gh_store_rollback(s);
-  return status;
+done:
+  return gh_store_end(s, status);
 }
 
 /* --- sessions ----------------------------------------------------------------------------- */

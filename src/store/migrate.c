@@ -48,30 +48,23 @@ static gh_status apply(gh_store *s, const gh_store_ledger *l, const char *name, 
   gh_status status = gh_store_begin(s);
   if (status) return status;
   if ((status = gh_store_exec(s, &l->lock, NULL, "")) || (status = is_applied(s, l, name, &done)))
-    goto fail;
+    goto done;
   if (!done) {
-    if (sql && (status = s->ops->script(s, sql, name))) goto fail;
+    if (sql && (status = s->ops->script(s, sql, name))) goto done;
     status = gh_store_exec(s, &l->record, NULL, "td", name, gh_now_ms());
-    if (status) goto fail;
+    if (status) goto done;
     (*n)++;
   }
-  status = gh_store_commit(s);
-  if (status) goto fail;
-  return GH_OK;
-fail:
-  gh_store_rollback(s);
-  return status;
+done:
+  return gh_store_end(s, status);
 }
 
 static gh_status create_ledger(gh_store *s, const gh_store_ledger *l) {
   gh_status status = gh_store_begin(s);
   if (status) return status;
-  if ((status = gh_store_exec(s, &l->lock, NULL, "")) ||
-      (status = gh_store_exec(s, &l->create, NULL, "")) || (status = gh_store_commit(s))) {
-    gh_store_rollback(s);
-    return status;
-  }
-  return GH_OK;
+  if ((status = gh_store_exec(s, &l->lock, NULL, "")) == GH_OK)
+    status = gh_store_exec(s, &l->create, NULL, "");
+  return gh_store_end(s, status);
 }
 
 static void core_list(const gh_store *s, const gh_migration **m, size_t *n) {

@@ -152,6 +152,13 @@ void gh_store_rollback(gh_store *s) {
   if (s) s->ops->rollback(s);
 }
 
+gh_status gh_store_end(gh_store *s, gh_status status) {
+  if (!s) return GH_ERR_INVALID;
+  if (status == GH_OK) status = s->ops->commit(s);
+  if (status) s->ops->rollback(s);
+  return status;
+}
+
 gh_cell *gh_rows_add(gh_arena *a, gh_rows *rows, size_t *cap) {
   size_t w = rows->ncols ? rows->ncols : 1;
   if (rows->n == *cap) {

@@ -113,6 +113,9 @@ GH_MUST_CHECK gh_status gh_store_query(gh_store *s, gh_arena *a, const gh_query 
 GH_MUST_CHECK gh_status gh_store_begin(gh_store *s);
 GH_MUST_CHECK gh_status gh_store_commit(gh_store *s);
 void gh_store_rollback(gh_store *s); /* no-op when no transaction is open */
+/* Ends the open transaction: commits when status is GH_OK, else (or when the commit fails) rolls
+ * back. Returns status, or the commit's error. */
+GH_MUST_CHECK gh_status gh_store_end(gh_store *s, gh_status status);
 
 typedef enum { GH_STORE_SQLITE = 1, GH_STORE_POSTGRES = 2 } gh_store_kind;
 

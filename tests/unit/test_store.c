@@ -363,8 +363,24 @@ static void test_runner(void **state) {
   assert_int_equal(gh_store_commit(s), GH_OK);
   assert_int_equal(rt_count(s, a), 3);
 
+  /* gh_store_end: rolls back on an error, commits on GH_OK */
+  assert_int_equal(gh_store_begin(s), GH_OK);
+  gh_status st = gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "e", "z", T0, (const int64_t *)NULL,
+                               true, INT64_C(1));
+  assert_int_equal(st, GH_OK);
+  if (st == GH_OK)
+    st = gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "e", "dup", T0, (const int64_t *)NULL, true,
+                       INT64_C(1));
+  assert_int_equal(gh_store_end(s, st), GH_ERR_CONFLICT);
+  assert_int_equal(rt_count(s, a), 3);
+  assert_int_equal(gh_store_begin(s), GH_OK);
+  st = gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "e", "z", T0, (const int64_t *)NULL, true,
+                     INT64_C(1));
+  assert_int_equal(gh_store_end(s, st), GH_OK);
+  assert_int_equal(rt_count(s, a), 4);
+
   assert_int_equal(gh_store_exec(s, &RT_FLAG_ALL, &changes, "b", true), GH_OK);
-  assert_int_equal(changes, 3);
+  assert_int_equal(changes, 4);
 
   /* misuse */
   static const gh_query wrong_cols = {"rt_wrong", "select \"id\", \"note\" from \"runner_t\"",
