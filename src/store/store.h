@@ -1,6 +1,8 @@
-/* Storage interface: better-auth's tables (user, session, account, verification, ...) behind one
- * API with a SQLite and a PostgreSQL implementation. A gh_store is ONE connection and is not
- * thread-safe: each thread owns its own (gh_store_thread()). The store knows nothing of HTTP.
+/* Storage interface: a generic query runner (a named query with its SQLite and its PostgreSQL text,
+ * typed parameters and rows) for plugin tables and applications, typed operations on better-auth's
+ * core tables (user, session, account) written once over it, and versioned migrations; behind it
+ * a SQLite and a PostgreSQL driver. A gh_store is ONE connection and is not thread-safe: each
+ * thread owns its own (gh_store_thread()). The store knows nothing of HTTP.
  *
  * Conventions
  *  - Times are int64 milliseconds since the epoch (SQLite: ISO-8601 text with ms, as better-auth
