@@ -1,12 +1,13 @@
-/* gatehouse-tasks storage: the "tasks" table on SQLite or PostgreSQL, created at start by the
- * binary's own versioned migrations (table "tasks_migrations"; SQL inline below, one list per
- * backend). A tasks_store is ONE connection and is not thread-safe: every thread that runs
- * handlers owns one (tasks_store_thread(), opened lazily, closed at thread exit), like the server's
- * src/store. Every query is scoped by userId: a row of another user is simply not found.
+/* gatehouse-tasks storage: the "tasks" table on SQLite or PostgreSQL through the server's store
+ * drivers (src/store/store.h: the generic query runner), created at start by the binary's own
+ * versioned migrations (recorded in "tasks_migrations"; SQL in store.c; no gatehouse table). A
+ * tasks_store is ONE gh_store connection and is not thread-safe: every thread that runs handlers
+ * owns one (tasks_store_thread(), opened lazily, closed at thread exit). Every query is scoped by
+ * userId: a row of another user is simply not found.
  *
  * Dates: int64 ms since the epoch (SQLite: ISO-8601 text with ms; PostgreSQL: timestamptz).
  * Errors: GH_ERR_NOT_FOUND (no such task for this user), GH_ERR_DB_UNAVAILABLE (cannot reach the
- * database: 503; the next call reconnects), GH_ERR_DB (other database error). */
+ * database: 503; the next call reconnects), GH_ERR_DB / GH_ERR_SCHEMA (other database error). */
 #ifndef GH_TASKS_STORE_H
 #define GH_TASKS_STORE_H
 
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include "common/arena.h"
 #include "common/status.h"
+#include "store/store.h"
 
 #define TASKS_ID_LEN 32
 
@@ -30,7 +32,7 @@ typedef struct {
 /* Which fields an update sets (PATCH: any subset; PUT: all). */
 enum { TASKS_SET_TITLE = 1, TASKS_SET_DESCRIPTION = 2, TASKS_SET_COMPLETED = 4 };
 
-typedef struct tasks_store tasks_store;
+typedef gh_store tasks_store;
 
 /* url: "sqlite:PATH" (parent directory created), "sqlite::memory:" or "postgres://...". */
 GH_MUST_CHECK gh_status tasks_store_open(const char *url, tasks_store **out);

@@ -16,6 +16,7 @@
 #include "common/rand.h"
 #include "common/time.h"
 #include "json/json.h"
+#include "plugins/jwt_store.h"
 
 #define KEYS_RELOAD_MS 60000 /* re-read the jwks table at least this often */
 
@@ -192,7 +193,7 @@ static gh_status create_key(gh_jwt *j, gh_store *st, gh_arena *a, int64_t now, i
       .has_expiry = j->cfg.rotation > 0,
       .expires_at = now + j->cfg.rotation * 1000,
   };
-  rc = gh_store_jwks_insert(st, &row, retire_at);
+  rc = gh_jwt_store_insert(st, &row, retire_at);
   if (rc == GH_OK) {
     gh_log(GH_LOG_INFO, "jwks.key_created", "kid", row.id, "alg", row.alg, NULL);
     if (kid) *kid = row.id;
@@ -228,7 +229,7 @@ static gh_status load_keys(gh_jwt *j, gh_store *st, int64_t now, keyset **out) {
   keyset *k = NULL;
   gh_jwks_row *rows;
   size_t n;
-  gh_status rc = gh_store_jwks_list(st, a, &rows, &n);
+  gh_status rc = gh_jwt_store_list(st, a, &rows, &n);
   if (rc) goto done;
   const gh_jwks_row *signer = NULL;
   for (size_t i = n; i-- > 0;)
@@ -240,7 +241,7 @@ static gh_status load_keys(gh_jwt *j, gh_store *st, int64_t now, keyset **out) {
     /* First key, or every key has expired (rotation): create one and retire the rest. */
     rc = create_key(j, st, a, now, n ? now : 0, NULL);
     if (rc) goto done;
-    rc = gh_store_jwks_list(st, a, &rows, &n);
+    rc = gh_jwt_store_list(st, a, &rows, &n);
     if (rc) goto done;
     for (size_t i = n; i-- > 0;)
       if (row_live(j, &rows[i], now)) {

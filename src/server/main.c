@@ -79,12 +79,14 @@ static int open_store(const gh_config *c, gh_store **st) {
 static gh_status migrate(gh_store *st, int *applied) {
   size_t n;
   const gh_store_migration *m = gh_plugin_set_migrations(plugins, &n);
-  (void)m;
-  return gh_store_migrate(st, applied);
+  return gh_store_migrate(st, m, n, applied);
 }
 
+/* GH_OK when the core's and every running plugin's migrations are applied. */
 static gh_status check_schema(gh_store *st) {
-  return gh_store_check_schema(st);
+  size_t n;
+  const gh_store_migration *m = gh_plugin_set_migrations(plugins, &n);
+  return gh_store_check_schema(st, m, n);
 }
 
 static int cmd_migrate(const gh_config *c) {

@@ -1,44 +1,39 @@
-/* Internal to src/store: the table of backend functions behind store.h. store.c validates the
- * arguments and dispatches; sqlite.c and postgres.c each fill one gh_store_ops. */
+/* Internal to src/store: the database drivers behind store.h. store.c parses the URL, converts the
+ * runner's parameters and dispatches; entities.c and migrate.c are written once over the runner;
+ * sqlite.c and postgres.c each fill one gh_store_ops (connection, statements, transactions, error
+ * mapping). */
 #ifndef GH_STORE_BACKEND_H
 #define GH_STORE_BACKEND_H
 
 #include "store/store.h"
 
+#define GH_STORE_MAX_PARAMS 16
+
+/* One parameter of gh_store_exec / gh_store_query, converted from the varargs. */
+typedef struct {
+  char type;     /* 't' text, 'n' NULL, 'd' date (ms), 'b' bool, 'i' int64 */
+  const char *t; /* 't' */
+  int64_t v;     /* 'd', 'b' (0/1), 'i' */
+} gh_param;
+
 typedef struct gh_store_ops {
   void (*close)(gh_store *s);
-  gh_status (*migrate)(gh_store *s, int *applied);
-  gh_status (*check_schema)(gh_store *s);
-  gh_status (*ping)(gh_store *s);
-  gh_status (*user_by_email)(gh_store *s, gh_arena *a, const char *email, gh_user *out);
-  gh_status (*user_by_id)(gh_store *s, gh_arena *a, const char *id, gh_user *out);
-  gh_status (*create_user)(gh_store *s, const gh_user *u, const gh_account *cred,
-                           const gh_session *sess);
-  gh_status (*update_user)(gh_store *s, const char *id, const char *name, bool set_image,
-                           const char *image, int64_t updated_at);
-  gh_status (*delete_user)(gh_store *s, const char *id);
-  gh_status (*credential_password)(gh_store *s, gh_arena *a, const char *user_id, char **hash);
-  gh_status (*set_password)(gh_store *s, const char *user_id, const char *hash,
-                            const char *new_account_id, int64_t now, bool revoke_sessions,
-                            const gh_session *new_session);
-  gh_status (*create_session)(gh_store *s, const gh_session *sess);
-  gh_status (*session_by_token)(gh_store *s, gh_arena *a, const char *token, gh_session *sess,
-                                gh_user *user);
-  gh_status (*touch_session)(gh_store *s, const char *id, int64_t expires_at, int64_t updated_at);
-  gh_status (*delete_session)(gh_store *s, const char *token);
-  gh_status (*delete_user_session)(gh_store *s, const char *user_id, const char *token);
-  gh_status (*delete_user_sessions)(gh_store *s, const char *user_id, const char *except_token);
-  gh_status (*list_sessions)(gh_store *s, gh_arena *a, const char *user_id, int64_t now,
-                             gh_session **out, size_t *n);
-  gh_status (*purge_expired)(gh_store *s, int64_t now, long *deleted);
-  gh_status (*jwks_list)(gh_store *s, gh_arena *a, gh_jwks_row **out, size_t *n);
-  gh_status (*jwks_insert)(gh_store *s, const gh_jwks_row *row, int64_t retire_at);
+  /* Runs sql (this backend's text of q). With rows: reads every row per q->cols onto a (the
+   * caller checked that q->cols is valid); otherwise *changes (optional) = rows changed. */
+  gh_status (*run)(gh_store *s, const gh_query *q, const char *sql, const gh_param *p, int np,
+                   gh_arena *a, gh_rows *rows, long *changes);
+  gh_status (*begin)(gh_store *s);
+  gh_status (*commit)(gh_store *s);
+  void (*rollback)(gh_store *s);
+  /* Runs a script of several statements (a migration) inside the open transaction. */
+  gh_status (*script)(gh_store *s, const char *sql, const char *op);
 } gh_store_ops;
 
 /* Every backend's connection struct starts with this. */
 struct gh_store {
   const gh_store_ops *ops;
   gh_store_kind kind;
+  int issuer; /* account.issuer exists: -1 not known yet (the driver sets it on (re)connect) */
 };
 
 /* path: file name or ":memory:". GH_ERR_DB_UNAVAILABLE when it cannot be opened. */
@@ -53,5 +48,25 @@ void gh_store_log(const char *backend, const char *op, const char *code, const c
 /* The issuer value better-auth 1.7.0-1.7.2 wrote for an account of this provider:
  * "local:credential" or "local:oauth:<encodeURIComponent(providerId)>". Allocated on a. */
 char *gh_store_account_issuer(gh_arena *a, const char *provider_id);
+
+/* A driver's cache of prepared statements, keyed by the gh_query's address (open addressing). */
+typedef struct {
+  const gh_query *q;
+  void *stmt;  /* SQLite: the sqlite3_stmt; PostgreSQL: non-NULL once prepared */
+  unsigned id; /* PostgreSQL: the statement is named "gh_<id>" */
+} gh_stmt_slot;
+
+typedef struct {
+  gh_stmt_slot *slots;
+  size_t cap, len;
+  unsigned next_id;
+} gh_stmt_cache;
+
+/* The slot of q, added (stmt NULL, a fresh id) when it has none. */
+gh_stmt_slot *gh_stmt_cache_get(gh_stmt_cache *c, const gh_query *q);
+void gh_stmt_cache_free(gh_stmt_cache *c);
+
+/* Appends one row of ncols cells to rows (grown on a); returns it zeroed. */
+gh_cell *gh_rows_add(gh_arena *a, gh_rows *rows, size_t *cap);
 
 #endif

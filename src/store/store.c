@@ -1,8 +1,11 @@
-/* Storage front end: URL parsing, backend dispatch, argument checks, per-thread connections. */
+/* Storage front end: URL parsing, the generic runner's parameters and dispatch, the statement
+ * cache the drivers share, per-thread connections. */
 #include "store/backend.h"
 
 #include "common/rand.h"
 
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "common/encoding.h"
@@ -64,147 +67,183 @@ gh_store_kind gh_store_kind_of(const gh_store *s) {
   return s->kind;
 }
 
-gh_status gh_store_migrate(gh_store *s, int *applied) {
-  if (applied) *applied = 0;
+/* --- the generic runner ------------------------------------------------------------------- */
+
+static bool valid_cols(const char *cols) {
+  for (; cols && *cols; cols++)
+    if (!strchr("tdDbi", *cols)) return false;
+  return true;
+}
+
+static gh_status vrun(gh_store *s, const gh_query *q, gh_arena *a, gh_rows *rows, long *changes,
+                      const char *fmt, va_list ap) {
+  if (changes) *changes = 0;
+  if (rows) memset(rows, 0, sizeof *rows);
+  if (!s || !q || !fmt || (rows && (!a || !valid_cols(q->cols)))) return GH_ERR_INVALID;
+  const char *sql = s->kind == GH_STORE_SQLITE ? q->sqlite : q->postgres;
+  if (!sql) return GH_OK; /* nothing to do on this backend */
+  gh_param p[GH_STORE_MAX_PARAMS];
+  int n = 0;
+  for (; *fmt; fmt++, n++) {
+    if (n == GH_STORE_MAX_PARAMS) return GH_ERR_INVALID;
+    gh_param *x = &p[n];
+    x->t = NULL;
+    x->v = 0;
+    switch (*fmt) {
+    case 't':
+      x->t = va_arg(ap, const char *);
+      x->type = x->t ? 't' : 'n';
+      break;
+    case 'd':
+      x->type = 'd';
+      x->v = va_arg(ap, int64_t);
+      break;
+    case 'D': {
+      const int64_t *d = va_arg(ap, const int64_t *);
+      x->type = d ? 'd' : 'n';
+      x->v = d ? *d : 0;
+      break;
+    }
+    case 'b':
+      x->type = 'b';
+      x->v = va_arg(ap, int) ? 1 : 0;
+      break;
+    case 'i':
+      x->type = 'i';
+      x->v = va_arg(ap, int64_t);
+      break;
+    default:
+      return GH_ERR_INVALID;
+    }
+  }
+  if (rows) rows->ncols = q->cols ? strlen(q->cols) : 0;
+  return s->ops->run(s, q, sql, p, n, a, rows, changes);
+}
+
+gh_status gh_store_exec(gh_store *s, const gh_query *q, long *changes, const char *params, ...) {
+  va_list ap;
+  va_start(ap, params);
+  gh_status status = vrun(s, q, NULL, NULL, changes, params, ap);
+  va_end(ap);
+  return status;
+}
+
+gh_status gh_store_query(gh_store *s, gh_arena *a, const gh_query *q, gh_rows *out,
+                         const char *params, ...) {
+  if (!out) return GH_ERR_INVALID;
+  va_list ap;
+  va_start(ap, params);
+  gh_status status = vrun(s, q, a, out, NULL, params, ap);
+  va_end(ap);
+  return status;
+}
+
+gh_status gh_store_begin(gh_store *s) {
   if (!s) return GH_ERR_INVALID;
-  return s->ops->migrate(s, applied);
+  return s->ops->begin(s);
 }
 
-gh_status gh_store_check_schema(gh_store *s) {
+gh_status gh_store_commit(gh_store *s) {
   if (!s) return GH_ERR_INVALID;
-  return s->ops->check_schema(s);
+  return s->ops->commit(s);
 }
 
-gh_status gh_store_ping(gh_store *s) {
+void gh_store_rollback(gh_store *s) {
+  if (s) s->ops->rollback(s);
+}
+
+gh_status gh_store_end(gh_store *s, gh_status status) {
   if (!s) return GH_ERR_INVALID;
-  return s->ops->ping(s);
+  if (status == GH_OK) status = s->ops->commit(s);
+  if (status) s->ops->rollback(s);
+  return status;
 }
 
-gh_status gh_store_user_by_email(gh_store *s, gh_arena *a, const char *email, gh_user *out) {
-  if (!s || !a || !email || !out) return GH_ERR_INVALID;
-  return s->ops->user_by_email(s, a, email, out);
+gh_cell *gh_rows_add(gh_arena *a, gh_rows *rows, size_t *cap) {
+  size_t w = rows->ncols ? rows->ncols : 1;
+  if (rows->n == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 4;
+    gh_cell *nc = gh_arena_alloc(a, ncap * w * sizeof *nc);
+    if (rows->n) memcpy(nc, rows->cells, rows->n * w * sizeof *nc);
+    rows->cells = nc;
+    *cap = ncap;
+  }
+  gh_cell *c = rows->cells + rows->n++ * w;
+  memset(c, 0, w * sizeof *c);
+  return c;
 }
 
-gh_status gh_store_user_by_id(gh_store *s, gh_arena *a, const char *id, gh_user *out) {
-  if (!s || !a || !id || !out) return GH_ERR_INVALID;
-  return s->ops->user_by_id(s, a, id, out);
+/* --- prepared-statement cache ------------------------------------------------------------- */
+
+static size_t slot_of(const gh_stmt_cache *c, const gh_query *q) {
+  uintptr_t h = (uintptr_t)q;
+  h ^= h >> 17;
+  h *= UINT64_C(0x9e3779b97f4a7c15);
+  return (size_t)(h >> 7) & (c->cap - 1);
 }
 
-gh_status gh_store_create_user(gh_store *s, const gh_user *u, const gh_account *cred,
-                               const gh_session *sess) {
-  if (!s || !u || !u->id || !u->name || !u->email) return GH_ERR_INVALID;
-  if (sess && (!sess->id || !sess->token)) return GH_ERR_INVALID;
-  if (cred && !cred->id) return GH_ERR_INVALID;
-  return s->ops->create_user(s, u, cred, sess);
+gh_stmt_slot *gh_stmt_cache_get(gh_stmt_cache *c, const gh_query *q) {
+  if (c->cap) {
+    for (size_t i = slot_of(c, q);; i = (i + 1) & (c->cap - 1)) {
+      if (c->slots[i].q == q) return &c->slots[i];
+      if (!c->slots[i].q) break;
+    }
+  }
+  if (2 * (c->len + 1) > c->cap) { /* at most half full */
+    gh_stmt_cache old = *c;
+    c->cap = old.cap ? old.cap * 2 : 64;
+    c->slots = gh_xcalloc(c->cap, sizeof *c->slots);
+    for (size_t i = 0; i < old.cap; i++) {
+      if (!old.slots[i].q) continue;
+      size_t j = slot_of(c, old.slots[i].q);
+      while (c->slots[j].q) j = (j + 1) & (c->cap - 1);
+      c->slots[j] = old.slots[i];
+    }
+    free(old.slots);
+  }
+  size_t i = slot_of(c, q);
+  while (c->slots[i].q) i = (i + 1) & (c->cap - 1);
+  c->slots[i] = (gh_stmt_slot){.q = q, .stmt = NULL, .id = c->next_id++};
+  c->len++;
+  return &c->slots[i];
 }
 
-gh_status gh_store_update_user(gh_store *s, const char *id, const char *name, bool set_image,
-                               const char *image, int64_t updated_at) {
-  if (!s || !id) return GH_ERR_INVALID;
-  return s->ops->update_user(s, id, name, set_image, image, updated_at);
-}
-
-gh_status gh_store_delete_user(gh_store *s, const char *id) {
-  if (!s || !id) return GH_ERR_INVALID;
-  return s->ops->delete_user(s, id);
-}
-
-gh_status gh_store_credential_password(gh_store *s, gh_arena *a, const char *user_id, char **hash) {
-  if (!s || !a || !user_id || !hash) return GH_ERR_INVALID;
-  *hash = NULL;
-  return s->ops->credential_password(s, a, user_id, hash);
-}
-
-gh_status gh_store_set_password(gh_store *s, const char *user_id, const char *hash,
-                                const char *new_account_id, int64_t now, bool revoke_sessions,
-                                const gh_session *new_session) {
-  if (!s || !user_id || !hash) return GH_ERR_INVALID;
-  if (new_session && (!new_session->id || !new_session->token)) return GH_ERR_INVALID;
-  return s->ops->set_password(s, user_id, hash, new_account_id, now, revoke_sessions, new_session);
-}
-
-gh_status gh_store_create_session(gh_store *s, const gh_session *sess) {
-  if (!s || !sess || !sess->id || !sess->token || !sess->user_id) return GH_ERR_INVALID;
-  return s->ops->create_session(s, sess);
-}
-
-gh_status gh_store_session_by_token(gh_store *s, gh_arena *a, const char *token, gh_session *sess,
-                                    gh_user *user) {
-  if (!s || !a || !token || !sess || !user) return GH_ERR_INVALID;
-  return s->ops->session_by_token(s, a, token, sess, user);
-}
-
-gh_status gh_store_touch_session(gh_store *s, const char *id, int64_t expires_at,
-                                 int64_t updated_at) {
-  if (!s || !id) return GH_ERR_INVALID;
-  return s->ops->touch_session(s, id, expires_at, updated_at);
-}
-
-gh_status gh_store_delete_session(gh_store *s, const char *token) {
-  if (!s || !token) return GH_ERR_INVALID;
-  return s->ops->delete_session(s, token);
-}
-
-gh_status gh_store_delete_user_session(gh_store *s, const char *user_id, const char *token) {
-  if (!s || !user_id || !token) return GH_ERR_INVALID;
-  return s->ops->delete_user_session(s, user_id, token);
-}
-
-gh_status gh_store_delete_user_sessions(gh_store *s, const char *user_id,
-                                        const char *except_token) {
-  if (!s || !user_id) return GH_ERR_INVALID;
-  return s->ops->delete_user_sessions(s, user_id, except_token);
-}
-
-gh_status gh_store_list_sessions(gh_store *s, gh_arena *a, const char *user_id, int64_t now,
-                                 gh_session **out, size_t *n) {
-  if (!s || !a || !user_id || !out || !n) return GH_ERR_INVALID;
-  *out = NULL;
-  *n = 0;
-  return s->ops->list_sessions(s, a, user_id, now, out, n);
-}
-
-gh_status gh_store_purge_expired(gh_store *s, int64_t now, long *deleted) {
-  if (deleted) *deleted = 0;
-  if (!s) return GH_ERR_INVALID;
-  return s->ops->purge_expired(s, now, deleted);
-}
-
-gh_status gh_store_jwks_list(gh_store *s, gh_arena *a, gh_jwks_row **out, size_t *n) {
-  if (!s || !a || !out || !n) return GH_ERR_INVALID;
-  *out = NULL;
-  *n = 0;
-  return s->ops->jwks_list(s, a, out, n);
-}
-
-gh_status gh_store_jwks_insert(gh_store *s, const gh_jwks_row *row, int64_t retire_at) {
-  if (!s || !row || !row->id || !row->public_key || !row->private_key) return GH_ERR_INVALID;
-  return s->ops->jwks_insert(s, row, retire_at);
+void gh_stmt_cache_free(gh_stmt_cache *c) {
+  free(c->slots);
+  memset(c, 0, sizeof *c);
 }
 
 /* --- per-thread connection ---------------------------------------------------------------- */
 
-static gh_status open_conn(const char *url, void **out) {
+gh_status gh_store_conn_open(const char *url, void **out) {
   gh_store *s = NULL;
   gh_status st = gh_store_open(url, &s);
   *out = s;
   return st;
 }
 
-static void close_conn(void *p) {
+void gh_store_conn_close(void *p) {
   gh_store_close(p);
 }
 
-static gh_threadconn conns = GH_THREADCONN_INIT(open_conn, close_conn);
+static gh_store_threads conns = GH_STORE_THREADS_INIT;
 
 void gh_store_thread_init(const char *url) {
-  gh_threadconn_set_url(&conns, url);
+  gh_store_threads_set_url(&conns, url);
 }
 
 gh_status gh_store_thread(gh_store **out) {
-  if (!out) return GH_ERR_INVALID;
+  return gh_store_threads_get(&conns, out);
+}
+
+void gh_store_threads_set_url(gh_store_threads *t, const char *url) {
+  gh_threadconn_set_url(t, url);
+}
+
+gh_status gh_store_threads_get(gh_store_threads *t, gh_store **out) {
+  if (!t || !out) return GH_ERR_INVALID;
   void *c;
-  gh_status st = gh_threadconn_get(&conns, &c);
+  gh_status st = gh_threadconn_get(t, &c);
   *out = c;
   return st;
 }

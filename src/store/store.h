@@ -1,6 +1,8 @@
-/* Storage interface: better-auth's tables (user, session, account, verification, ...) behind one
- * API with a SQLite and a PostgreSQL implementation. A gh_store is ONE connection and is not
- * thread-safe: each thread owns its own (gh_store_thread()). The store knows nothing of HTTP.
+/* Storage interface: a generic query runner (a named query with its SQLite and its PostgreSQL text,
+ * typed parameters and rows) for plugin tables and applications, typed operations on better-auth's
+ * core tables (user, session, account) written once over it, and versioned migrations; behind it
+ * a SQLite and a PostgreSQL driver. A gh_store is ONE connection and is not thread-safe: each
+ * thread owns its own (gh_store_thread()). The store knows nothing of HTTP.
  *
  * Conventions
  *  - Times are int64 milliseconds since the epoch (SQLite: ISO-8601 text with ms, as better-auth
@@ -20,6 +22,7 @@
 #include <stdint.h>
 #include "common/arena.h"
 #include "common/status.h"
+#include "common/threadconn.h"
 
 typedef struct {
   char *id;
@@ -55,28 +58,66 @@ void gh_user_init(gh_arena *a, gh_user *u, const char *name, const char *email, 
  * password = hash (borrowed). */
 void gh_credential_init(gh_arena *a, gh_account *acc, const gh_user *u, char *hash, int64_t now);
 
-/* A row of the jwt plugin's "jwks" table. privateKey is stored as better-auth stores it: the
- * JSON-quoted symmetric ciphertext of the private JWK. crv is NULL for RSA. */
-typedef struct {
-  char *id;
-  char *public_key;  /* public JWK JSON (no alg/kid) */
-  char *private_key; /* "\"<ciphertext>\"" */
-  char *alg;         /* nullable in better-auth's schema */
-  char *crv;         /* nullable */
-  int64_t created_at;
-  bool has_expiry;
-  int64_t expires_at; /* when has_expiry */
-} gh_jwks_row;
-
-/* A migration of a plugin (or an app): its name as recorded in "gatehouse_migrations" and its SQL
- * for each backend. */
-typedef struct {
-  const char *name;
-  const char *sqlite;
-  const char *postgres;
-} gh_store_migration;
-
 typedef struct gh_store gh_store;
+
+/* --- generic query runner -------------------------------------------------------------------
+ * For plugin tables, applications and the core entities below. A query is a gh_query in static
+ * storage: each connection prepares it once (keyed by its address) and keeps the statement
+ * (SQLite: SQLITE_PREPARE_PERSISTENT; PostgreSQL: one prepared statement per connection, prepared
+ * again after a reconnect).
+ *
+ * Parameters (params, one letter each, then the values):
+ *   t  const char *   text (NULL binds NULL)
+ *   d  int64_t        date, ms since the epoch (SQLite: ISO-8601 text; PostgreSQL: timestamptz)
+ *   D  const int64_t* nullable date (NULL binds NULL)
+ *   b  bool / int     boolean (SQLite: 0/1)
+ *   i  int64_t        integer
+ * The PostgreSQL text must use every parameter ($1..$n); the SQLite text may leave out trailing
+ * ones (e.g. a filter done in C on the parsed dates).
+ *
+ * Result columns (gh_query.cols, one letter per column; the PostgreSQL results are binary, so a
+ * 't' column must be of a text type there):
+ *   t  text on the arena, NULL when SQL NULL
+ *   d  date (ms); a NULL or unreadable value is GH_ERR_DB
+ *   D  nullable date (cell.null when NULL)
+ *   b  boolean (0/1 in cell.num)
+ *   i  int64 */
+typedef struct {
+  const char *name;     /* in error logs (never a parameter value) */
+  const char *sqlite;   /* ?1, ?2, ... ; NULL: nothing to run on SQLite */
+  const char *postgres; /* $1, $2, ... ; NULL: nothing to run on PostgreSQL */
+  const char *cols;     /* result columns (gh_store_query); NULL: rows are counted, not read */
+} gh_query;
+
+typedef struct {
+  char *text;  /* t: on the arena; NULL when SQL NULL */
+  int64_t num; /* d, D: ms since the epoch; b: 0 or 1; i: the value */
+  bool null;   /* SQL NULL */
+} gh_cell;
+
+typedef struct {
+  size_t n;       /* rows */
+  size_t ncols;   /* = strlen(query cols) */
+  gh_cell *cells; /* row r: cells + r * ncols (on the arena) */
+} gh_rows;
+
+static inline const gh_cell *gh_rows_at(const gh_rows *r, size_t row) {
+  return r->cells + row * r->ncols;
+}
+
+/* Runs q; *changes (optional) receives the number of rows it changed. */
+GH_MUST_CHECK gh_status gh_store_exec(gh_store *s, const gh_query *q, long *changes,
+                                      const char *params, ...);
+/* Runs q and reads every row it returns into *out (cells and texts on a). */
+GH_MUST_CHECK gh_status gh_store_query(gh_store *s, gh_arena *a, const gh_query *q, gh_rows *out,
+                                       const char *params, ...);
+/* One transaction (SQLite: BEGIN IMMEDIATE). After any error in it call gh_store_rollback. */
+GH_MUST_CHECK gh_status gh_store_begin(gh_store *s);
+GH_MUST_CHECK gh_status gh_store_commit(gh_store *s);
+void gh_store_rollback(gh_store *s); /* no-op when no transaction is open */
+/* Ends the open transaction: commits when status is GH_OK, else (or when the commit fails) rolls
+ * back. Returns status, or the commit's error. */
+GH_MUST_CHECK gh_status gh_store_end(gh_store *s, gh_status status);
 
 typedef enum { GH_STORE_SQLITE = 1, GH_STORE_POSTGRES = 2 } gh_store_kind;
 
@@ -91,12 +132,56 @@ gh_store_kind gh_store_kind_of(const gh_store *s);
 void gh_store_thread_init(const char *url);
 GH_MUST_CHECK gh_status gh_store_thread(gh_store **out);
 
-/* Applies pending migrations (each in its own transaction, recorded in "gatehouse_migrations").
- * Works on an empty database and on one created by better-auth (CREATE ... IF NOT EXISTS).
- * *applied (optional) receives the number applied. */
-GH_MUST_CHECK gh_status gh_store_migrate(gh_store *s, int *applied);
-/* GH_OK when every embedded migration is applied, GH_ERR_SCHEMA otherwise. */
-GH_MUST_CHECK gh_status gh_store_check_schema(gh_store *s);
+/* Another set of per-thread connections, to its own URL (an application's own database):
+ *   static gh_store_threads conns = GH_STORE_THREADS_INIT;
+ *   gh_store_threads_set_url(&conns, url);   (NULL at the end: the saved copy is wiped, freed)
+ *   gh_store *s; gh_store_threads_get(&conns, &s); */
+typedef gh_threadconn gh_store_threads;
+GH_MUST_CHECK gh_status gh_store_conn_open(const char *url, void **out); /* gh_store_open */
+void gh_store_conn_close(void *conn);                                    /* gh_store_close */
+#define GH_STORE_THREADS_INIT GH_THREADCONN_INIT(gh_store_conn_open, gh_store_conn_close)
+void gh_store_threads_set_url(gh_store_threads *t, const char *url);
+GH_MUST_CHECK gh_status gh_store_threads_get(gh_store_threads *t, gh_store **out);
+
+/* --- migrations ---------------------------------------------------------------------------- */
+
+/* One versioned schema change, in static storage: name "NNN_what" (recorded once applied; never
+ * rename or edit an applied one), and its SQL per backend (may hold several statements). */
+typedef struct {
+  const char *name;
+  const char *sqlite;
+  const char *postgres;
+} gh_store_migration;
+
+/* Applies the pending migrations: the embedded core ones (migrations/<backend>/NNN_*.sql), then
+ * extra[0..nextra) in that order (a plugin's tables), each in its own transaction, recorded by
+ * name in "gatehouse_migrations" (on PostgreSQL under an advisory lock, so several instances may
+ * migrate at once). Works on an empty database and on one created by better-auth (CREATE ... IF
+ * NOT EXISTS). *applied (optional) receives the number applied. */
+GH_MUST_CHECK gh_status gh_store_migrate(gh_store *s, const gh_store_migration *extra,
+                                         size_t nextra, int *applied);
+/* GH_OK when every core migration and every one of extra is applied, GH_ERR_SCHEMA otherwise. */
+GH_MUST_CHECK gh_status gh_store_check_schema(gh_store *s, const gh_store_migration *extra,
+                                              size_t nextra);
+
+/* Where a database that is not gatehouse's records its applied migrations: the queries on its own
+ * record table (static storage). */
+typedef struct {
+  gh_query create;  /* creates the record table when missing */
+  gh_query exists;  /* one 'b' column: the record table exists */
+  gh_query applied; /* param t name: a row when that migration is applied */
+  gh_query record;  /* params t name, d now */
+  gh_query lock;    /* run first in each migration's transaction (NULL text: nothing) */
+} gh_store_ledger;
+
+/* For an application's own database: applies only list[0..n) (no gatehouse table), recorded
+ * through ledger, each in its own transaction. *applied (optional) receives the number applied. */
+GH_MUST_CHECK gh_status gh_store_migrate_list(gh_store *s, const gh_store_ledger *ledger,
+                                              const gh_store_migration *list, size_t n,
+                                              int *applied);
+/* GH_OK when every one of list is recorded through ledger, GH_ERR_SCHEMA otherwise. */
+GH_MUST_CHECK gh_status gh_store_check_list(gh_store *s, const gh_store_ledger *ledger,
+                                            const gh_store_migration *list, size_t n);
 /* Cheap liveness check (SELECT 1). */
 GH_MUST_CHECK gh_status gh_store_ping(gh_store *s);
 
@@ -144,14 +229,6 @@ GH_MUST_CHECK gh_status gh_store_delete_user_sessions(gh_store *s, const char *u
 /* Sessions of the user with expiresAt > now, ordered by createdAt. */
 GH_MUST_CHECK gh_status gh_store_list_sessions(gh_store *s, gh_arena *a, const char *user_id,
                                                int64_t now, gh_session **out, size_t *n);
-/* --- jwks (jwt plugin keys) ----------------------------------------------------------------- */
-/* Every row, ordered by createdAt (oldest first). */
-GH_MUST_CHECK gh_status gh_store_jwks_list(gh_store *s, gh_arena *a, gh_jwks_row **out, size_t *n);
-/* In one transaction: when retire_at > 0, sets expiresAt = retire_at on every key that has no
- * expiry or a later one (rotation), then inserts row. */
-GH_MUST_CHECK gh_status gh_store_jwks_insert(gh_store *s, const gh_jwks_row *row,
-                                             int64_t retire_at);
-
 /* Deletes sessions with expiresAt <= now (housekeeping). *deleted optional. */
 GH_MUST_CHECK gh_status gh_store_purge_expired(gh_store *s, int64_t now, long *deleted);
 

@@ -48,6 +48,11 @@ forEachBackend("plugins (GATEHOUSE_PLUGINS)", (backend) => {
       const res = await raw(srv, "GET", "/get-session", { bearer: a.token, origin: null });
       assert.equal(res.json?.session?.token, a.token);
     });
+
+    it("a fresh database gets no jwks table (the jwt plugin's migration did not run)", async () => {
+      assert.equal(await tableExists(srv, "jwks"), false);
+      assert.equal(await tableExists(srv, "session"), true);
+    });
   });
 
   describe("jwt only", { skip: GATEHOUSE_ONLY }, () => {

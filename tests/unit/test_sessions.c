@@ -56,7 +56,7 @@ typedef struct {
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   assert_int_equal(gh_store_open("sqlite::memory:", &f->st), GH_OK);
-  assert_int_equal(gh_store_migrate(f->st, NULL), GH_OK);
+  assert_int_equal(gh_store_migrate(f->st, NULL, 0, NULL), GH_OK);
   char err[256];
   assert_int_equal(gh_plugin_set_new(AVAIL, 1, "hooks", &f->ps, err, sizeof err), GH_OK);
   static const unsigned versions[] = {2, 1};

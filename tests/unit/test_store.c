@@ -19,6 +19,8 @@
 #include "common/arena.h"
 #include "common/time.h"
 #include "store/migrations.h"
+#include "plugins/jwt_store.h"
+#include "plugins/plugins.h"
 #include "store/store.h"
 
 #define PG_SCHEMA "gh_test_store"
@@ -127,10 +129,12 @@ static int setup_empty(void **state) {
   return 0;
 }
 
+/* The core's tables and the jwt plugin's (jwks). */
 static int setup_migrated(void **state) {
   gh_store *s = open_fresh();
   int n = -1;
-  assert_int_equal(gh_store_migrate(s, &n), GH_OK);
+  assert_int_equal(gh_store_migrate(s, gh_plugin_jwt.migrations, gh_plugin_jwt.nmigrations, &n),
+                   GH_OK);
   assert_true(n > 0);
   *state = s;
   return 0;
@@ -227,17 +231,283 @@ static void test_migrate_idempotent(void **state) {
   gh_session x;
   gh_user u;
   int n = -1;
-  assert_int_equal(gh_store_check_schema(s), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_ERR_SCHEMA);
   assert_int_equal(gh_store_session_by_token(s, a, "tok", &x, &u), GH_ERR_SCHEMA);
-  assert_int_equal(gh_store_migrate(s, &n), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, &n), GH_OK);
   assert_int_equal(n, (int)migration_count());
-  assert_int_equal(gh_store_check_schema(s), GH_OK);
-  assert_int_equal(gh_store_migrate(s, &n), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, &n), GH_OK);
   assert_int_equal(n, 0);
-  assert_int_equal(gh_store_migrate(s, NULL), GH_OK);
-  assert_int_equal(gh_store_check_schema(s), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, NULL), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
   assert_int_equal(gh_store_ping(s), GH_OK);
   assert_int_equal(gh_store_session_by_token(s, a, "tok", &x, &u), GH_ERR_NOT_FOUND);
+  gh_arena_free(a);
+}
+
+/* --- tests: the generic runner ------------------------------------------------------------- */
+
+static const gh_query RT_CREATE = {
+    "rt_create",
+    "create table \"runner_t\" (\"id\" text not null primary key, \"note\" text, \"at\" text not "
+    "null, \"maybe\" text, \"flag\" integer not null, \"n\" integer not null)",
+    "create table \"runner_t\" (\"id\" text not null primary key, \"note\" text, \"at\" "
+    "timestamptz "
+    "not null, \"maybe\" timestamptz, \"flag\" boolean not null, \"n\" bigint not null)",
+    NULL};
+static const gh_query RT_INSERT = {
+    "rt_insert",
+    "insert into \"runner_t\" (\"id\", \"note\", \"at\", \"maybe\", \"flag\", \"n\") values (?1, "
+    "?2, ?3, ?4, ?5, ?6)",
+    "insert into \"runner_t\" (\"id\", \"note\", \"at\", \"maybe\", \"flag\", \"n\") values ($1, "
+    "$2, $3, $4, $5, $6)",
+    NULL};
+static const gh_query RT_ALL = {
+    "rt_all",
+    "select \"id\", \"note\", \"at\", \"maybe\", \"flag\", \"n\" from \"runner_t\" order by \"id\"",
+    "select \"id\", \"note\", \"at\", \"maybe\", \"flag\", \"n\" from \"runner_t\" order by \"id\"",
+    "ttdDbi"};
+static const gh_query RT_BY_NOTE = {
+    "rt_by_note", "select \"id\" from \"runner_t\" where \"note\" is not distinct from ?1",
+    "select \"id\" from \"runner_t\" where \"note\" is not distinct from $1", "t"};
+static const gh_query RT_COUNT = {"rt_count", "select count(*) from \"runner_t\"",
+                                  "select count(*) from \"runner_t\"", "i"};
+static const gh_query RT_FLAG_ALL = {"rt_flag", "update \"runner_t\" set \"flag\" = ?1",
+                                     "update \"runner_t\" set \"flag\" = $1", NULL};
+static const gh_query RT_INT4 = {"rt_int4", "select cast(-42 as integer), 1 = 1",
+                                 "select cast(-42 as integer), 1 = 1", "ib"};
+static const gh_query RT_SQLITE_ONLY = {"rt_sqlite_only", "select 1", NULL, NULL};
+static const gh_query RT_PG_ONLY = {"rt_pg_only", NULL, "select 1", NULL};
+
+static long rt_count(gh_store *s, gh_arena *a) {
+  gh_rows r;
+  assert_int_equal(gh_store_query(s, a, &RT_COUNT, &r, ""), GH_OK);
+  assert_int_equal(r.n, 1);
+  assert_int_equal(r.ncols, 1);
+  return (long)gh_rows_at(&r, 0)[0].num;
+}
+
+static void test_runner(void **state) {
+  gh_store *s = *state;
+  gh_arena *a = gh_arena_new();
+  gh_rows r;
+  long changes = -1;
+  const int64_t later = T0 + DAY, big = INT64_C(5000000000123);
+  assert_int_equal(gh_store_exec(s, &RT_CREATE, NULL, ""), GH_OK);
+  assert_int_equal(
+      gh_store_exec(s, &RT_INSERT, &changes, "ttdDbi", "a", "hello", T0, &later, true, big), GH_OK);
+  assert_int_equal(changes, 1);
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, &changes, "ttdDbi", "b", (const char *)NULL, T0 + 1,
+                                 (const int64_t *)NULL, false, INT64_C(-7)),
+                   GH_OK);
+  assert_int_equal(changes, 1);
+
+  assert_int_equal(gh_store_query(s, a, &RT_ALL, &r, ""), GH_OK);
+  assert_int_equal(r.n, 2);
+  assert_int_equal(r.ncols, 6);
+  const gh_cell *c = gh_rows_at(&r, 0);
+  assert_string_equal(c[0].text, "a");
+  assert_string_equal(c[1].text, "hello");
+  assert_false(c[1].null);
+  assert_true(c[2].num == T0);
+  assert_false(c[3].null);
+  assert_true(c[3].num == later);
+  assert_int_equal(c[4].num, 1);
+  assert_true(c[5].num == big);
+  c = gh_rows_at(&r, 1);
+  assert_string_equal(c[0].text, "b");
+  assert_null(c[1].text);
+  assert_true(c[1].null);
+  assert_true(c[2].num == T0 + 1);
+  assert_true(c[3].null);
+  assert_int_equal(c[4].num, 0);
+  assert_true(c[5].num == -7);
+
+  /* a NULL text parameter binds NULL */
+  assert_int_equal(gh_store_query(s, a, &RT_BY_NOTE, &r, "t", (const char *)NULL), GH_OK);
+  assert_int_equal(r.n, 1);
+  assert_string_equal(gh_rows_at(&r, 0)[0].text, "b");
+  assert_int_equal(gh_store_query(s, a, &RT_BY_NOTE, &r, "t", "nothing"), GH_OK);
+  assert_int_equal(r.n, 0);
+
+  /* int4 and boolean expressions */
+  assert_int_equal(gh_store_query(s, a, &RT_INT4, &r, ""), GH_OK);
+  assert_int_equal(r.n, 1);
+  assert_true(gh_rows_at(&r, 0)[0].num == -42);
+  assert_int_equal(gh_rows_at(&r, 0)[1].num, 1);
+
+  /* unique violation */
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "a", "again", T0,
+                                 (const int64_t *)NULL, false, INT64_C(0)),
+                   GH_ERR_CONFLICT);
+
+  /* a failed transaction leaves nothing */
+  assert_int_equal(gh_store_begin(s), GH_OK);
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "c", "in tx", T0,
+                                 (const int64_t *)NULL, true, INT64_C(1)),
+                   GH_OK);
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "a", "dup", T0,
+                                 (const int64_t *)NULL, true, INT64_C(1)),
+                   GH_ERR_CONFLICT);
+  gh_store_rollback(s);
+  assert_int_equal(rt_count(s, a), 2);
+  /* explicit rollback of a healthy transaction, and a commit */
+  assert_int_equal(gh_store_begin(s), GH_OK);
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "c", "x", T0, (const int64_t *)NULL,
+                                 true, INT64_C(1)),
+                   GH_OK);
+  gh_store_rollback(s);
+  assert_int_equal(rt_count(s, a), 2);
+  gh_store_rollback(s); /* none open: nothing happens */
+  assert_int_equal(gh_store_begin(s), GH_OK);
+  assert_int_equal(gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "d", "y", T0, (const int64_t *)NULL,
+                                 true, INT64_C(1)),
+                   GH_OK);
+  assert_int_equal(gh_store_commit(s), GH_OK);
+  assert_int_equal(rt_count(s, a), 3);
+
+  /* gh_store_end: rolls back on an error, commits on GH_OK */
+  assert_int_equal(gh_store_begin(s), GH_OK);
+  gh_status st = gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "e", "z", T0, (const int64_t *)NULL,
+                               true, INT64_C(1));
+  assert_int_equal(st, GH_OK);
+  if (st == GH_OK)
+    st = gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "e", "dup", T0, (const int64_t *)NULL, true,
+                       INT64_C(1));
+  assert_int_equal(gh_store_end(s, st), GH_ERR_CONFLICT);
+  assert_int_equal(rt_count(s, a), 3);
+  assert_int_equal(gh_store_begin(s), GH_OK);
+  st = gh_store_exec(s, &RT_INSERT, NULL, "ttdDbi", "e", "z", T0, (const int64_t *)NULL, true,
+                     INT64_C(1));
+  assert_int_equal(gh_store_end(s, st), GH_OK);
+  assert_int_equal(rt_count(s, a), 4);
+
+  assert_int_equal(gh_store_exec(s, &RT_FLAG_ALL, &changes, "b", true), GH_OK);
+  assert_int_equal(changes, 4);
+
+  /* misuse */
+  static const gh_query wrong_cols = {"rt_wrong", "select \"id\", \"note\" from \"runner_t\"",
+                                      "select \"id\", \"note\" from \"runner_t\"", "t"};
+  static const gh_query bad_cols = {"rt_bad", "select 1", "select 1", "x"};
+  assert_int_equal(gh_store_query(s, a, &wrong_cols, &r, ""), GH_ERR_INVALID);
+  assert_int_equal(gh_store_query(s, a, &bad_cols, &r, ""), GH_ERR_INVALID);
+  assert_int_equal(gh_store_exec(s, &RT_FLAG_ALL, NULL, "z", 1), GH_ERR_INVALID);
+  /* a query without a text for this backend runs nothing */
+  assert_int_equal(
+      gh_store_query(s, a, g_kind == GH_STORE_SQLITE ? &RT_PG_ONLY : &RT_SQLITE_ONLY, &r, ""),
+      GH_OK);
+  assert_int_equal(r.n, 0);
+  assert_int_equal(
+      gh_store_query(s, a, g_kind == GH_STORE_SQLITE ? &RT_SQLITE_ONLY : &RT_PG_ONLY, &r, ""),
+      GH_OK);
+  assert_int_equal(r.n, 1);
+  gh_arena_free(a);
+}
+
+/* --- tests: extra migrations --------------------------------------------------------------- */
+
+/* 902 inserts into 901's table: it fails unless 901 ran first. */
+static const gh_store_migration EXTRA[] = {
+    {"901_plug_a", "create table \"plug_a\" (\"id\" text not null primary key)",
+     "create table \"plug_a\" (\"id\" text not null primary key)"},
+    {"902_plug_b",
+     "create table \"plug_b\" (\"id\" text not null primary key); insert into \"plug_a\" "
+     "(\"id\") values ('from-902')",
+     "create table \"plug_b\" (\"id\" text not null primary key); insert into \"plug_a\" "
+     "(\"id\") values ('from-902')"},
+};
+/* creates a table, then fails: neither the table nor its record may remain */
+static const gh_store_migration BROKEN[] = {
+    {"903_broken", "create table \"plug_c\" (\"id\" text); this is not sql",
+     "create table \"plug_c\" (\"id\" text); this is not sql"},
+};
+
+static const gh_query MIG_NAMES = {
+    "mig_names",
+    "select \"name\" from \"gatehouse_migrations\" where \"name\" like '9%' order by \"name\"",
+    "select \"name\" from \"gatehouse_migrations\" where \"name\" like '9%' order by \"name\"",
+    "t"};
+static const gh_query PLUG_A = {"plug_a", "select \"id\" from \"plug_a\"",
+                                "select \"id\" from \"plug_a\"", "t"};
+static const gh_query PLUG_C = {"plug_c", "select \"id\" from \"plug_c\"",
+                                "select \"id\" from \"plug_c\"", "t"};
+static const gh_query USER_ANY = {"user_any", "select \"id\" from \"user\"",
+                                  "select \"id\" from \"user\"", "t"};
+
+static void test_extra_migrations(void **state) {
+  gh_store *s = *state;
+  gh_arena *a = gh_arena_new();
+  gh_rows r;
+  int n = -1;
+  assert_int_equal(gh_store_check_schema(s, EXTRA, 2), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, &n), GH_OK); /* core only */
+  assert_int_equal(n, (int)migration_count());
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, EXTRA, 2), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_check_schema(s, EXTRA, 1), GH_ERR_SCHEMA);
+
+  assert_int_equal(gh_store_migrate(s, EXTRA, 2, &n), GH_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(gh_store_check_schema(s, EXTRA, 2), GH_OK);
+  assert_int_equal(gh_store_query(s, a, &MIG_NAMES, &r, ""), GH_OK);
+  assert_int_equal(r.n, 2);
+  assert_string_equal(gh_rows_at(&r, 0)[0].text, "901_plug_a");
+  assert_string_equal(gh_rows_at(&r, 1)[0].text, "902_plug_b");
+  assert_int_equal(gh_store_query(s, a, &PLUG_A, &r, ""), GH_OK);
+  assert_int_equal(r.n, 1);
+  assert_string_equal(gh_rows_at(&r, 0)[0].text, "from-902");
+  assert_int_equal(gh_store_migrate(s, EXTRA, 2, &n), GH_OK); /* idempotent */
+  assert_int_equal(n, 0);
+
+  /* a failing one is rolled back whole and stays pending */
+  assert_int_equal(gh_store_migrate(s, BROKEN, 1, &n), GH_ERR_DB);
+  assert_int_equal(n, 0);
+  assert_int_equal(gh_store_check_schema(s, BROKEN, 1), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_check_schema(s, EXTRA, 2), GH_OK);
+  assert_int_equal(gh_store_query(s, a, &PLUG_C, &r, ""), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_query(s, a, &MIG_NAMES, &r, ""), GH_OK);
+  assert_int_equal(r.n, 2);
+  gh_arena_free(a);
+}
+
+static const gh_store_ledger TEST_LEDGER = {
+    .create = {"l_create",
+               "create table if not exists \"own_migrations\" (\"name\" text primary key, \"at\" "
+               "text not null)",
+               "create table if not exists \"own_migrations\" (\"name\" text primary key, \"at\" "
+               "timestamptz not null)",
+               NULL},
+    .exists = {"l_exists",
+               "select exists (select 1 from sqlite_master where type = 'table' and name = "
+               "'own_migrations')",
+               "select to_regclass('\"own_migrations\"') is not null", "b"},
+    .applied = {"l_applied", "select 1 from \"own_migrations\" where \"name\" = ?1",
+                "select 1 from \"own_migrations\" where \"name\" = $1", NULL},
+    .record = {"l_record", "insert into \"own_migrations\" (\"name\", \"at\") values (?1, ?2)",
+               "insert into \"own_migrations\" (\"name\", \"at\") values ($1, $2)", NULL},
+    .lock = {"l_lock", NULL, "select pg_advisory_xact_lock(7152026999)", NULL},
+};
+static const gh_query OWN_NAMES = {
+    "own_names", "select \"name\" from \"own_migrations\" order by \"name\"",
+    "select \"name\" from \"own_migrations\" order by \"name\"", "t"};
+
+static void test_migrate_list(void **state) {
+  gh_store *s = *state;
+  gh_arena *a = gh_arena_new();
+  gh_rows r;
+  int n = -1;
+  assert_int_equal(gh_store_check_list(s, &TEST_LEDGER, EXTRA, 2), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_migrate_list(s, &TEST_LEDGER, EXTRA, 2, &n), GH_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(gh_store_check_list(s, &TEST_LEDGER, EXTRA, 2), GH_OK);
+  assert_int_equal(gh_store_migrate_list(s, &TEST_LEDGER, EXTRA, 2, &n), GH_OK);
+  assert_int_equal(n, 0);
+  assert_int_equal(gh_store_query(s, a, &OWN_NAMES, &r, ""), GH_OK);
+  assert_int_equal(r.n, 2);
+  assert_string_equal(gh_rows_at(&r, 1)[0].text, "902_plug_b");
+  /* no gatehouse table */
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_query(s, a, &USER_ANY, &r, ""), GH_ERR_SCHEMA);
   gh_arena_free(a);
 }
 
@@ -517,7 +787,7 @@ static void add_key(gh_store *s, const char *id, int64_t created, bool expiring,
                    .created_at = created,
                    .has_expiry = expiring,
                    .expires_at = expires};
-  assert_int_equal(gh_store_jwks_insert(s, &r, retire_at), GH_OK);
+  assert_int_equal(gh_jwt_store_insert(s, &r, retire_at), GH_OK);
 }
 
 static void test_jwks(void **state) {
@@ -525,7 +795,7 @@ static void test_jwks(void **state) {
   gh_arena *a = gh_arena_new();
   gh_jwks_row *rows;
   size_t n = 99;
-  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(gh_jwt_store_list(s, a, &rows, &n), GH_OK);
   assert_int_equal(n, 0);
   /* Inserted out of order: listed by createdAt. */
   add_key(s, "k2", T0 + 2000, false, 0, 0);
@@ -536,8 +806,8 @@ static void test_jwks(void **state) {
                      .alg = "RS256",
                      .crv = NULL,
                      .created_at = T0 + 3000};
-  assert_int_equal(gh_store_jwks_insert(s, &rsa, 0), GH_OK);
-  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(gh_jwt_store_insert(s, &rsa, 0), GH_OK);
+  assert_int_equal(gh_jwt_store_list(s, a, &rows, &n), GH_OK);
   assert_int_equal(n, 3);
   assert_string_equal(rows[0].id, "k1");
   assert_true(rows[0].has_expiry);
@@ -550,7 +820,7 @@ static void test_jwks(void **state) {
   assert_null(rows[2].crv);
   /* Rotation: retire_at sets expiresAt on keys without one or with a later one, then inserts. */
   add_key(s, "k4", T0 + 4000, false, 0, T0 + 3500);
-  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(gh_jwt_store_list(s, a, &rows, &n), GH_OK);
   assert_int_equal(n, 4);
   for (size_t i = 0; i < 3; i++) {
     assert_true(rows[i].has_expiry);
@@ -561,8 +831,8 @@ static void test_jwks(void **state) {
   /* A duplicate id rolls the whole rotation back: nothing retired, nothing inserted. */
   gh_jwks_row dup = {
       .id = "k4", .public_key = "{}", .private_key = "\"\"", .created_at = T0 + 5000};
-  assert_int_equal(gh_store_jwks_insert(s, &dup, T0 + 4500), GH_ERR_CONFLICT);
-  assert_int_equal(gh_store_jwks_list(s, a, &rows, &n), GH_OK);
+  assert_int_equal(gh_jwt_store_insert(s, &dup, T0 + 4500), GH_ERR_CONFLICT);
+  assert_int_equal(gh_jwt_store_list(s, a, &rows, &n), GH_OK);
   assert_int_equal(n, 4);
   assert_false(rows[3].has_expiry);
   gh_arena_free(a);
@@ -718,10 +988,10 @@ static void test_better_auth_issuer(void **state) {
     assert_int_equal(gh_store_open(url, &s), GH_OK);
   }
   int n = -1;
-  assert_int_equal(gh_store_check_schema(s), GH_ERR_SCHEMA);
-  assert_int_equal(gh_store_migrate(s, &n), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_ERR_SCHEMA);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, &n), GH_OK);
   assert_int_equal(n, (int)migration_count());
-  assert_int_equal(gh_store_check_schema(s), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
   /* the existing account table was kept as it is */
   assert_raw(target, "select count(*) from \"gatehouse_migrations\"", "1");
 
@@ -801,7 +1071,7 @@ static void test_extra_columns(void **state) {
     unlink(path);
     snprintf(url, sizeof url, "sqlite:%s", path);
     assert_int_equal(gh_store_open(url, &s), GH_OK);
-    assert_int_equal(gh_store_migrate(s, NULL), GH_OK);
+    assert_int_equal(gh_store_migrate(s, NULL, 0, NULL), GH_OK);
     assert_int_equal(gh_store_create_user(s, &u, NULL, NULL), GH_OK);
     gh_store_close(s);
     raw_exec(path, "alter table \"user\" add column \"role\" text;"
@@ -815,7 +1085,7 @@ static void test_extra_columns(void **state) {
     assert_int_equal(gh_store_open(g_pg_url, &s), GH_OK);
   }
   *state = s;
-  assert_int_equal(gh_store_check_schema(s), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
   gh_user u2 = mk_user("u2", "bob@example.com", T0);
   gh_session x = mk_session("s2", "tok2", "u2", T0, T0 + DAY);
   assert_int_equal(gh_store_create_user(s, &u2, NULL, &x), GH_OK);
@@ -835,7 +1105,7 @@ static void test_sqlite_file(void **state) {
   snprintf(path, sizeof path, "%s/nested/dir/gatehouse.db", g_tmpdir);
   snprintf(url, sizeof url, "sqlite:%s", path);
   assert_int_equal(gh_store_open(url, &s), GH_OK);
-  assert_int_equal(gh_store_migrate(s, NULL), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, NULL), GH_OK);
   struct stat sb;
   assert_int_equal(stat(path, &sb), 0);
   assert_int_equal(sb.st_mode & 0777, 0600);
@@ -843,7 +1113,7 @@ static void test_sqlite_file(void **state) {
   /* a second connection (as another thread would have) sees the same data */
   gh_store *s2 = NULL;
   assert_int_equal(gh_store_open(url, &s2), GH_OK);
-  assert_int_equal(gh_store_check_schema(s2), GH_OK);
+  assert_int_equal(gh_store_check_schema(s2, NULL, 0), GH_OK);
   add_user(s, "u1", "ann@example.com");
   add_session(s2, "s1", "t1", "u1", T0, T0 + DAY);
   assert_true(has_session(s, "t1"));
@@ -903,7 +1173,7 @@ static void test_sqlite_concurrent_writers(void **state) {
   gh_store *s = NULL;
   snprintf(url, sizeof url, "sqlite:%s/concurrent.db", g_tmpdir);
   assert_int_equal(gh_store_open(url, &s), GH_OK);
-  assert_int_equal(gh_store_migrate(s, NULL), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, NULL), GH_OK);
   pthread_t t[4];
   struct writer w[4];
   for (int i = 0; i < 4; i++) {
@@ -1007,7 +1277,7 @@ static void test_pg_reconnect(void **state) {
   pg_reset_schema();
   snprintf(url, sizeof url, "%s&application_name=gh_store_victim", g_pg_url);
   assert_int_equal(gh_store_open(url, &s), GH_OK);
-  assert_int_equal(gh_store_migrate(s, NULL), GH_OK);
+  assert_int_equal(gh_store_migrate(s, NULL, 0, NULL), GH_OK);
   add_user(s, "u1", "ann@example.com");
   add_session(s, "s1", "t1", "u1", T0, T0 + DAY);
   assert_true(has_session(s, "t1"));
@@ -1030,7 +1300,7 @@ static void test_pg_reconnect(void **state) {
   gh_user u2 = mk_user("u2", "bob@example.com", T0);
   assert_int_equal(gh_store_create_user(s, &u2, NULL, NULL), GH_ERR_DB_UNAVAILABLE);
   assert_int_equal(gh_store_create_user(s, &u2, NULL, NULL), GH_OK);
-  assert_int_equal(gh_store_check_schema(s), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, NULL, 0), GH_OK);
   gh_store_close(s);
   gh_arena_free(a);
 }
@@ -1057,6 +1327,9 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
       cmocka_unit_test_setup_teardown(test_set_password, setup_migrated, teardown),                \
       cmocka_unit_test_setup_teardown(test_extra_columns, setup_migrated, teardown),               \
       cmocka_unit_test_setup_teardown(test_jwks, setup_migrated, teardown),                        \
+      cmocka_unit_test_setup_teardown(test_runner, setup_empty, teardown),                         \
+      cmocka_unit_test_setup_teardown(test_extra_migrations, setup_empty, teardown),               \
+      cmocka_unit_test_setup_teardown(test_migrate_list, setup_empty, teardown),                   \
       cmocka_unit_test(test_better_auth_issuer)
 
 int main(void) {

@@ -1,8 +1,9 @@
--- better-auth 1.7.25 core tables (user, session, account, verification) and the jwt plugin's jwks,
+-- better-auth 1.7.25 core tables (user, session, account, verification),
 -- exactly as better-auth's migrator emits them for PostgreSQL (anchors/better-auth/schema.sql,
 -- without the admin / api-key additions). IF NOT EXISTS: on a database that better-auth already
 -- created this changes nothing and only records the version. gatehouse runs each migration file in
 -- one transaction and records it in "gatehouse_migrations": no BEGIN/COMMIT in these files.
+-- The jwt plugin's "jwks" table is that plugin's own migration (jwt/001_jwks, src/plugins/jwt.c).
 create table if not exists "user" ("id" text not null primary key, "name" text not null, "email" text not null unique, "emailVerified" boolean not null, "image" text, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz default CURRENT_TIMESTAMP not null);
 
 create table if not exists "session" ("id" text not null primary key, "expiresAt" timestamptz not null, "token" text not null unique, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz not null, "ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") on delete cascade);
@@ -11,7 +12,6 @@ create table if not exists "account" ("id" text not null primary key, "accountId
 
 create table if not exists "verification" ("id" text not null primary key, "identifier" text not null, "value" text not null, "expiresAt" timestamptz not null, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz default CURRENT_TIMESTAMP not null);
 
-create table if not exists "jwks" ("id" text not null primary key, "publicKey" text not null, "privateKey" text not null, "createdAt" timestamptz not null, "expiresAt" timestamptz, "alg" text, "crv" text);
 
 create index if not exists "session_userId_idx" on "session" ("userId");
 

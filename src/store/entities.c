@@ -1,0 +1,371 @@
+/* The core entities (user, session, account) over the generic runner: each operation and each
+ * transaction written once, with its SQLite and its PostgreSQL text. Arguments are checked here
+ * (callers in src/auth). */
+#include "store/backend.h"
+
+#include <string.h>
+
+/* --- queries ------------------------------------------------------------------------------ */
+
+#define USER_COLS                                                                                  \
+  "\"id\", \"name\", \"email\", \"emailVerified\", \"image\", \"createdAt\", \"updatedAt\""
+#define SESSION_COLS(p)                                                                            \
+  p "\"id\", " p "\"token\", " p "\"userId\", " p "\"expiresAt\", " p "\"createdAt\", " p          \
+    "\"updatedAt\", " p "\"ipAddress\", " p "\"userAgent\""
+#define USER_COLS_U                                                                                \
+  "u.\"id\", u.\"name\", u.\"email\", u.\"emailVerified\", u.\"image\", u.\"createdAt\", "         \
+  "u.\"updatedAt\""
+#define ACCOUNT_INSERT                                                                             \
+  "insert into \"account\" (\"id\", \"accountId\", \"providerId\", \"userId\", \"password\", "     \
+  "\"createdAt\", \"updatedAt\""
+#define USER_FMT "tttbtdd"
+#define SESSION_FMT "tttdddtt"
+
+static const gh_query Q_ISSUER = {
+    "account_columns",
+    "select exists (select 1 from pragma_table_info('account') where \"name\" = 'issuer')",
+    "select exists (select 1 from pg_attribute where attrelid = to_regclass('\"account\"') and "
+    "attname = 'issuer' and attnum > 0 and not attisdropped)",
+    "b"};
+static const gh_query Q_USER_BY_EMAIL = {
+    "user_by_email", "select " USER_COLS " from \"user\" where \"email\" = ?1",
+    "select " USER_COLS " from \"user\" where \"email\" = $1", USER_FMT};
+static const gh_query Q_USER_BY_ID = {
+    "user_by_id", "select " USER_COLS " from \"user\" where \"id\" = ?1",
+    "select " USER_COLS " from \"user\" where \"id\" = $1", USER_FMT};
+static const gh_query Q_USER_INSERT = {
+    "user_insert", "insert into \"user\" (" USER_COLS ") values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "insert into \"user\" (" USER_COLS ") values ($1, $2, $3, $4, $5, $6, $7)", NULL};
+static const gh_query Q_USER_UPDATE = {
+    "user_update",
+    "update \"user\" set \"name\" = coalesce(?1, \"name\"), \"image\" = case when ?2 then ?3 else "
+    "\"image\" end, \"updatedAt\" = ?4 where \"id\" = ?5",
+    "update \"user\" set \"name\" = coalesce($1::text, \"name\"), \"image\" = case when "
+    "$2::boolean then $3::text else \"image\" end, \"updatedAt\" = $4 where \"id\" = $5",
+    NULL};
+static const gh_query Q_USER_DELETE = {"user_delete", "delete from \"user\" where \"id\" = ?1",
+                                       "delete from \"user\" where \"id\" = $1", NULL};
+static const gh_query Q_ACCOUNT_INSERT = {
+    "account_insert", ACCOUNT_INSERT ") values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    ACCOUNT_INSERT ") values ($1, $2, $3, $4, $5, $6, $7)", NULL};
+static const gh_query Q_ACCOUNT_INSERT_ISSUER = {
+    "account_insert", ACCOUNT_INSERT ", \"issuer\") values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    ACCOUNT_INSERT ", \"issuer\") values ($1, $2, $3, $4, $5, $6, $7, $8)", NULL};
+static const gh_query Q_ACCOUNTS_DELETE_USER = {
+    "accounts_delete", "delete from \"account\" where \"userId\" = ?1",
+    "delete from \"account\" where \"userId\" = $1", NULL};
+static const gh_query Q_CRED_PASSWORD = {
+    "credential_password",
+    "select \"password\" from \"account\" where \"userId\" = ?1 and \"accountId\" = ?1 and "
+    "\"providerId\" = 'credential' limit 1",
+    "select \"password\" from \"account\" where \"userId\" = $1 and \"accountId\" = $1 and "
+    "\"providerId\" = 'credential' limit 1",
+    "t"};
+static const gh_query Q_CRED_UPDATE = {
+    "credential_update",
+    "update \"account\" set \"password\" = ?1, \"updatedAt\" = ?2 where \"userId\" = ?3 and "
+    "\"accountId\" = ?3 and \"providerId\" = 'credential'",
+    "update \"account\" set \"password\" = $1, \"updatedAt\" = $2 where \"userId\" = $3 and "
+    "\"accountId\" = $3 and \"providerId\" = 'credential'",
+    NULL};
+static const gh_query Q_SESSION_INSERT = {
+    "session_insert",
+    "insert into \"session\" (" SESSION_COLS("") ") values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    "insert into \"session\" (" SESSION_COLS("") ") values ($1, $2, $3, $4, $5, $6, $7, $8)", NULL};
+/* PostgreSQL: with enable_seqscan=off (the connection default) both sides are index scans. */
+static const gh_query Q_SESSION_BY_TOKEN = {
+    "session_by_token",
+    "select " SESSION_COLS("s.") ", " USER_COLS_U " from \"session\" s join \"user\" u on "
+                                 "u.\"id\" = s.\"userId\" where s.\"token\" = ?1",
+    "select " SESSION_COLS("s.") ", " USER_COLS_U " from \"session\" s join \"user\" u on "
+                                 "u.\"id\" = s.\"userId\" where s.\"token\" = $1",
+    SESSION_FMT USER_FMT};
+static const gh_query Q_SESSION_TOUCH = {
+    "session_touch",
+    "update \"session\" set \"expiresAt\" = ?1, \"updatedAt\" = ?2 where \"id\" = ?3",
+    "update \"session\" set \"expiresAt\" = $1, \"updatedAt\" = $2 where \"id\" = $3", NULL};
+static const gh_query Q_SESSION_DELETE = {"session_delete",
+                                          "delete from \"session\" where \"token\" = ?1",
+                                          "delete from \"session\" where \"token\" = $1", NULL};
+static const gh_query Q_SESSION_DELETE_OWN = {
+    "session_delete_own", "delete from \"session\" where \"userId\" = ?1 and \"token\" = ?2",
+    "delete from \"session\" where \"userId\" = $1 and \"token\" = $2", NULL};
+static const gh_query Q_SESSIONS_DELETE_USER = {
+    "sessions_delete", "delete from \"session\" where \"userId\" = ?1",
+    "delete from \"session\" where \"userId\" = $1", NULL};
+static const gh_query Q_SESSIONS_DELETE_EXCEPT = {
+    "sessions_delete_except", "delete from \"session\" where \"userId\" = ?1 and \"token\" <> ?2",
+    "delete from \"session\" where \"userId\" = $1 and \"token\" <> $2", NULL};
+/* SQLite: the expiry filter is done in C on the parsed dates (text comparison is not reliable
+ * across the date forms a database may hold), so its text leaves out ?2. */
+static const gh_query Q_SESSIONS_LIST = {
+    "sessions_list",
+    "select " SESSION_COLS("") " from \"session\" where \"userId\" = ?1 order by \"createdAt\"",
+    "select " SESSION_COLS("") " from \"session\" where \"userId\" = $1 and \"expiresAt\" > $2 "
+                               "order by \"createdAt\"",
+    SESSION_FMT};
+static const gh_query Q_SESSIONS_PURGE = {
+    "sessions_purge", "delete from \"session\" where \"expiresAt\" <= ?1",
+    "delete from \"session\" where \"expiresAt\" <= $1", NULL};
+
+/* --- rows --------------------------------------------------------------------------------- */
+
+static gh_status read_user(const gh_cell *c, gh_user *u) {
+  memset(u, 0, sizeof *u);
+  u->id = c[0].text;
+  u->name = c[1].text;
+  u->email = c[2].text;
+  u->email_verified = c[3].num != 0;
+  u->image = c[4].text;
+  u->created_at = c[5].num;
+  u->updated_at = c[6].num;
+  return u->id && u->name && u->email ? GH_OK : GH_ERR_DB;
+}
+
+static gh_status read_session(const gh_cell *c, gh_session *x) {
+  memset(x, 0, sizeof *x);
+  x->id = c[0].text;
+  x->token = c[1].text;
+  x->user_id = c[2].text;
+  x->expires_at = c[3].num;
+  x->created_at = c[4].num;
+  x->updated_at = c[5].num;
+  x->ip_address = c[6].text;
+  x->user_agent = c[7].text;
+  return x->id && x->token && x->user_id ? GH_OK : GH_ERR_DB;
+}
+
+/* Whether account.issuer exists (better-auth 1.7.0-1.7.2 databases), asked once per connection
+ * (again after a reconnect or a migration). */
+static gh_status detect_issuer(gh_store *s) {
+  if (s->issuer >= 0) return GH_OK;
+  gh_arena *a = gh_arena_new();
+  gh_rows r;
+  gh_status status = gh_store_query(s, a, &Q_ISSUER, &r, "");
+  if (status == GH_OK) s->issuer = r.n == 1 && gh_rows_at(&r, 0)[0].num != 0;
+  gh_arena_free(a);
+  return status;
+}
+
+/* --- users -------------------------------------------------------------------------------- */
+
+static gh_status user_by(gh_store *s, const gh_query *q, gh_arena *a, const char *key,
+                         gh_user *out) {
+  gh_rows r;
+  gh_status status = gh_store_query(s, a, q, &r, "t", key);
+  if (status) return status;
+  return r.n ? read_user(gh_rows_at(&r, 0), out) : GH_ERR_NOT_FOUND;
+}
+
+gh_status gh_store_user_by_email(gh_store *s, gh_arena *a, const char *email, gh_user *out) {
+  if (!s || !a || !email || !out) return GH_ERR_INVALID;
+  return user_by(s, &Q_USER_BY_EMAIL, a, email, out);
+}
+
+gh_status gh_store_user_by_id(gh_store *s, gh_arena *a, const char *id, gh_user *out) {
+  if (!s || !a || !id || !out) return GH_ERR_INVALID;
+  return user_by(s, &Q_USER_BY_ID, a, id, out);
+}
+
+/* detect_issuer() has run. */
+static gh_status insert_account(gh_store *s, const char *id, const char *account_id,
+                                const char *provider_id, const char *user_id, const char *password,
+                                int64_t created_at, int64_t updated_at) {
+  if (s->issuer != 1)
+    return gh_store_exec(s, &Q_ACCOUNT_INSERT, NULL, "tttttdd", id, account_id, provider_id,
+                         user_id, password, created_at, updated_at);
+  gh_arena *a = gh_arena_new();
+  gh_status status = gh_store_exec(s, &Q_ACCOUNT_INSERT_ISSUER, NULL, "tttttddt", id, account_id,
+                                   provider_id, user_id, password, created_at, updated_at,
+                                   gh_store_account_issuer(a, provider_id));
+  gh_arena_free(a);
+  return status;
+}
+
+static gh_status insert_session(gh_store *s, const gh_session *x, const char *user_id) {
+  return gh_store_exec(s, &Q_SESSION_INSERT, NULL, SESSION_FMT, x->id, x->token, user_id,
+                       x->expires_at, x->created_at, x->updated_at, x->ip_address, x->user_agent);
+}
+
+gh_status gh_store_create_user(gh_store *s, const gh_user *u, const gh_account *cred,
+                               const gh_session *sess) {
+  if (!s || !u || !u->id || !u->name || !u->email) return GH_ERR_INVALID;
+  if (sess && (!sess->id || !sess->token)) return GH_ERR_INVALID;
+  if (cred && !cred->id) return GH_ERR_INVALID;
+  gh_status status = cred ? detect_issuer(s) : GH_OK;
+  if (status || (status = gh_store_begin(s))) return status;
+  status = gh_store_exec(s, &Q_USER_INSERT, NULL, USER_FMT, u->id, u->name, u->email,
+                         (int)u->email_verified, u->image, u->created_at, u->updated_at);
+  if (status) goto done;
+  if (cred) {
+    status = insert_account(s, cred->id, cred->account_id ? cred->account_id : u->id,
+                            cred->provider_id ? cred->provider_id : "credential",
+                            cred->user_id ? cred->user_id : u->id, cred->password, cred->created_at,
+                            cred->updated_at);
+    if (status) goto done;
+  }
+  if (sess) {
+    status = insert_session(s, sess, sess->user_id ? sess->user_id : u->id);
+    if (status) goto done;
+  }
+done:
+  return gh_store_end(s, status);
+}
+
+gh_status gh_store_update_user(gh_store *s, const char *id, const char *name, bool set_image,
+                               const char *image, int64_t updated_at) {
+  if (!s || !id) return GH_ERR_INVALID;
+  long n = 0;
+  gh_status status =
+      gh_store_exec(s, &Q_USER_UPDATE, &n, "tbtdt", name, (int)set_image, image, updated_at, id);
+  if (status) return status;
+  return n ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
+gh_status gh_store_delete_user(gh_store *s, const char *id) {
+  if (!s || !id) return GH_ERR_INVALID;
+  long n = 0;
+  gh_status status = gh_store_begin(s);
+  if (status) return status;
+  if ((status = gh_store_exec(s, &Q_SESSIONS_DELETE_USER, NULL, "t", id)) ||
+      (status = gh_store_exec(s, &Q_ACCOUNTS_DELETE_USER, NULL, "t", id)) ||
+      (status = gh_store_exec(s, &Q_USER_DELETE, &n, "t", id)))
+    goto done;
+  if (n == 0) {
+    status = GH_ERR_NOT_FOUND;
+    goto done;
+  }
+done:
+  return gh_store_end(s, status);
+}
+
+/* --- credential account ------------------------------------------------------------------- */
+
+gh_status gh_store_credential_password(gh_store *s, gh_arena *a, const char *user_id, char **hash) {
+  if (!s || !a || !user_id || !hash) return GH_ERR_INVALID;
+  *hash = NULL;
+  gh_rows r;
+  gh_status status = gh_store_query(s, a, &Q_CRED_PASSWORD, &r, "t", user_id);
+  if (status) return status;
+  *hash = r.n ? gh_rows_at(&r, 0)[0].text : NULL;
+  return *hash ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
+gh_status gh_store_set_password(gh_store *s, const char *user_id, const char *hash,
+                                const char *new_account_id, int64_t now, bool revoke_sessions,
+                                const gh_session *new_session) {
+  if (!s || !user_id || !hash) return GH_ERR_INVALID;
+  if (new_session && (!new_session->id || !new_session->token)) return GH_ERR_INVALID;
+  long n = 0;
+  gh_status status = new_account_id ? detect_issuer(s) : GH_OK;
+  if (status || (status = gh_store_begin(s))) return status;
+  status = gh_store_exec(s, &Q_CRED_UPDATE, &n, "tdt", hash, now, user_id);
+  if (status) goto done;
+  if (n == 0) {
+    if (!new_account_id) {
+      status = GH_ERR_NOT_FOUND;
+      goto done;
+    }
+    status = insert_account(s, new_account_id, user_id, "credential", user_id, hash, now, now);
+    if (status) goto done;
+  }
+  if (revoke_sessions) {
+    status = gh_store_exec(s, &Q_SESSIONS_DELETE_USER, NULL, "t", user_id);
+    if (status) goto done;
+  }
+  if (new_session) {
+    status = insert_session(s, new_session, new_session->user_id ? new_session->user_id : user_id);
+    if (status) goto done;
+  }
+done:
+  return gh_store_end(s, status);
+}
+
+/* --- sessions ----------------------------------------------------------------------------- */
+
+gh_status gh_store_create_session(gh_store *s, const gh_session *sess) {
+  if (!s || !sess || !sess->id || !sess->token || !sess->user_id) return GH_ERR_INVALID;
+  return insert_session(s, sess, sess->user_id);
+}
+
+gh_status gh_store_session_by_token(gh_store *s, gh_arena *a, const char *token, gh_session *sess,
+                                    gh_user *user) {
+  if (!s || !a || !token || !sess || !user) return GH_ERR_INVALID;
+  gh_rows r;
+  gh_status status = gh_store_query(s, a, &Q_SESSION_BY_TOKEN, &r, "t", token);
+  if (status) return status;
+  if (!r.n) return GH_ERR_NOT_FOUND;
+  const gh_cell *c = gh_rows_at(&r, 0);
+  status = read_session(c, sess);
+  if (status == GH_OK) status = read_user(c + 8, user);
+  return status;
+}
+
+gh_status gh_store_touch_session(gh_store *s, const char *id, int64_t expires_at,
+                                 int64_t updated_at) {
+  if (!s || !id) return GH_ERR_INVALID;
+  long n = 0;
+  gh_status status = gh_store_exec(s, &Q_SESSION_TOUCH, &n, "ddt", expires_at, updated_at, id);
+  if (status) return status;
+  return n ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
+gh_status gh_store_delete_session(gh_store *s, const char *token) {
+  if (!s || !token) return GH_ERR_INVALID;
+  return gh_store_exec(s, &Q_SESSION_DELETE, NULL, "t", token);
+}
+
+gh_status gh_store_delete_user_session(gh_store *s, const char *user_id, const char *token) {
+  if (!s || !user_id || !token) return GH_ERR_INVALID;
+  return gh_store_exec(s, &Q_SESSION_DELETE_OWN, NULL, "tt", user_id, token);
+}
+
+gh_status gh_store_delete_user_sessions(gh_store *s, const char *user_id,
+                                        const char *except_token) {
+  if (!s || !user_id) return GH_ERR_INVALID;
+  if (except_token)
+    return gh_store_exec(s, &Q_SESSIONS_DELETE_EXCEPT, NULL, "tt", user_id, except_token);
+  return gh_store_exec(s, &Q_SESSIONS_DELETE_USER, NULL, "t", user_id);
+}
+
+/* The live sessions, stably ordered by the parsed createdAt (PostgreSQL returns them filtered and
+ * ordered already). */
+gh_status gh_store_list_sessions(gh_store *s, gh_arena *a, const char *user_id, int64_t now,
+                                 gh_session **out, size_t *n) {
+  if (!s || !a || !user_id || !out || !n) return GH_ERR_INVALID;
+  *out = NULL;
+  *n = 0;
+  gh_rows r;
+  gh_status status = gh_store_query(s, a, &Q_SESSIONS_LIST, &r, "td", user_id, now);
+  if (status) return status;
+  gh_session *v = r.n ? gh_arena_alloc(a, r.n * sizeof *v) : NULL;
+  size_t len = 0;
+  for (size_t i = 0; i < r.n; i++) {
+    gh_session x;
+    status = read_session(gh_rows_at(&r, i), &x);
+    if (status) return status;
+    if (x.expires_at <= now) continue;
+    size_t j = len++;
+    while (j > 0 && v[j - 1].created_at > x.created_at) {
+      v[j] = v[j - 1];
+      j--;
+    }
+    v[j] = x;
+  }
+  *out = v;
+  *n = len;
+  return GH_OK;
+}
+
+gh_status gh_store_purge_expired(gh_store *s, int64_t now, long *deleted) {
+  if (deleted) *deleted = 0;
+  if (!s) return GH_ERR_INVALID;
+  return gh_store_exec(s, &Q_SESSIONS_PURGE, deleted, "d", now);
+}
+
+static const gh_query Q_PING = {"ping", "select 1", "select 1", NULL};
+
+gh_status gh_store_ping(gh_store *s) {
+  if (!s) return GH_ERR_INVALID;
+  return gh_store_exec(s, &Q_PING, NULL, "");
+}
