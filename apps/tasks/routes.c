@@ -37,9 +37,10 @@ static void unavailable(gh_resp *r, const char *message) {
   gh_resp_header(r, "Retry-After", "5");
 }
 
-/* A store error that is not "not found": 503 when the database cannot be reached, else 500. */
+/* A store error that is not "not found": 503 + Retry-After when the database cannot serve (the
+ * server's rule, gh_store_unavailable), else 500. */
 static void store_error(gh_resp *r, gh_status st) {
-  if (st == GH_ERR_DB_UNAVAILABLE || st == GH_ERR_BUSY) {
+  if (gh_store_unavailable(st)) {
     unavailable(r, "The database is unavailable. Try again later.");
     return;
   }

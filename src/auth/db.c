@@ -17,7 +17,7 @@ gh_store *gh_auth_store(gh_resp *resp) {
 void gh_auth_db_error(gh_resp *resp, gh_status st, const char *what) {
   gh_log(GH_LOG_ERROR, "db.error", "op", what, "status", gh_status_str(st), NULL);
   gh_resp_remove_header(resp, "Set-Cookie", NULL, NULL);
-  if (st == GH_ERR_DB_UNAVAILABLE || st == GH_ERR_BUSY || st == GH_ERR_SCHEMA || st == GH_ERR_DB)
+  if (gh_store_unavailable(st))
     gh_resp_error(resp, GH_E_SERVICE_UNAVAILABLE);
   else
     gh_resp_error(resp, GH_E_INTERNAL);

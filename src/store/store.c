@@ -269,3 +269,7 @@ void gh_credential_init(gh_arena *a, gh_account *acc, const gh_user *u, char *ha
   acc->password = hash;
   acc->created_at = acc->updated_at = now;
 }
+
+bool gh_store_unavailable(gh_status st) {
+  return st == GH_ERR_DB_UNAVAILABLE || st == GH_ERR_BUSY || st == GH_ERR_SCHEMA || st == GH_ERR_DB;
+}

@@ -13,14 +13,15 @@ import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { makeClient } from "./lib/client.mjs";
-import { GATEHOUSE_ONLY, GATEHOUSE_TASKS_BIN } from "./lib/config.mjs";
+import { GATEHOUSE_ONLY, GATEHOUSE_TASKS_BIN, backends as backendsList } from "./lib/config.mjs";
 import { SESSION_COOKIE } from "./lib/cookies.mjs";
 import { sql, toBool } from "./lib/db.mjs";
 import { ID32, ISO_MS, PASSWORD, forEachBackend, newEmail } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
+import { PgCluster } from "./lib/pg.mjs";
 import { startServer } from "./lib/server.mjs";
 import { freshTasksDatabaseUrl, startTasks } from "./lib/tasks.mjs";
-import { childEnv, freePort } from "./lib/util.mjs";
+import { childEnv, freePort, sleep } from "./lib/util.mjs";
 
 const FRONTEND = "http://localhost:5173";
 const OTHER_FRONTEND = "https://app.example.com";
@@ -737,5 +738,77 @@ forEachBackend("tasks", (backend) => {
         }
       });
     });
+  });
+});
+
+// The tasks database itself goes away (its own PostgreSQL cluster is stopped): every API call that
+// needs it answers 503 + Retry-After with the JSON error (never 500), nothing is half-written, and
+// the server recovers by itself when the database returns.
+describe("gatehouse-tasks: its database down", { skip: GATEHOUSE_ONLY || (backendsList().includes("postgres") ? false : "postgres not in GH_E2E_BACKENDS") }, () => {
+  let cluster, srv, api, user, jwt, kept;
+  before(async () => {
+    cluster = new PgCluster("tasks-outage");
+    await cluster.start();
+    srv = await startServer({ backend: "postgres", hint: "tasks-outage-gh" });
+    api = await startTasks({ backend: "postgres", databaseUrl: await cluster.createDatabase("tasks"), gatehouseUrl: srv.url, hint: "tasks-outage" });
+    user = await newUser(srv, "Outage");
+    jwt = await jwtFor(srv, user);
+    const made = await api.call("POST", "/api/tasks", { bearer: jwt, json: { title: "before" } });
+    assert.equal(made.status, 201, made.text);
+    kept = made.json;
+  });
+  after(async () => {
+    if (cluster && !cluster.running) await cluster.start().catch(() => {});
+    await api?.stop({ expectCode: null });
+    await srv?.stop();
+    await cluster?.stop().catch(() => {});
+  });
+
+  it("503 + Retry-After (JSON SERVICE_UNAVAILABLE) on every call while down; back by itself; nothing written", async () => {
+    await cluster.stop();
+    for (const [method, path, json] of [
+      ["GET", "/api/tasks"],
+      ["GET", `/api/tasks/${kept.id}`],
+      ["POST", "/api/tasks", { title: "during" }],
+      ["PATCH", `/api/tasks/${kept.id}`, { completed: true }],
+      ["DELETE", `/api/tasks/${kept.id}`],
+    ]) {
+      const res = await api.call(method, path, { bearer: jwt, json });
+      assert.notEqual(res.status, 500, `${method} ${path}: 500 while the database is down`);
+      assert.equal(res.status, 503, `${method} ${path}: ${res.status} ${res.text}`);
+      assert.equal(res.json?.code, "SERVICE_UNAVAILABLE", res.text);
+      assert.ok(Number(res.headers["retry-after"]) > 0, `${method} ${path}: Retry-After`);
+    }
+    assert.equal(api.exitInfo, null, "the tasks server kept running");
+    await cluster.start();
+    let res;
+    const deadline = Date.now() + 20000;
+    for (;;) {
+      res = await api.call("GET", "/api/tasks", { bearer: jwt });
+      if (res.status === 200) break;
+      assert.equal(res.status, 503, res.text);
+      assert.ok(Date.now() < deadline, "gatehouse-tasks did not recover within 20 s");
+      await sleep(250);
+    }
+    assert.deepEqual(res.json.tasks.map((t) => [t.id, t.title, t.completed]), [[kept.id, "before", false]], "nothing from the outage was written");
+  });
+
+  it("a database that cannot serve (its table gone) → 503 + Retry-After as gatehouse answers, never 500", async () => {
+    await api.db.exec('ALTER TABLE "tasks" RENAME TO "tasks_away"');
+    try {
+      for (const [method, path, json] of [
+        ["GET", "/api/tasks"],
+        ["POST", "/api/tasks", { title: "lost" }],
+      ]) {
+        const res = await api.call(method, path, { bearer: jwt, json });
+        assert.equal(res.status, 503, `${method} ${path}: ${res.status} ${res.text}`);
+        assert.equal(res.json?.code, "SERVICE_UNAVAILABLE", res.text);
+        assert.ok(Number(res.headers["retry-after"]) > 0, "Retry-After");
+      }
+    } finally {
+      await api.db.exec('ALTER TABLE "tasks_away" RENAME TO "tasks"');
+    }
+    const res = await api.call("GET", "/api/tasks", { bearer: jwt });
+    assert.equal(res.status, 200, res.text);
   });
 });
