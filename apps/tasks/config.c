@@ -8,6 +8,7 @@
 
 #include "common/arena.h"
 #include "common/envconf.h"
+#include "common/strlist.h"
 
 #define O(f) offsetof(tasks_config, f)
 static const gh_conf_opt OPTS[] = {
@@ -68,16 +69,11 @@ static void trim_slashes(char *s) {
 
 /* TASKS_CORS_ORIGIN: comma list of origins (scheme://host[:port], no path, no trailing slash). */
 static gh_status parse_origins(tasks_config *c, const char **err) {
-  size_t n = 1;
-  for (const char *p = c->cors_origin; *p; p++) n += *p == ',';
-  c->origins = gh_xcalloc(n, sizeof *c->origins);
-  const char *p = c->cors_origin;
-  while (*p) {
-    const char *end = strchr(p, ',');
-    if (!end) end = p + strlen(p);
-    const char *s = p, *e = end;
-    while (s < e && (*s == ' ' || *s == '\t')) s++;
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
+  c->origins = gh_xcalloc(gh_list_count(c->cors_origin), sizeof *c->origins);
+  const char *cursor = c->cors_origin, *s;
+  size_t len;
+  while (gh_list_next(&cursor, &s, &len)) {
+    const char *e = s + len;
     while (e > s && e[-1] == '/') e--;
     if (e > s) {
       char *o = strndup(s, (size_t)(e - s));
@@ -92,7 +88,6 @@ static gh_status parse_origins(tasks_config *c, const char **err) {
       }
       c->origins[c->norigins++] = o;
     }
-    p = *end ? end + 1 : end;
   }
   return GH_OK;
 }

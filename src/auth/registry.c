@@ -5,6 +5,7 @@
 
 #include "auth/internal.h"
 #include "common/log.h"
+#include "common/strlist.h"
 
 typedef struct {
   const gh_plugin *p;
@@ -68,20 +69,12 @@ gh_status gh_plugin_set_new(const gh_plugin *const *avail, size_t navail, const 
                             gh_plugin_set **out, char *err, size_t errlen) {
   *out = NULL;
   gh_plugin_set *ps = gh_xcalloc(1, sizeof *ps);
-  size_t cap = 1;
-  for (const char *p = ids ? ids : ""; *p; p++) cap += *p == ',';
-  ps->items = gh_xcalloc(cap, sizeof *ps->items);
+  ps->items = gh_xcalloc(gh_list_count(ids), sizeof *ps->items);
   ps->ids = gh_xcalloc(1, strlen(ids ? ids : "") + 1);
-  const char *p = ids ? ids : "";
+  const char *cursor = ids, *b;
+  size_t len;
   bool none = false;
-  while (*p) {
-    const char *end = strchr(p, ',');
-    if (!end) end = p + strlen(p);
-    const char *b = p, *e = end;
-    while (b < e && (*b == ' ' || *b == '\t')) b++;
-    while (e > b && (e[-1] == ' ' || e[-1] == '\t')) e--;
-    size_t len = (size_t)(e - b);
-    p = *end ? end + 1 : end;
+  while (gh_list_next(&cursor, &b, &len)) {
     if (len == 0) continue;
     if (len == 4 && memcmp(b, "none", 4) == 0) {
       none = true;

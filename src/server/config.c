@@ -13,6 +13,7 @@
 #include "common/envconf.h"
 #include "common/log.h"
 #include "common/rand.h"
+#include "common/strlist.h"
 #include "plugins/plugins.h"
 
 #define T_STR GH_CONF_STR
@@ -85,14 +86,14 @@ static char errbuf[256];
 /* GATEHOUSE_SECRETS: "<version>:<value>" entries separated by commas, newest first (better-auth's
  * BETTER_AUTH_SECRETS). Versions are distinct positive integers; values are trimmed. */
 static gh_status parse_secrets(gh_config *c, const char **err) {
-  size_t n = 1;
-  for (const char *p = c->secrets; *p; p++) n += *p == ',';
+  size_t n = gh_list_count(c->secrets);
   c->secret_list = gh_xcalloc(n, sizeof *c->secret_list);
-  const char *p = c->secrets;
-  for (size_t i = 0; i < n; i++) {
-    const char *end = strchr(p, ',');
-    if (!end) end = p + strlen(p);
-    while (p < end && (*p == ' ' || *p == '\t')) p++;
+  const char *cursor = c->secrets;
+  for (size_t i = 0; i < n; i++) { /* every item, empty ones too (an error) */
+    const char *p = "";
+    size_t len = 0;
+    if (!gh_list_next(&cursor, &p, &len)) p = "";
+    const char *end = p + len;
     const char *colon = memchr(p, ':', (size_t)(end - p));
     char *num_end;
     errno = 0;
@@ -123,7 +124,6 @@ static gh_status parse_secrets(gh_config *c, const char **err) {
     if (!dup) gh_oom();
     c->secret_list[c->nsecret_list].value = dup;
     c->nsecret_list++;
-    p = *end ? end + 1 : end;
   }
   return GH_OK;
 }
