@@ -8,6 +8,7 @@
 
 #include "common/arena.h"
 #include "common/envconf.h"
+#include "common/log.h"
 #include "common/strlist.h"
 
 #define O(f) offsetof(tasks_config, f)
@@ -127,8 +128,8 @@ gh_status tasks_config_load(tasks_config *c, const char **err) {
     *err = "TASKS_DATABASE_URL: sqlite: needs a file path";
     return GH_ERR_CONFIG;
   }
-  const char *lv = c->log_level;
-  if (strcmp(lv, "debug") && strcmp(lv, "info") && strcmp(lv, "warn") && strcmp(lv, "error")) {
+  gh_log_level level;
+  if (!gh_log_level_parse(c->log_level, &level)) {
     *err = "TASKS_LOG_LEVEL: expected debug, info, warn or error";
     return GH_ERR_CONFIG;
   }

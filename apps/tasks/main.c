@@ -145,10 +145,8 @@ int main(int argc, char **argv) {
     tasks_config_free(&c);
     return 2;
   }
-  gh_log_set_level(!strcmp(c.log_level, "debug")   ? GH_LOG_DEBUG
-                   : !strcmp(c.log_level, "warn")  ? GH_LOG_WARN
-                   : !strcmp(c.log_level, "error") ? GH_LOG_ERROR
-                                                   : GH_LOG_INFO);
+  gh_log_level level = GH_LOG_INFO;
+  if (gh_log_level_parse(c.log_level, &level)) gh_log_set_level(level);
   int ret;
   if (!strcmp(cmd, "check-config")) {
     tasks_config_print(&c, stdout);

@@ -13,6 +13,16 @@
 
 static _Atomic int min_level = GH_LOG_INFO;
 
+bool gh_log_level_parse(const char *name, gh_log_level *out) {
+  static const char *const NAMES[] = {"debug", "info", "warn", "error"};
+  for (int i = 0; i < 4; i++)
+    if (name && strcmp(name, NAMES[i]) == 0) {
+      *out = (gh_log_level)i;
+      return true;
+    }
+  return false;
+}
+
 void gh_log_set_level(gh_log_level lvl) {
   atomic_store(&min_level, (int)lvl);
 }

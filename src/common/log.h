@@ -2,9 +2,13 @@
 #ifndef GH_COMMON_LOG_H
 #define GH_COMMON_LOG_H
 
+#include <stdbool.h>
+
 typedef enum { GH_LOG_DEBUG, GH_LOG_INFO, GH_LOG_WARN, GH_LOG_ERROR } gh_log_level;
 
 void gh_log_set_level(gh_log_level lvl);
+/* "debug", "info", "warn" or "error" (a configuration value) → *out; false for anything else. */
+bool gh_log_level_parse(const char *name, gh_log_level *out);
 /* gh_log(GH_LOG_INFO, "sign_in.success", "user_id", id, "ip", ip, NULL): string key/value pairs,
  * terminated by NULL. A NULL value is written as JSON null. */
 void gh_log(gh_log_level lvl, const char *event, ...) __attribute__((sentinel));

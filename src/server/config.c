@@ -160,8 +160,8 @@ gh_status gh_config_load(gh_config *c, const char **err) {
     *err = "GATEHOUSE_MIN_PASSWORD_LENGTH is greater than GATEHOUSE_MAX_PASSWORD_LENGTH";
     return GH_ERR_CONFIG;
   }
-  const char *lv = c->log_level;
-  if (strcmp(lv, "debug") && strcmp(lv, "info") && strcmp(lv, "warn") && strcmp(lv, "error")) {
+  gh_log_level level;
+  if (!gh_log_level_parse(c->log_level, &level)) {
     *err = "GATEHOUSE_LOG_LEVEL: expected debug, info, warn or error";
     return GH_ERR_CONFIG;
   }

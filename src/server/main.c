@@ -55,10 +55,8 @@ static int load_config(gh_config *c, bool need_secret) {
     fprintf(stderr, "gatehouse: invalid configuration: %s\n", perr);
     return 2;
   }
-  gh_log_set_level(!strcmp(c->log_level, "debug")   ? GH_LOG_DEBUG
-                   : !strcmp(c->log_level, "warn")  ? GH_LOG_WARN
-                   : !strcmp(c->log_level, "error") ? GH_LOG_ERROR
-                                                    : GH_LOG_INFO);
+  gh_log_level level = GH_LOG_INFO;
+  if (gh_log_level_parse(c->log_level, &level)) gh_log_set_level(level);
   if (need_secret && gh_config_dev_secret(c, &err) != GH_OK) {
     fprintf(stderr, "gatehouse: %s\n", err);
     return 2;

@@ -252,12 +252,33 @@ static void lines_never_interleave(void **state) {
   free(all);
 }
 
+static void level_names(void **state) {
+  (void)state;
+  gh_log_level l = GH_LOG_ERROR;
+  assert_true(gh_log_level_parse("debug", &l));
+  assert_int_equal(l, GH_LOG_DEBUG);
+  assert_true(gh_log_level_parse("warn", &l));
+  assert_int_equal(l, GH_LOG_WARN);
+  assert_true(gh_log_level_parse("info", &l));
+  assert_int_equal(l, GH_LOG_INFO);
+  l = GH_LOG_DEBUG;
+  assert_false(gh_log_level_parse("INFO", &l));
+  assert_false(gh_log_level_parse("", &l));
+  assert_false(gh_log_level_parse(NULL, &l));
+  assert_int_equal(l, GH_LOG_DEBUG); /* untouched */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(basic_line),   cmocka_unit_test(levels),
-      cmocka_unit_test(escaping),     cmocka_unit_test(invalid_utf8),
-      cmocka_unit_test(repeated_key), cmocka_unit_test(same_as_jansson),
-      cmocka_unit_test(many_pairs),   cmocka_unit_test(lines_never_interleave),
+      cmocka_unit_test(level_names),
+      cmocka_unit_test(basic_line),
+      cmocka_unit_test(levels),
+      cmocka_unit_test(escaping),
+      cmocka_unit_test(invalid_utf8),
+      cmocka_unit_test(repeated_key),
+      cmocka_unit_test(same_as_jansson),
+      cmocka_unit_test(many_pairs),
+      cmocka_unit_test(lines_never_interleave),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
