@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { GATEHOUSE_ONLY, SECRET } from "./lib/config.mjs";
 import { assertBare404, forEachBackend, signIn, signUp } from "./lib/fixtures.mjs";
-import { sql } from "./lib/db.mjs";
+import { openDb, sql, withHelpers } from "./lib/db.mjs";
 import { raw } from "./lib/http.mjs";
 import { runCli, startServer } from "./lib/server.mjs";
 import { makeTempDir } from "./lib/util.mjs";
@@ -157,4 +157,34 @@ describe("plugins: configuration", { skip: GATEHOUSE_ONLY }, () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /usage: gatehouse/);
   });
+
+  it("upgrading a database whose jwks table came with the core migration: serve asks for migrate; migrate records jwt/001_jwks and keeps the keys", async () => {
+    const dir = makeTempDir("gh-e2e-plugins-upgrade");
+    const up = { ...env, DATABASE_URL: `sqlite:${path.join(dir, "old.db")}` };
+    // the layout an earlier gatehouse left: 001_core recorded, the jwks table (with a key) beside it
+    let r = await runCli(["migrate"], { env: { ...up, GATEHOUSE_PLUGINS: "none" } });
+    assert.equal(r.code, 0, r.stderr);
+    const srv = { backend: "sqlite", db: withHelpers(openDb(up.DATABASE_URL)) };
+    try {
+      await srv.db.exec(
+        `create table "jwks" ("id" text not null primary key, "publicKey" text not null, "privateKey" text not null, "createdAt" date not null, "expiresAt" date, "alg" text, "crv" text);
+         insert into "jwks" values ('old-key', '{}', '"x"', '2026-01-01T00:00:00.000Z', null, 'EdDSA', 'Ed25519');`,
+      );
+      r = await runCli(["serve"], { env: up, timeoutMs: 15000 });
+      assert.equal(r.signal, null, "serve kept running on an unmigrated schema");
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /not migrated; run `gatehouse migrate`/);
+      r = await runCli(["migrate"], { env: up });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /migrations applied: 1/);
+      const names = (await srv.db.all(sql`select "name" from "gatehouse_migrations" order by "name"`)).map((x) => x.name);
+      assert.deepEqual(names, ["001_core", "jwt/001_jwks"]);
+      assert.equal((await srv.db.all(sql`select "id" from "jwks"`)).length, 1, "the existing key is kept");
+      r = await runCli(["migrate"], { env: up });
+      assert.match(r.stdout, /migrations applied: 0/);
+    } finally {
+      await srv.db.close().catch(() => {});
+    }
+  });
 });
+
