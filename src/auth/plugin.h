@@ -25,11 +25,16 @@
 typedef struct gh_auth gh_auth;
 typedef struct gh_sess gh_sess;
 
-/* What a credential hook found in a request: the session token it carries (signature already
- * verified), looked up like the session cookie. */
+/* What a credential hook found in a request: either the session token it carries (signature
+ * already verified), looked up like the session cookie (bearer), or an identity it resolved itself
+ * (an API key: resolved = true with the session and user to use for this request, strings on the
+ * request arena; nothing is looked up, refreshed or re-issued for it). */
 typedef struct {
   const char *token; /* on the request arena; NULL = this plugin found none */
   bool stale;        /* signed with an older secret: the session cookie is re-issued */
+  bool resolved;     /* session and user below are the request's identity */
+  gh_session session;
+  gh_user user;
 } gh_credential;
 
 /* A revocation, for session_revoked: one session (token), all of a user's sessions (token NULL),
@@ -80,7 +85,8 @@ typedef struct gh_plugin {
 
   /* --- hooks, each optional, called in GATEHOUSE_PLUGINS order ----------------------------- */
   /* Credential extraction, before the session cookie is read: the first plugin that fills
-   * out->token wins. An error status is answered as a database error (503). */
+   * out->token or sets out->resolved wins. An error status is answered as a database error
+   * (503). */
   gh_status (*credential)(void *self, gh_req *req, gh_credential *out);
   /* Before every route handler (rate limiting, metrics): false = the hook answered (resp set) and
    * the handler does not run. */

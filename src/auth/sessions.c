@@ -20,6 +20,14 @@ gh_status gh_session_resolve(gh_auth *au, gh_store *st, gh_req *req, gh_sess *ou
   gh_credential cred = {0};
   gh_status rc = gh_hook_credential(au, req, &cred);
   if (rc != GH_OK) return rc;
+  if (cred.resolved) { /* a plugin's own identity (API key): no session row to look up */
+    out->present = out->found = true;
+    out->s = cred.session;
+    out->u = cred.user;
+    out->token = cred.session.token ? cred.session.token : "";
+    out->resolved = true;
+    return GH_OK;
+  }
   bool stale = cred.stale;
   const char *token = cred.token;
   if (!token) {
@@ -55,6 +63,7 @@ gh_status gh_session_resolve(gh_auth *au, gh_store *st, gh_req *req, gh_sess *ou
 
 gh_status gh_session_refresh_if_due(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
                                     gh_sess *s) {
+  if (s->resolved) return GH_OK; /* a plugin's identity: no cookie session to refresh */
   int64_t now = gh_now_ms();
   int64_t exp_in = au->cfg.expires_in * 1000, upd = au->cfg.update_age * 1000;
   if (s->dont_remember || s->s.expires_at - exp_in + upd > now) {

@@ -16,6 +16,8 @@ typedef struct gh_sess {
   bool found;         /* it names a live session */
   bool dont_remember; /* valid dont_remember cookie present */
   bool stale;         /* signed with an older secret: re-issue with the current one */
+  bool resolved;      /* the identity came from a plugin's credential hook (e.g. an API key):
+                         no session cookie, nothing refreshed */
   const char *token;
   gh_session s;
   gh_user u;

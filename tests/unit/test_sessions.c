@@ -27,10 +27,21 @@
 
 static int revoked;
 static const char *hook_token;
+static bool hook_resolves;
 
 static gh_status credential(void *self, gh_req *req, gh_credential *out) {
-  (void)self, (void)req;
+  (void)self;
   out->token = hook_token;
+  if (hook_resolves) { /* as an API-key plugin would: its own identity, no session row */
+    out->resolved = true;
+    out->user.id = "key-user";
+    out->user.name = "Key";
+    out->user.email = "key@example.com";
+    out->session.id = "key-session";
+    out->session.user_id = "key-user";
+    out->session.expires_at = gh_now_ms() + 1000;
+    (void)req;
+  }
   return GH_OK;
 }
 
@@ -80,6 +91,7 @@ static int setup(void **state) {
   assert_int_equal(gh_store_create_user(f->st, &f->u, NULL, &f->s), GH_OK);
   revoked = 0;
   hook_token = NULL;
+  hook_resolves = false;
   *state = f;
   return 0;
 }
@@ -170,6 +182,21 @@ static void credential_hook_first(void **state) {
   assert_string_equal(s.token, f->s.token);
 }
 
+static void credential_hook_identity(void **state) {
+  fx *f = *state;
+  gh_kv hv[2];
+  hook_resolves = true; /* wins over a valid cookie; nothing is looked up, refreshed or set */
+  gh_req r = req_with(f->a, session_cookie(f->a, NEW, f->s.token), hv);
+  gh_resp resp = {.arena = f->a};
+  gh_sess s;
+  assert_true(gh_require_session(f->au, f->st, &r, &resp, &s));
+  assert_true(s.found);
+  assert_true(s.resolved);
+  assert_string_equal(s.u.id, "key-user");
+  assert_string_equal(s.s.id, "key-session");
+  assert_int_equal(resp.nheaders, 0); /* no cookie */
+}
+
 static void dont_remember_read(void **state) {
   fx *f = *state;
   gh_kv hv[2];
@@ -223,6 +250,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(older_secret_is_stale, setup, teardown),
       cmocka_unit_test_setup_teardown(forged_cookie_ignored, setup, teardown),
       cmocka_unit_test_setup_teardown(credential_hook_first, setup, teardown),
+      cmocka_unit_test_setup_teardown(credential_hook_identity, setup, teardown),
       cmocka_unit_test_setup_teardown(dont_remember_read, setup, teardown),
       cmocka_unit_test_setup_teardown(expired_deleted, setup, teardown),
       cmocka_unit_test_setup_teardown(require_session_401_clears, setup, teardown),
