@@ -7,9 +7,22 @@
 #include "common/log.h"
 #include "crypto/password.h"
 
-static void fail(gh_resp *resp, const char *password, size_t plen, const char *reason, bool dummy) {
+/* One audit line per failed sign-in, so that brute force can be seen: the reason, the client's
+ * address and user agent (cut to 256 bytes), the lower-cased e-mail when it is one and the user id
+ * when the account exists. Never the password. */
+static void log_failure(gh_auth *au, gh_req *req, const char *reason, const char *email,
+                        const char *user_id) {
+  const char *ua = gh_req_header(req, "User-Agent");
+  if (ua && strlen(ua) > 256) ua = gh_arena_strndup(req->arena, ua, 256);
+  gh_log(GH_LOG_INFO, "sign_in.failure", "reason", reason, "ip",
+         gh_client_ip(req->arena, req, au->cfg.production), "user_agent", ua ? ua : "", "email",
+         email, "user_id", user_id, NULL);
+}
+
+static void fail(gh_auth *au, gh_req *req, gh_resp *resp, const char *password, size_t plen,
+                 const char *reason, const char *email, const char *user_id, bool dummy) {
   if (dummy) gh_password_dummy_verify(password, plen);
-  gh_log(GH_LOG_INFO, "sign_in.failure", "reason", reason, NULL);
+  log_failure(au, req, reason, email, user_id);
   gh_resp_error(resp, GH_E_INVALID_EMAIL_OR_PASSWORD);
 }
 
@@ -30,21 +43,22 @@ void gh_route_sign_in(void *app, gh_req *req, gh_resp *resp) {
   bool remember = gh_v_bool(&v, b, "rememberMe", true);
   if (gh_v_fail(&v, resp)) return;
   if (strlen(email) != elen || !gh_email_valid(email)) {
-    gh_log(GH_LOG_INFO, "sign_in.failure", "reason", "INVALID_EMAIL", NULL);
+    log_failure(au, req, "INVALID_EMAIL", NULL, NULL);
     gh_resp_error(resp, GH_E_INVALID_EMAIL);
     return;
   }
   if (gh_utf16_length(password, plen) > (size_t)au->cfg.max_password) {
-    gh_log(GH_LOG_INFO, "sign_in.failure", "reason", "PASSWORD_TOO_LONG", NULL);
+    log_failure(au, req, "PASSWORD_TOO_LONG", gh_ascii_lower(a, email), NULL);
     gh_resp_error(resp, GH_E_PASSWORD_TOO_LONG);
     return;
   }
   gh_store *st = gh_auth_store(resp);
   if (!st) return;
   gh_user u;
-  gh_status rc = gh_store_user_by_email(st, a, gh_ascii_lower(a, email), &u);
+  char *lower = gh_ascii_lower(a, email);
+  gh_status rc = gh_store_user_by_email(st, a, lower, &u);
   if (rc == GH_ERR_NOT_FOUND) {
-    fail(resp, password, plen, "USER_NOT_FOUND", true);
+    fail(au, req, resp, password, plen, "USER_NOT_FOUND", lower, NULL, true);
     return;
   }
   if (rc != GH_OK) {
@@ -54,7 +68,7 @@ void gh_route_sign_in(void *app, gh_req *req, gh_resp *resp) {
   char *hash;
   rc = gh_store_credential_password(st, a, u.id, &hash);
   if (rc == GH_ERR_NOT_FOUND) {
-    fail(resp, password, plen, "NO_CREDENTIAL_ACCOUNT", true);
+    fail(au, req, resp, password, plen, "NO_CREDENTIAL_ACCOUNT", lower, u.id, true);
     return;
   }
   if (rc != GH_OK) {
@@ -63,7 +77,7 @@ void gh_route_sign_in(void *app, gh_req *req, gh_resp *resp) {
   }
   bool ok = false;
   if (gh_password_verify(password, plen, hash, &ok) != GH_OK || !ok) {
-    fail(resp, password, plen, "INVALID_PASSWORD", false);
+    fail(au, req, resp, password, plen, "INVALID_PASSWORD", lower, u.id, false);
     return;
   }
 

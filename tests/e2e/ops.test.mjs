@@ -35,6 +35,7 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
   forEachBackend("logs", (backend) => {
     let srv;
     const secrets = new Set([SECRET]); // every string that must never reach stderr
+    let userEmail, ghost;
     const rememberRes = (res) => {
       for (const c of res.cookies || []) {
         if (c.value) {
@@ -61,8 +62,10 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       rememberRes(await raw(srv, "POST", "/sign-up/email", { json: { name: "Log User", email, password }, jar }));
       const second = new CookieJar();
       rememberRes(await raw(srv, "POST", "/sign-in/email", { json: { email, password }, jar: second }));
-      rememberRes(await raw(srv, "POST", "/sign-in/email", { json: { email, password: wrongPassword } }));
-      rememberRes(await raw(srv, "POST", "/sign-in/email", { json: { email: newEmail("ghost"), password: wrongPassword } }));
+      rememberRes(await raw(srv, "POST", "/sign-in/email", { json: { email: email.toUpperCase(), password: wrongPassword }, headers: { "user-agent": "brute/1.0" } }));
+      ghost = newEmail("ghost");
+      rememberRes(await raw(srv, "POST", "/sign-in/email", { json: { email: ghost, password: wrongPassword } }));
+      userEmail = email;
       rememberRes(await raw(srv, "GET", "/get-session", { jar }));
       rememberRes(await raw(srv, "GET", "/get-session", { bearer: jar.sessionToken(SECRET), origin: null }));
       rememberRes(await raw(srv, "POST", "/revoke-session", { json: { token: second.sessionToken(SECRET) }, jar }));
@@ -94,6 +97,21 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       assert.ok(eventsLike(srv, /session/).some((o) => /creat/.test(lower(o))), `no session-created event:\n${dump()}`);
       assert.ok(eventsLike(srv, /session/).some((o) => /revok/.test(lower(o))), `no session-revoked event:\n${dump()}`);
       assert.ok(eventsLike(srv, /sign[-_ .]?out/).length >= 1, `no sign-out event:\n${dump()}`);
+    });
+
+    it("a failed sign-in's line names the client (IP, user agent) and the account (lower-cased e-mail, user id when it exists)", () => {
+      const fails = srv.logs.filter((o) => o.event === "sign_in.failure");
+      const wrong = fails.find((o) => o.reason === "INVALID_PASSWORD");
+      assert.ok(wrong, `no INVALID_PASSWORD line: ${JSON.stringify(fails)}`);
+      assert.equal(wrong.ip, "127.0.0.1");
+      assert.equal(wrong.user_agent, "brute/1.0");
+      assert.equal(wrong.email, userEmail);
+      assert.match(String(wrong.user_id), /^[A-Za-z0-9]{32}$/);
+      const unknown = fails.find((o) => o.reason === "USER_NOT_FOUND");
+      assert.ok(unknown, `no USER_NOT_FOUND line: ${JSON.stringify(fails)}`);
+      assert.equal(unknown.email, ghost);
+      assert.equal(unknown.user_id, null);
+      assert.equal(unknown.ip, "127.0.0.1");
     });
 
     it("no password, session token, signed cookie value, signature or the secret appears anywhere in stderr", () => {
