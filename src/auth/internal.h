@@ -84,6 +84,8 @@ void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp);
 void gh_route_change_password(void *app, gh_req *req, gh_resp *resp);
 void gh_route_verify_password(void *app, gh_req *req, gh_resp *resp);
 void gh_route_ok(void *app, gh_req *req, gh_resp *resp);
+void gh_route_health_live(void *app, gh_req *req, gh_resp *resp);
+void gh_route_health_ready(void *app, gh_req *req, gh_resp *resp);
 /* The core's route table (static storage). */
 const gh_route *gh_core_routes(size_t *n);
 

@@ -19,6 +19,8 @@ static const gh_route ROUTES[] = {
     {"POST", P "/delete-user", gh_route_delete_user, GH_ROUTE_SLOW, NULL},
     {"POST", P "/verify-password", gh_route_verify_password, GH_ROUTE_SLOW, NULL},
     {"GET", P "/ok", gh_route_ok, 0, NULL},
+    {"GET", "/health/live", gh_route_health_live, 0, NULL},
+    {"GET", "/health/ready", gh_route_health_ready, 0, NULL},
 };
 
 const gh_route *gh_core_routes(size_t *n) {

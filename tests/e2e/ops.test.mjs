@@ -373,8 +373,18 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
     it("DB down → get-session, sign-in, sign-up and update-user answer 503 JSON; DB back → requests succeed without a restart; nothing half-written", async () => {
       const a = await signUp(srv, { name: "Before Outage" });
       const downEmail = newEmail("during-outage");
+      let live = await raw(srv, "GET", "=/health/live");
+      assert.equal(live.status, 200);
+      assert.deepEqual(live.json, { status: "ok" });
+      let ready = await raw(srv, "GET", "=/health/ready");
+      assert.equal(ready.status, 200, ready.text);
 
       await cluster.stop();
+      live = await raw(srv, "GET", "=/health/live");
+      assert.equal(live.status, 200, "live while the database is down");
+      ready = await raw(srv, "GET", "=/health/ready");
+      assert503(ready, "health/ready");
+      assert.ok(Number(ready.headers["retry-after"]) > 0, "health/ready Retry-After");
       assert503(await raw(srv, "GET", "/get-session", { jar: a.jar }), "get-session");
       assert503(await raw(srv, "POST", "/sign-in/email", { json: { email: a.email, password: PASSWORD } }), "sign-in");
       assert503(await raw(srv, "POST", "/sign-up/email", { json: { name: "x", email: downEmail, password: PASSWORD } }), "sign-up");
@@ -392,6 +402,8 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
         await sleep(250);
       }
       assert.equal(res.json?.session?.token, a.token, "the session survived the outage");
+      ready = await raw(srv, "GET", "=/health/ready");
+      assert.equal(ready.status, 200, `health/ready after the outage: ${ready.text}`);
       const s = await signIn(srv, { email: a.email });
       assert.ok(s.token);
       assert.equal(await srv.db.count("user", { email: downEmail }), 0, "no user from the failed sign-up");
