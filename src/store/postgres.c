@@ -103,10 +103,9 @@ static gh_status read_cell(gh_arena *a, const PGresult *r, int row, int c, char 
   case 't':
     if (!out->null) out->text = gh_arena_strndup(a, (const char *)v, (size_t)len);
     return GH_OK;
-  case 'D':
-    if (out->null) return GH_OK;
-    /* fall through */
+  case 'D':   /* nullable date */
   case 'd': { /* timestamptz: int64 microseconds since 2000-01-01T00:00:00Z */
+    if (out->null && type == 'D') return GH_OK;
     if (out->null || len != 8) return GH_ERR_DB;
     int64_t us = be_int(v, 8);
     int64_t msec = us >= 0 ? us / 1000 : -((-us + 999) / 1000); /* floor */

@@ -127,10 +127,9 @@ static gh_status read_cell(gh_arena *a, sqlite3_stmt *st, int c, char type, gh_c
       out->text = gh_arena_strndup(a, (const char *)v, (size_t)sqlite3_column_bytes(st, c));
     }
     return GH_OK;
-  case 'D':
-    if (out->null) return GH_OK;
-    /* fall through */
+  case 'D': /* nullable date */
   case 'd': {
+    if (out->null && type == 'D') return GH_OK;
     const unsigned char *v = sqlite3_column_text(st, c);
     if (!v || gh_iso8601_parse((const char *)v, &out->num) != GH_OK) {
       gh_store_log("sqlite", "read", "date", "invalid date value in column");
