@@ -24,6 +24,7 @@ typedef struct {
   int min_password;   /* 8 */
   int max_password;   /* 128 */
   bool delete_user_enabled;
+  bool cors; /* CORS headers and preflights for trusted origins (auth/cors.h) */
   /* Versioned secrets (GATEHOUSE_SECRETS), newest first; NULL/0 when not configured. The newest
    * signs cookies and encrypts; the others (and secret, when set) still verify and decrypt. */
   const unsigned *secret_versions;

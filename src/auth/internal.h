@@ -5,6 +5,7 @@
 
 #include "auth/auth.h"
 #include "auth/cookies.h"
+#include "auth/cors.h"
 #include "auth/credentials.h"
 #include "auth/db.h"
 #include "auth/origin_check.h"

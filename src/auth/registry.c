@@ -159,7 +159,8 @@ void gh_plugins_print_table(const gh_plugin *const *avail, size_t n, FILE *out) 
 
 /* ---------------------------------------------------------------- running plugins */
 
-/* Every route runs through here once some plugin has a route hook. */
+/* Every route runs through here once some plugin has a route hook or CORS is on: the plugins'
+ * before_route hooks, the handler, the CORS headers, the plugins' after_route hooks. */
 static void dispatch(void *arg, gh_req *req, gh_resp *resp) {
   gh_route_target *t = arg;
   gh_auth *au = t->au;
@@ -168,6 +169,7 @@ static void dispatch(void *arg, gh_req *req, gh_resp *resp) {
     if (au->plugins[i].p->before_route)
       go = au->plugins[i].p->before_route(au->plugins[i].self, req, resp);
   if (go) t->fn(t->self, req, resp);
+  gh_cors_response(au, req, resp);
   for (size_t i = 0; i < au->nplugins; i++)
     if (au->plugins[i].p->after_route)
       au->plugins[i].p->after_route(au->plugins[i].self, req, resp);
@@ -221,6 +223,7 @@ gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps) {
     if (p->before_route || p->after_route) au->has_route_hooks = true;
     total += p->nroutes;
   }
+  if (au->cfg.cors) au->has_route_hooks = true;
   au->routes = gh_xcalloc(total, sizeof *au->routes);
   au->targets = gh_xcalloc(total, sizeof *au->targets);
   for (size_t i = 0; i < ncore; i++) {

@@ -19,6 +19,7 @@ static const gh_route ROUTES[] = {
     {"POST", P "/delete-user", gh_route_delete_user, GH_ROUTE_SLOW, NULL},
     {"POST", P "/verify-password", gh_route_verify_password, GH_ROUTE_SLOW, NULL},
     {"GET", P "/ok", gh_route_ok, 0, NULL},
+    {"OPTIONS", P "/", gh_route_preflight, GH_ROUTE_PREFIX | GH_ROUTE_RAW, NULL},
     {"GET", "/health/live", gh_route_health_live, 0, NULL},
     {"GET", "/health/ready", gh_route_health_ready, 0, NULL},
 };

@@ -42,6 +42,10 @@ static const gh_conf_opt OPTS[] = {
     {"PORT", NULL, T_INT, "3000", 0, 65535, 0, O(port), "Listen port"},
     {"GATEHOUSE_TRUSTED_ORIGINS", "BETTER_AUTH_TRUSTED_ORIGINS", T_STR, "", 0, 0, 0,
      O(trusted_origins), "Comma list of extra trusted origins (wildcards * and ? allowed)"},
+    {"GATEHOUSE_CORS", NULL, T_BOOL, "true", 0, 0, 0, O(cors),
+     "Answer CORS preflights and add CORS headers (with credentials) for trusted origins only, so "
+     "a "
+     "frontend on another trusted origin can call the API; false = no CORS (as better-auth alone)"},
     {"GATEHOUSE_ENV", NULL, T_STR, "development", 0, 0, 0, O(env),
      "development, production or test"},
     {"GATEHOUSE_SESSION_EXPIRES_IN", NULL, T_INT, "604800", 60, 34560000, 0, O(session_expires_in),

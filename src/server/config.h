@@ -21,6 +21,7 @@ typedef struct {
   char *host;
   long port;
   char *trusted_origins;
+  bool cors;
   char *env; /* development | production | test */
   long session_expires_in;
   long session_update_age;

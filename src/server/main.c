@@ -122,6 +122,7 @@ static int make_auth(const gh_config *c, gh_auth **au) {
       .min_password = (int)c->min_password,
       .max_password = (int)c->max_password,
       .delete_user_enabled = c->delete_user_enabled,
+      .cors = c->cors,
       .secret_versions = versions,
       .secret_values = values,
       .nsecret_versions = nv,
