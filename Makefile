@@ -28,6 +28,11 @@ run: build
 	sleep 1; \
 	echo "gatehouse:       http://localhost:$${PORT:-3000}  (API under /api/auth)"; \
 	echo "gatehouse-tasks: http://localhost:$${TASKS_PORT:-8000}  (API under /api/tasks; Ctrl-C stops both)"; \
+	echo ""; \
+	echo "Next:"; \
+	echo "  curl -i -H 'Content-Type: application/json' -d '{\"name\":\"Ada\",\"email\":\"ada@example.com\",\"password\":\"correct horse\"}' http://localhost:$${PORT:-3000}/api/auth/sign-up/email"; \
+	echo "  then, from a frontend: createAuthClient({ baseURL: \"http://localhost:$${PORT:-3000}\" }) (better-auth/client)"; \
+	echo "  docs: README.md (configuration, plugins), docs/api.md, docs/tasks-api.md, docs/operations.md"; \
 	wait $$gh; status=$$?; kill $$tasks 2>/dev/null; wait $$tasks; \
 	case $$status in 0|130|143) exit 0;; *) exit $$status;; esac
 

@@ -12,6 +12,7 @@
 #include "common/strlist.h"
 
 #define O(f) offsetof(tasks_config, f)
+enum { GATEHOUSE_URL_OPT = 3 }; /* its index in OPTS */
 static const gh_conf_opt OPTS[] = {
     {"TASKS_HOST", NULL, GH_CONF_STR, "127.0.0.1", 0, 0, 0, O(host), "Listen address"},
     {"TASKS_PORT", NULL, GH_CONF_INT, "8000", 0, 65535, 0, O(port),
@@ -19,8 +20,10 @@ static const gh_conf_opt OPTS[] = {
     {"TASKS_DATABASE_URL", NULL, GH_CONF_STR, "sqlite:./var/tasks.db", 0, 0, GH_CONF_DB_URL,
      O(database_url),
      "sqlite:PATH or postgres://user:pass@host:port/db (the tasks table is created at start)"},
-    {"GATEHOUSE_URL", NULL, GH_CONF_STR, "http://localhost:3000", 0, 0, 0, O(gatehouse_url),
-     "Base URL of the gatehouse server (the issuer)"},
+    [GATEHOUSE_URL_OPT] = {"GATEHOUSE_URL", NULL, GH_CONF_STR, "http://localhost:3000", 0, 0, 0,
+                           O(gatehouse_url),
+                           "Base URL of the gatehouse server (the issuer). Unset: "
+                           "GATEHOUSE_BASE_URL, else http://localhost:PORT, as gatehouse's"},
     {"TASKS_JWKS_URL", NULL, GH_CONF_STR, "", 0, 0, 0, O(jwks_url),
      "JWKS URL (empty = GATEHOUSE_URL + /api/auth/jwks)"},
     {"TASKS_SESSION_URL", NULL, GH_CONF_STR, "", 0, 0, 0, O(session_url),
@@ -105,6 +108,23 @@ gh_status tasks_config_load(tasks_config *c, const char **err) {
   else {
     *err = "TASKS_AUTH: expected jwt, session or any";
     return GH_ERR_CONFIG;
+  }
+  if (!strcmp(gh_conf_source(&OPTS[GATEHOUSE_URL_OPT]), "default")) {
+    /* unset: the gatehouse next to it, by gatehouse's own rule (its base URL, else its PORT) */
+    const char *base = getenv("GATEHOUSE_BASE_URL");
+    const char *port = getenv("PORT");
+    char url[64];
+    const char *derived = NULL;
+    if (base && *base)
+      derived = base;
+    else if (port && *port && strlen(port) <= 5 && strspn(port, "0123456789") == strlen(port)) {
+      snprintf(url, sizeof url, "http://localhost:%s", port);
+      derived = url;
+    }
+    if (derived) {
+      free(c->gatehouse_url);
+      c->gatehouse_url = gh_xstrdup(derived);
+    }
   }
   if (!http_url(c->gatehouse_url)) {
     *err = "GATEHOUSE_URL: expected an http:// or https:// URL";

@@ -35,7 +35,8 @@ static const gh_conf_opt OPTS[] = {
      "newest signs and encrypts; older ones still verify cookies (re-issued with the newest) and "
      "decrypt `$ba$<version>$` data. GATEHOUSE_SECRET, when also set, decrypts bare-hex data"},
     {"GATEHOUSE_BASE_URL", "BETTER_AUTH_URL", T_STR, "http://localhost:3000", 0, 0, 0, O(base_url),
-     "Public URL of the server; https:// switches to __Secure- cookies"},
+     "Public URL of the server; https:// switches to __Secure- cookies. Unset: "
+     "http://localhost:PORT"},
     {"DATABASE_URL", NULL, T_STR, "sqlite:./var/gatehouse.db", 0, 0, F_DB_URL, O(database_url),
      "sqlite:PATH or postgres://user:pass@host:port/db"},
     {"GATEHOUSE_HOST", NULL, T_STR, "127.0.0.1", 0, 0, 0, O(host), "Listen address"},
@@ -86,6 +87,12 @@ static const gh_conf_opt OPTS[] = {
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
 static char errbuf[256];
+
+static const gh_conf_opt *opt_named(const char *env) {
+  for (size_t i = 0; i < NOPTS; i++)
+    if (!strcmp(OPTS[i].env, env)) return &OPTS[i];
+  return &OPTS[0]; /* not reached: every caller names an option of the table */
+}
 
 /* GATEHOUSE_SECRETS: "<version>:<value>" entries separated by commas, newest first (better-auth's
  * BETTER_AUTH_SECRETS). Versions are distinct positive integers; values are trimmed. */
@@ -149,6 +156,17 @@ gh_status gh_config_load(gh_config *c, const char **err) {
   if (c->secret && strlen(c->secret) < 32)
     gh_log(GH_LOG_WARN, "config.weak_secret", "message",
            "GATEHOUSE_SECRET is shorter than 32 bytes; use a long random value", NULL);
+  if (!strcmp(gh_conf_source(opt_named("GATEHOUSE_BASE_URL")), "default") && c->port != 3000) {
+    /* unset: the URL this server is reached at on this machine follows PORT */
+    char url[64];
+    snprintf(url, sizeof url, "http://localhost:%ld", c->port);
+    free(c->base_url);
+    c->base_url = gh_xstrdup(url);
+    if (c->production)
+      gh_log(GH_LOG_WARN, "config.base_url", "message",
+             "GATEHOUSE_BASE_URL is not set; using http://localhost:PORT. Set the public URL.",
+             "base_url", url, NULL);
+  }
   if (strncmp(c->base_url, "http://", 7) && strncmp(c->base_url, "https://", 8)) {
     *err = "GATEHOUSE_BASE_URL: expected an http:// or https:// URL";
     return GH_ERR_CONFIG;

@@ -162,6 +162,25 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       assert.equal(r.code, 0, r.stdout + r.stderr);
     });
 
+    it("GATEHOUSE_BASE_URL unset: the base URL follows PORT (a client at that port is a trusted origin, the JWT issuer matches)", async () => {
+      const srv = await startServer({ backend: "sqlite", hint: "ops-baseurl", env: { GATEHOUSE_BASE_URL: undefined, BETTER_AUTH_URL: undefined } });
+      try {
+        const origin = `http://localhost:${srv.port}`;
+        const res = await raw(srv, "POST", "/sign-up/email", { origin, json: { name: "Port", email: newEmail("port"), password: PASSWORD } });
+        assert.equal(res.status, 200, `sign-up from ${origin}: ${res.text}`);
+        const cookie = res.setCookie.map((l) => l.split(";")[0]).join("; ");
+        const tok = await raw(srv, "GET", "/token", { cookie, origin });
+        assert.equal(tok.status, 200, tok.text);
+        const claims = JSON.parse(Buffer.from(tok.json.token.split(".")[1], "base64url"));
+        assert.equal(claims.iss, origin);
+      } finally {
+        await srv.stop();
+      }
+      const r = await runCli(["check-config"], { env: { ...baseEnv, PORT: "4321", GATEHOUSE_BASE_URL: undefined } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /GATEHOUSE_BASE_URL\s+http:\/\/localhost:4321/);
+    });
+
     it("invalid values (GATEHOUSE_ENV, session age, port) → non-zero exit", async () => {
       for (const bad of [{ GATEHOUSE_ENV: "staging" }, { GATEHOUSE_SESSION_EXPIRES_IN: "abc" }, { PORT: "70000" }]) {
         const r = await runCli(["check-config"], { env: { ...baseEnv, ...bad } });
