@@ -109,6 +109,10 @@ const char *gh_auth_base_origin(const gh_auth *au) {
   return au->base_origin;
 }
 
+bool gh_auth_production(const gh_auth *au) {
+  return au->cfg.production;
+}
+
 const gh_secrets *gh_auth_secrets(const gh_auth *au) {
   return &au->secrets;
 }

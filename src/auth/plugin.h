@@ -56,6 +56,10 @@ typedef struct {
 typedef struct gh_plugin {
   const char *id;      /* better-auth's plugin id: "bearer", "jwt", "api-key", ... */
   const char *summary; /* one line: what it adds (README, `gatehouse plugins`) */
+  /* Runs whatever GATEHOUSE_PLUGINS says (before the listed ones), with its own on/off option:
+   * for what better-auth has in its core rather than as a plugin (the rate limiter). Such an id
+   * cannot be listed in GATEHOUSE_PLUGINS. */
+  bool always;
 
   /* Its own environment options (envconf), loaded into a zeroed struct of conf_size bytes, printed
    * by check-config and config-table after the core's. validate (optional) checks the loaded
@@ -111,16 +115,16 @@ typedef struct gh_plugin {
 typedef struct gh_plugin_set gh_plugin_set;
 
 /* Picks the plugins named in ids (comma list of plugin ids, spaces allowed; "none" = no plugin)
- * out of the available ones, in the order given, and loads and validates each one's options from
- * the environment. GH_ERR_CONFIG with a message in err (naming the unknown id or the variable) on
- * an unknown or repeated id or an invalid option. */
+ * out of the available ones, in the order given, after every available plugin marked always, and
+ * loads and validates each one's options from the environment. GH_ERR_CONFIG with a message in err
+ * (naming the unknown id or the variable) on an unknown or repeated id or an invalid option. */
 GH_MUST_CHECK gh_status gh_plugin_set_new(const gh_plugin *const *available, size_t navailable,
                                           const char *ids, gh_plugin_set **out, char *err,
                                           size_t errlen);
 void gh_plugin_set_free(gh_plugin_set *ps);
 size_t gh_plugin_set_count(const gh_plugin_set *ps);
 const gh_plugin *gh_plugin_set_at(const gh_plugin_set *ps, size_t i);
-/* "jwt,bearer" style list of the ids (static buffer of the set). */
+/* "jwt,bearer" style list of the ids named in GATEHOUSE_PLUGINS ("none" when none). */
 const char *gh_plugin_set_ids(const gh_plugin_set *ps);
 /* check-config lines of every selected plugin's options (secrets masked). */
 void gh_plugin_set_print_config(const gh_plugin_set *ps, FILE *out);
@@ -134,6 +138,8 @@ void gh_plugins_print_table(const gh_plugin *const *available, size_t n, FILE *o
 /* --- what plugins may use of the core -------------------------------------------------------- */
 
 const char *gh_auth_base_origin(const gh_auth *au);
+/* GATEHOUSE_ENV=production (better-auth's NODE_ENV=production defaults). */
+bool gh_auth_production(const gh_auth *au);
 /* Symmetric encryption with the server secret(s) (better-auth's symmetricEncrypt). */
 const gh_secrets *gh_auth_secrets(const gh_auth *au);
 /* Every secret that verifies signed cookies, the signing one first. */

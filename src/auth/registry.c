@@ -29,11 +29,13 @@ static const gh_plugin *find_plugin(const gh_plugin *const *avail, size_t n, con
   return NULL;
 }
 
+/* The ids GATEHOUSE_PLUGINS may name. */
 static void available_list(const gh_plugin *const *avail, size_t n, char *buf, size_t len) {
   size_t k = 0;
   buf[0] = 0;
   for (size_t i = 0; i < n && k < len; i++) {
-    int w = snprintf(buf + k, len - k, "%s%s", i ? ", " : "", avail[i]->id);
+    if (avail[i]->always) continue;
+    int w = snprintf(buf + k, len - k, "%s%s", k ? ", " : "", avail[i]->id);
     if (w < 0) break;
     k += (size_t)w;
   }
@@ -69,8 +71,13 @@ gh_status gh_plugin_set_new(const gh_plugin *const *avail, size_t navail, const 
                             gh_plugin_set **out, char *err, size_t errlen) {
   *out = NULL;
   gh_plugin_set *ps = gh_xcalloc(1, sizeof *ps);
-  ps->items = gh_xcalloc(gh_list_count(ids), sizeof *ps->items);
+  ps->items = gh_xcalloc(gh_list_count(ids) + navail, sizeof *ps->items);
   ps->ids = gh_xcalloc(1, strlen(ids ? ids : "") + 1);
+  for (size_t i = 0; i < navail; i++)
+    if (avail[i]->always && add_item(ps, avail[i], err, errlen) != GH_OK) {
+      gh_plugin_set_free(ps);
+      return GH_ERR_CONFIG;
+    }
   const char *cursor = ids, *b;
   size_t len;
   bool none = false;
@@ -89,6 +96,12 @@ gh_status gh_plugin_set_new(const gh_plugin *const *avail, size_t navail, const 
       gh_plugin_set_free(ps);
       return GH_ERR_CONFIG;
     }
+    if (pl->always) {
+      snprintf(err, errlen,
+               "GATEHOUSE_PLUGINS: \"%s\" always runs (its own options turn it on or off)", pl->id);
+      gh_plugin_set_free(ps);
+      return GH_ERR_CONFIG;
+    }
     if (add_item(ps, pl, err, errlen) != GH_OK) {
       gh_plugin_set_free(ps);
       return GH_ERR_CONFIG;
@@ -98,7 +111,7 @@ gh_status gh_plugin_set_new(const gh_plugin *const *avail, size_t navail, const 
     if (used) ps->ids[used++] = ',';
     memcpy(ps->ids + used, pl->id, idl + 1);
   }
-  if (none && ps->n) {
+  if (none && *ps->ids) {
     snprintf(err, errlen, "GATEHOUSE_PLUGINS: \"none\" cannot be combined with plugin ids");
     gh_plugin_set_free(ps);
     return GH_ERR_CONFIG;
@@ -147,7 +160,8 @@ const gh_store_migration *gh_plugin_set_migrations(const gh_plugin_set *ps, size
 void gh_plugins_print_table(const gh_plugin *const *avail, size_t n, FILE *out) {
   for (size_t i = 0; i < n; i++) {
     const gh_plugin *p = avail[i];
-    fprintf(out, "\n#### Plugin `%s`\n\n%s.\n", p->id, p->summary);
+    fprintf(out, "\n#### Plugin `%s`%s\n\n%s.\n", p->id, p->always ? " (always runs)" : "",
+            p->summary);
     if (p->nopts) {
       fprintf(out, "\n");
       gh_conf_print_table(p->opts, p->nopts, out, false);

@@ -8,13 +8,14 @@
 // Options: json | form (object → x-www-form-urlencoded) | body (string/Buffer) + contentType,
 // headers, origin (default: the server's base URL; null = no Origin header), jar (CookieJar: sends its
 // cookies, absorbs the response's), cookie (explicit Cookie header), bearer (Authorization: Bearer),
-// chunked (send the body with Transfer-Encoding: chunked, no Content-Length),
+// chunked (send the body with Transfer-Encoding: chunked, no Content-Length), localAddress (the
+// client's source address, e.g. "127.0.0.2": another client as far as the server can tell),
 // path starting with "=" is used verbatim (e.g. "=/api/auth/ok/" or "=/elsewhere").
 import http from "node:http";
 import { parseSetCookie } from "./cookies.mjs";
 
 export function raw(srv, method, path, opts = {}) {
-  const { json, form, contentType, headers = {}, jar, cookie, bearer, chunked = false, timeoutMs = 30000 } = opts;
+  const { json, form, contentType, headers = {}, jar, cookie, bearer, chunked = false, timeoutMs = 30000, localAddress } = opts;
   let { body } = opts;
   const origin = "origin" in opts ? opts.origin : srv.baseURL;
   const fullPath = path.startsWith("=") ? path.slice(1) : `/api/auth${path}`;
@@ -42,7 +43,7 @@ export function raw(srv, method, path, opts = {}) {
   return new Promise((resolve, reject) => {
     let gotResponse = false;
     const req = http.request(
-      { host: "127.0.0.1", port: srv.port, method, path: fullPath, headers: h, agent: false, timeout: timeoutMs },
+      { host: "127.0.0.1", port: srv.port, method, path: fullPath, headers: h, agent: false, timeout: timeoutMs, localAddress },
       (res) => {
         gotResponse = true;
         const chunks = [];

@@ -1,0 +1,327 @@
+/* Rate limiting, as better-auth's core rate limiter (spec §8.2): per client address and path under
+ * /api/auth, 100 requests per 10 s by default, 3 per 10 s on sign-in, sign-up, change-password and
+ * change-email, 3 per 60 s on the e-mail sending routes; a counter resets only after a quiet gap
+ * of a whole window (better-auth's decideConsume). Over the limit: 429
+ * {"message":"Too many requests. Please try again later."} with X-Retry-After (seconds).
+ *
+ * On by default only in production (GATEHOUSE_RATE_LIMIT=auto), like better-auth. Counters live in
+ * memory (one instance), bounded: at most MAX_ENTRIES keys; when full, expired keys are dropped
+ * and a new key is refused a counter (the request is served, and counted in the log).
+ *
+ * The client address is the socket peer (IPv6 reduced to its /64). Deliberate difference from
+ * better-auth: an unknown address never lands every client in one shared bucket. */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "auth/plugin.h"
+#include "common/log.h"
+#include "common/strlist.h"
+#include "common/time.h"
+#include "plugins/plugins.h"
+
+#define BASE "/api/auth"
+#define STRIPES 64
+#define BUCKETS 4096 /* per stripe */
+#define MAX_ENTRIES 100000
+
+typedef struct {
+  char *mode; /* auto | on | off */
+  long window;
+  long max;
+  char *rules;
+} rl_conf;
+
+#define O(f) offsetof(rl_conf, f)
+static const gh_conf_opt OPTS[] = {
+    {"GATEHOUSE_RATE_LIMIT", NULL, GH_CONF_STR, "auto", 0, 0, 0, O(mode),
+     "Rate limiting per client address and path: on, off, or auto (on when GATEHOUSE_ENV is "
+     "production, as better-auth)"},
+    {"GATEHOUSE_RATE_LIMIT_WINDOW", NULL, GH_CONF_INT, "10", 1, 86400, 0, O(window),
+     "Default window in seconds"},
+    {"GATEHOUSE_RATE_LIMIT_MAX", NULL, GH_CONF_INT, "100", 1, 1000000, 0, O(max),
+     "Default requests per window and client address and path"},
+    {"GATEHOUSE_RATE_LIMIT_RULES", NULL, GH_CONF_STR, "", 0, 0, 0, O(rules),
+     "Per-path rules before the built-in ones: `PATH=WINDOW/MAX` or `PATH=off`, comma-separated; "
+     "PATH under /api/auth, a trailing `*` matches a prefix (`/sign-in/*=60/5,/get-session=off`)"},
+};
+#undef O
+
+typedef struct {
+  char path[128];
+  size_t len;
+  bool prefix;
+  bool off;
+  int64_t window_ms;
+  long max;
+} rule;
+
+/* better-auth's built-in rules (and its plugins' for the routes they will have here). */
+static const struct {
+  const char *path;
+  long window_s, max;
+} BUILTIN[] = {
+    {"/sign-in", 10, 3},
+    {"/sign-up", 10, 3},
+    {"/change-password", 10, 3},
+    {"/change-email", 10, 3},
+    {"/request-password-reset", 60, 3},
+    {"/send-verification-email", 60, 3},
+    {"/forget-password", 60, 3},
+    {"/email-otp/send-verification-otp", 60, 3},
+    {"/email-otp/request-password-reset", 60, 3},
+    {"/two-factor/", 10, 3},
+};
+
+typedef struct entry {
+  struct entry *next;
+  int64_t last_ms;
+  int64_t window_ms;
+  long count;
+  size_t klen;
+  char key[]; /* "<address>|<path>" */
+} entry;
+
+typedef struct {
+  pthread_mutex_t mu;
+  entry *buckets[BUCKETS];
+} stripe;
+
+typedef struct {
+  bool on;
+  int64_t window_ms;
+  long max;
+  rule *rules;
+  size_t nrules;
+  stripe stripes[STRIPES];
+  _Atomic long entries;
+  uint8_t hash_key[crypto_shorthash_KEYBYTES];
+} limiter;
+
+static gh_status parse_rules(const char *text, rule **out, size_t *n, const char **err) {
+  *out = NULL;
+  *n = 0;
+  size_t cap = gh_list_count(text) + sizeof BUILTIN / sizeof BUILTIN[0];
+  rule *r = gh_xcalloc(cap, sizeof *r);
+  const char *cur = text, *it;
+  size_t len;
+  while (gh_list_next(&cur, &it, &len)) {
+    if (!len) continue;
+    const char *eq = memchr(it, '=', len);
+    size_t pl = eq ? (size_t)(eq - it) : 0;
+    rule *x = &r[*n];
+    if (!eq || pl == 0 || pl >= sizeof x->path || it[0] != '/') goto bad;
+    memcpy(x->path, it, pl);
+    x->path[pl] = 0;
+    if (x->path[pl - 1] == '*') {
+      x->prefix = true;
+      x->path[--pl] = 0;
+    }
+    x->len = pl;
+    const char *v = eq + 1;
+    size_t vl = len - pl - 1 - (x->prefix ? 1 : 0);
+    if (vl == 3 && memcmp(v, "off", 3) == 0) {
+      x->off = true;
+    } else {
+      char num[48];
+      if (vl == 0 || vl >= sizeof num) goto bad;
+      memcpy(num, v, vl);
+      num[vl] = 0;
+      char *slash = strchr(num, '/'), *e1, *e2;
+      if (!slash) goto bad;
+      *slash = 0;
+      long w = strtol(num, &e1, 10), m = strtol(slash + 1, &e2, 10);
+      if (*e1 || *e2 || e1 == num || e2 == slash + 1 || w < 1 || w > 86400 || m < 1 || m > 1000000)
+        goto bad;
+      x->window_ms = w * 1000;
+      x->max = m;
+    }
+    (*n)++;
+  }
+  for (size_t i = 0; i < sizeof BUILTIN / sizeof BUILTIN[0]; i++) {
+    rule *x = &r[(*n)++];
+    snprintf(x->path, sizeof x->path, "%s", BUILTIN[i].path);
+    x->len = strlen(x->path);
+    x->prefix = true;
+    x->window_ms = BUILTIN[i].window_s * 1000;
+    x->max = BUILTIN[i].max;
+  }
+  *out = r;
+  return GH_OK;
+bad:
+  free(r);
+  *n = 0;
+  *err = "GATEHOUSE_RATE_LIMIT_RULES: expected PATH=WINDOW/MAX or PATH=off entries separated by "
+         "commas, PATH starting with / (e.g. /sign-in/*=60/5,/get-session=off)";
+  return GH_ERR_CONFIG;
+}
+
+static gh_status validate(const void *conf, const char **err) {
+  const rl_conf *c = conf;
+  if (strcmp(c->mode, "auto") && strcmp(c->mode, "on") && strcmp(c->mode, "off")) {
+    *err = "GATEHOUSE_RATE_LIMIT: expected on, off or auto";
+    return GH_ERR_CONFIG;
+  }
+  rule *r;
+  size_t n;
+  if (parse_rules(c->rules, &r, &n, err) != GH_OK) return GH_ERR_CONFIG;
+  free(r);
+  return GH_OK;
+}
+
+static gh_status init(gh_auth *au, const void *conf, void **self) {
+  const rl_conf *c = conf;
+  limiter *l = gh_xcalloc(1, sizeof *l);
+  l->on = !strcmp(c->mode, "on") || (!strcmp(c->mode, "auto") && gh_auth_production(au));
+  l->window_ms = c->window * 1000;
+  l->max = c->max;
+  const char *err;
+  if (parse_rules(c->rules, &l->rules, &l->nrules, &err) != GH_OK) {
+    free(l);
+    return GH_ERR_CONFIG;
+  }
+  for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&l->stripes[i].mu, NULL);
+  randombytes_buf(l->hash_key, sizeof l->hash_key);
+  *self = l;
+  return GH_OK;
+}
+
+static void plugin_free(void *self) {
+  limiter *l = self;
+  if (!l) return;
+  for (int i = 0; i < STRIPES; i++) {
+    for (int b = 0; b < BUCKETS; b++)
+      for (entry *e = l->stripes[i].buckets[b], *next; e; e = next) {
+        next = e->next;
+        free(e);
+      }
+    pthread_mutex_destroy(&l->stripes[i].mu);
+  }
+  free(l->rules);
+  free(l);
+}
+
+/* The rule for a path (without the base path): the first custom rule, then the built-ins, then
+ * the default. NULL = not limited. */
+static bool rule_for(const limiter *l, const char *path, int64_t *window_ms, long *max) {
+  size_t pl = strlen(path);
+  for (size_t i = 0; i < l->nrules; i++) {
+    const rule *r = &l->rules[i];
+    bool hit = r->prefix ? pl >= r->len && memcmp(path, r->path, r->len) == 0
+                         : pl == r->len && memcmp(path, r->path, pl) == 0;
+    if (!hit) continue;
+    if (r->off) return false;
+    *window_ms = r->window_ms;
+    *max = r->max;
+    return true;
+  }
+  *window_ms = l->window_ms;
+  *max = l->max;
+  return true;
+}
+
+/* The socket peer, IPv6 reduced to its /64 (one client's addresses share one bucket). */
+static const char *client_address(gh_req *req) {
+  const char *ip = req->peer_ip ? req->peer_ip : "";
+  struct in6_addr a6;
+  if (strchr(ip, ':') && inet_pton(AF_INET6, ip, &a6) == 1) {
+    memset(a6.s6_addr + 8, 0, 8);
+    char *buf = gh_arena_alloc(req->arena, INET6_ADDRSTRLEN);
+    if (inet_ntop(AF_INET6, &a6, buf, INET6_ADDRSTRLEN)) return buf;
+  }
+  return ip;
+}
+
+/* better-auth's decideConsume on the key's counter. true = allowed; else *retry_s is set. */
+static bool consume(limiter *l, const char *key, size_t klen, int64_t window_ms, long max,
+                    int64_t now, long *retry_s) {
+  uint8_t h[crypto_shorthash_BYTES];
+  crypto_shorthash(h, (const uint8_t *)key, klen, l->hash_key);
+  uint64_t hv;
+  memcpy(&hv, h, sizeof hv);
+  stripe *s = &l->stripes[hv % STRIPES];
+  entry **slot = &s->buckets[(hv / STRIPES) % BUCKETS];
+  bool allowed = true;
+  pthread_mutex_lock(&s->mu);
+  entry *found = NULL;
+  for (entry **pp = slot; *pp;) { /* find the key; drop expired neighbours on the way */
+    entry *e = *pp;
+    if (e->klen == klen && memcmp(e->key, key, klen) == 0) {
+      found = e;
+      pp = &e->next;
+    } else if (now - e->last_ms >= e->window_ms) {
+      *pp = e->next;
+      free(e);
+      l->entries--;
+    } else {
+      pp = &e->next;
+    }
+  }
+  if (!found) {
+    if (l->entries >= MAX_ENTRIES) {
+      pthread_mutex_unlock(&s->mu);
+      gh_log(GH_LOG_WARN, "rate_limit.full", "message", "no room for a new counter", NULL);
+      return true;
+    }
+    found = gh_xmalloc(sizeof *found + klen + 1);
+    memcpy(found->key, key, klen + 1);
+    found->klen = klen;
+    found->count = 1;
+    found->last_ms = now;
+    found->window_ms = window_ms;
+    found->next = *slot;
+    *slot = found;
+    l->entries++;
+  } else if (now - found->last_ms >= window_ms) {
+    found->count = 1;
+    found->last_ms = now;
+    found->window_ms = window_ms;
+  } else if (found->count >= max) {
+    allowed = false;
+    *retry_s = (found->last_ms + window_ms - now + 999) / 1000;
+  } else {
+    found->count++;
+    found->last_ms = now;
+    found->window_ms = window_ms;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return allowed;
+}
+
+static bool before_route(void *self, gh_req *req, gh_resp *resp) {
+  limiter *l = self;
+  if (!l->on || strncmp(req->path, BASE "/", sizeof BASE) != 0) return true;
+  const char *path = req->path + sizeof BASE - 1;
+  int64_t window_ms;
+  long max;
+  if (!rule_for(l, path, &window_ms, &max)) return true;
+  const char *ip = client_address(req);
+  char *key = gh_arena_printf(req->arena, "%s|%s", ip, path);
+  long retry = 0;
+  if (consume(l, key, strlen(key), window_ms, max, gh_now_ms(), &retry)) return true;
+  gh_log(GH_LOG_INFO, "rate_limit.rejected", "ip", ip, "path", path, NULL);
+  gh_resp_header(resp, "X-Retry-After", gh_arena_printf(resp->arena, "%ld", retry));
+  gh_resp_raw_json(resp, 429, "{\"message\":\"Too many requests. Please try again later.\"}");
+  return false;
+}
+
+const gh_plugin gh_plugin_rate_limit = {
+    .id = "rate-limit",
+    .summary = "better-auth's rate limiter: per client address and path under /api/auth (100 per "
+               "10 s; 3 per 10 s on sign-in, sign-up, change-password, change-email; 3 per 60 s on "
+               "the e-mail sending routes), 429 with `X-Retry-After` over it; counters in memory",
+    .always = true,
+    .opts = OPTS,
+    .nopts = sizeof OPTS / sizeof OPTS[0],
+    .conf_size = sizeof(rl_conf),
+    .validate = validate,
+    .init = init,
+    .free = plugin_free,
+    .before_route = before_route,
+};

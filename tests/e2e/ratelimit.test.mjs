@@ -1,0 +1,99 @@
+// Rate limiting (spec §8.2, better-auth's rules): on by default in production only; per client
+// address and path; 3 per 10 s on sign-in/sign-up, 100 per 10 s elsewhere; 429 with better-auth's
+// body and X-Retry-After; a counter resets after a quiet window; custom rules; other clients (another
+// loopback source address) are not affected; a rejected request writes nothing.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { GATEHOUSE_ONLY } from "./lib/config.mjs";
+import { PASSWORD, newEmail, signUp } from "./lib/fixtures.mjs";
+import { raw } from "./lib/http.mjs";
+import { startServer } from "./lib/server.mjs";
+import { sleep } from "./lib/util.mjs";
+
+const BODY = { message: "Too many requests. Please try again later." };
+
+function assert429(res, what, maxRetry) {
+  assert.equal(res.status, 429, `${what}: ${res.status} ${res.text}`);
+  assert.match(String(res.headers["content-type"]), /^application\/json/);
+  assert.deepEqual(res.json, BODY, what);
+  const retry = Number(res.headers["x-retry-after"]);
+  assert.ok(retry >= 1 && retry <= maxRetry, `${what}: X-Retry-After ${res.headers["x-retry-after"]}`);
+}
+
+describe("rate limiting (production default)", { skip: GATEHOUSE_ONLY }, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ backend: "sqlite", hint: "rl", env: { GATEHOUSE_ENV: "production", GATEHOUSE_RATE_LIMIT_RULES: "/ok=1/2" } });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it("sign-in: 3 per 10 s per client address, then 429 + X-Retry-After; another address is not affected", async () => {
+    const a = await signUp(srv); // sign-up has its own counter
+    for (let i = 0; i < 3; i++) {
+      const res = await raw(srv, "POST", "/sign-in/email", { json: { email: a.email, password: "wrong-password-1" } });
+      assert.equal(res.status, 401, `attempt ${i + 1}: ${res.text}`);
+    }
+    assert429(await raw(srv, "POST", "/sign-in/email", { json: { email: a.email, password: PASSWORD } }), "4th sign-in", 10);
+    const other = await raw(srv, "POST", "/sign-in/email", { json: { email: a.email, password: PASSWORD }, localAddress: "127.0.0.2" });
+    assert.equal(other.status, 200, `another client: ${other.text}`);
+  });
+
+  it("a sign-up over the limit is refused before anything is written", async () => {
+    const addr = "127.0.0.3";
+    for (let i = 0; i < 3; i++) {
+      const res = await raw(srv, "POST", "/sign-up/email", { json: { name: "R", email: newEmail("rl"), password: PASSWORD }, localAddress: addr });
+      assert.equal(res.status, 200, res.text);
+    }
+    const email = newEmail("rl-refused");
+    assert429(await raw(srv, "POST", "/sign-up/email", { json: { name: "R", email, password: PASSWORD }, localAddress: addr }), "4th sign-up", 10);
+    assert.equal(await srv.db.count("user", { email }), 0, "the refused sign-up wrote a user");
+  });
+
+  it("every other path: 100 per 10 s (the 101st get-session is refused)", async () => {
+    const addr = "127.0.0.4";
+    const a = await signUp(srv, { headers: {} });
+    for (let i = 0; i < 100; i++) {
+      const res = await raw(srv, "GET", "/get-session", { jar: a.jar, localAddress: addr });
+      assert.equal(res.status, 200, `request ${i + 1}: ${res.text}`);
+    }
+    assert429(await raw(srv, "GET", "/get-session", { jar: a.jar, localAddress: addr }), "101st get-session", 10);
+  });
+
+  it("a custom rule (/ok=1/2): 2 per second; the counter resets after a quiet second", async () => {
+    const addr = "127.0.0.5";
+    for (let i = 0; i < 2; i++) assert.equal((await raw(srv, "GET", "/ok", { localAddress: addr })).status, 200);
+    assert429(await raw(srv, "GET", "/ok", { localAddress: addr }), "3rd /ok", 1);
+    await sleep(1100);
+    assert.equal((await raw(srv, "GET", "/ok", { localAddress: addr })).status, 200, "after a quiet window");
+  });
+});
+
+describe("rate limiting: off in development unless asked for", { skip: GATEHOUSE_ONLY }, () => {
+  let dev, forced;
+  before(async () => {
+    dev = await startServer({ backend: "sqlite", hint: "rl-dev" });
+    forced = await startServer({ backend: "sqlite", hint: "rl-on", env: { GATEHOUSE_RATE_LIMIT: "on", GATEHOUSE_RATE_LIMIT_RULES: "/sign-in/*=off" } });
+  });
+  after(async () => {
+    await dev?.stop();
+    await forced?.stop();
+  });
+
+  it("development (the default auto): no limit", async () => {
+    for (let i = 0; i < 6; i++) {
+      const res = await raw(dev, "POST", "/sign-in/email", { json: { email: newEmail("x"), password: "wrong-password-1" } });
+      assert.equal(res.status, 401, `attempt ${i + 1}: ${res.text}`);
+    }
+  });
+
+  it("GATEHOUSE_RATE_LIMIT=on limits in development; a PATH=off rule lifts a built-in rule", async () => {
+    for (let i = 0; i < 6; i++) {
+      const res = await raw(forced, "POST", "/sign-in/email", { json: { email: newEmail("x"), password: "wrong-password-1" } });
+      assert.equal(res.status, 401, `sign-in ${i + 1} (rule off): ${res.text}`);
+    }
+    for (let i = 0; i < 3; i++) await raw(forced, "POST", "/sign-up/email", { json: { name: "F", email: newEmail("f"), password: PASSWORD } });
+    assert429(await raw(forced, "POST", "/sign-up/email", { json: { name: "F", email: newEmail("f"), password: PASSWORD } }), "4th sign-up", 10);
+  });
+});
