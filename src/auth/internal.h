@@ -30,6 +30,7 @@ typedef struct {
   gh_auth *au;
   gh_handler fn;
   void *self;
+  const char *path; /* the route's declared path (gh_req.route) */
 } gh_route_target;
 
 struct gh_auth {

@@ -178,6 +178,7 @@ void gh_plugins_print_table(const gh_plugin *const *avail, size_t n, FILE *out) 
 static void dispatch(void *arg, gh_req *req, gh_resp *resp) {
   gh_route_target *t = arg;
   gh_auth *au = t->au;
+  req->route = t->path;
   bool go = true;
   for (size_t i = 0; go && i < au->nplugins; i++)
     if (au->plugins[i].p->before_route)
@@ -242,7 +243,7 @@ gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps) {
   au->targets = gh_xcalloc(total, sizeof *au->targets);
   for (size_t i = 0; i < ncore; i++) {
     au->routes[au->nroutes] = core[i];
-    au->targets[au->nroutes] = (gh_route_target){au, core[i].fn, au};
+    au->targets[au->nroutes] = (gh_route_target){au, core[i].fn, au, core[i].path};
     au->nroutes++;
   }
   for (size_t i = 0; i < au->nplugins; i++) {
@@ -254,7 +255,8 @@ gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps) {
         return GH_ERR_CONFIG;
       }
       au->routes[au->nroutes] = p->routes[k];
-      au->targets[au->nroutes] = (gh_route_target){au, p->routes[k].fn, au->plugins[i].self};
+      au->targets[au->nroutes] =
+          (gh_route_target){au, p->routes[k].fn, au->plugins[i].self, p->routes[k].path};
       au->nroutes++;
     }
   }

@@ -10,6 +10,7 @@
 /* better-auth's default for this server: what runs when GATEHOUSE_PLUGINS is not set. */
 #define GH_PLUGINS_DEFAULT "bearer,jwt"
 
+extern const gh_plugin gh_plugin_metrics;
 extern const gh_plugin gh_plugin_rate_limit;
 extern const gh_plugin gh_plugin_bearer;
 extern const gh_plugin gh_plugin_jwt;

@@ -1,0 +1,262 @@
+/* GET /metrics in Prometheus' text format (0.0.4): requests by method, route and status, request
+ * durations as histograms by route, sign-ins by result, sessions created and revoked, users
+ * created and deleted. Labels are the declared routes (never raw paths), so the series are bounded.
+ * Always runs (GATEHOUSE_METRICS turns it off); first in the plugin order so that its timing wraps
+ * every other plugin's before/after hooks. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/plugin.h"
+#include "plugins/plugins.h"
+
+#define MAX_SERIES 512
+static const double BOUNDS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                0.05,   0.1,   0.25,   0.5,   1,    2.5};
+#define NB (sizeof BOUNDS / sizeof BOUNDS[0])
+
+typedef struct {
+  bool enabled;
+} m_conf;
+
+static const gh_conf_opt OPTS[] = {
+    {"GATEHOUSE_METRICS", NULL, GH_CONF_BOOL, "true", 0, 0, 0, offsetof(m_conf, enabled),
+     "Serve GET /metrics (Prometheus text format; restrict it in the proxy in front when the "
+     "server is public)"},
+};
+
+typedef struct {
+  const char *method, *route; /* static storage (route tables) */
+  int status;
+  unsigned long count;
+} req_series;
+
+typedef struct {
+  const char *method, *route;
+  unsigned long buckets[NB]; /* cumulative when written */
+  unsigned long count;
+  double sum;
+} dur_series;
+
+typedef struct {
+  bool enabled;
+  pthread_mutex_t mu;
+  req_series reqs[MAX_SERIES];
+  size_t nreqs;
+  dur_series durs[MAX_SERIES];
+  size_t ndurs;
+  _Atomic unsigned long sign_in_ok, sign_in_failed, sessions_created, sessions_revoked,
+      users_created, users_deleted, dropped;
+} metrics;
+
+static _Thread_local struct timespec started; /* set by before_route on the handling thread */
+
+static gh_status init(gh_auth *au, const void *conf, void **self) {
+  (void)au;
+  metrics *m = gh_xcalloc(1, sizeof *m);
+  m->enabled = ((const m_conf *)conf)->enabled;
+  pthread_mutex_init(&m->mu, NULL);
+  *self = m;
+  return GH_OK;
+}
+
+static void plugin_free(void *self) {
+  metrics *m = self;
+  if (!m) return;
+  pthread_mutex_destroy(&m->mu);
+  free(m);
+}
+
+static bool before_route(void *self, gh_req *req, gh_resp *resp) {
+  (void)self, (void)req, (void)resp;
+  clock_gettime(CLOCK_MONOTONIC, &started);
+  return true;
+}
+
+static void after_route(void *self, gh_req *req, gh_resp *resp) {
+  metrics *m = self;
+  if (!m->enabled || !req->route) return;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  double secs =
+      (double)(now.tv_sec - started.tv_sec) + (double)(now.tv_nsec - started.tv_nsec) / 1e9;
+  if (secs < 0) secs = 0;
+  pthread_mutex_lock(&m->mu);
+  req_series *r = NULL;
+  for (size_t i = 0; i < m->nreqs && !r; i++)
+    if (m->reqs[i].route == req->route && m->reqs[i].status == resp->status &&
+        !strcmp(m->reqs[i].method, req->method))
+      r = &m->reqs[i];
+  if (!r && m->nreqs < MAX_SERIES) {
+    r = &m->reqs[m->nreqs++];
+    r->route = req->route;
+    r->method = !strcmp(req->method, "GET")       ? "GET"
+                : !strcmp(req->method, "POST")    ? "POST"
+                : !strcmp(req->method, "OPTIONS") ? "OPTIONS"
+                                                  : "other";
+    r->status = resp->status;
+  }
+  dur_series *d = NULL;
+  for (size_t i = 0; i < m->ndurs && !d; i++)
+    if (m->durs[i].route == req->route && !strcmp(m->durs[i].method, r ? r->method : "other"))
+      d = &m->durs[i];
+  if (!d && m->ndurs < MAX_SERIES && r) {
+    d = &m->durs[m->ndurs++];
+    d->route = req->route;
+    d->method = r->method;
+  }
+  if (r) r->count++;
+  if (d) {
+    for (size_t b = 0; b < NB; b++)
+      if (secs <= BOUNDS[b]) {
+        d->buckets[b]++;
+        break;
+      }
+    d->count++;
+    d->sum += secs;
+  }
+  pthread_mutex_unlock(&m->mu);
+  if (!r || !d) m->dropped++;
+  if (!strcmp(req->route, "/api/auth/sign-in/email")) {
+    if (resp->status == 200)
+      m->sign_in_ok++;
+    else if (resp->status == 401)
+      m->sign_in_failed++;
+  }
+}
+
+static void session_created(void *self, gh_store *st, gh_req *req, gh_resp *resp,
+                            const gh_session *s, const gh_user *u) {
+  (void)st, (void)req, (void)resp, (void)s, (void)u;
+  ((metrics *)self)->sessions_created++;
+}
+
+static void session_revoked(void *self, gh_store *st, const gh_revocation *r) {
+  (void)st, (void)r;
+  ((metrics *)self)->sessions_revoked++;
+}
+
+static void user_created(void *self, gh_store *st, const gh_user *u) {
+  (void)st, (void)u;
+  ((metrics *)self)->users_created++;
+}
+
+static void user_deleted(void *self, gh_store *st, const char *user_id) {
+  (void)st, (void)user_id;
+  ((metrics *)self)->users_deleted++;
+}
+
+/* A growing text buffer on the response arena. */
+typedef struct {
+  gh_arena *a;
+  char *buf;
+  size_t len, cap;
+} text;
+
+static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(text *t, const char *fmt, ...) {
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < t->cap - t->len) {
+      t->len += (size_t)n;
+      return;
+    }
+    size_t cap = (t->cap + (size_t)n + 1) * 2;
+    char *nb = gh_arena_alloc(t->a, cap);
+    memcpy(nb, t->buf, t->len);
+    t->buf = nb;
+    t->cap = cap;
+  }
+}
+
+static void counter(text *t, const char *name, const char *help, unsigned long v) {
+  add(t, "# HELP %s %s\n# TYPE %s counter\n%s %lu\n", name, help, name, name, v);
+}
+
+static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
+  (void)req;
+  metrics *m = self;
+  if (!m->enabled) {
+    gh_resp_empty(resp, 404, false);
+    return;
+  }
+  text t = {.a = resp->arena, .cap = 8192};
+  t.buf = gh_arena_alloc(t.a, t.cap);
+  t.buf[0] = 0;
+  pthread_mutex_lock(&m->mu);
+  add(&t, "# HELP gatehouse_http_requests_total Requests answered, by method, route and status.\n"
+          "# TYPE gatehouse_http_requests_total counter\n");
+  for (size_t i = 0; i < m->nreqs; i++)
+    add(&t, "gatehouse_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %lu\n",
+        m->reqs[i].method, m->reqs[i].route, m->reqs[i].status, m->reqs[i].count);
+  add(&t, "# HELP gatehouse_http_request_duration_seconds Time in the route's handler and hooks.\n"
+          "# TYPE gatehouse_http_request_duration_seconds histogram\n");
+  for (size_t i = 0; i < m->ndurs; i++) {
+    const dur_series *d = &m->durs[i];
+    unsigned long cum = 0;
+    for (size_t b = 0; b < NB; b++) {
+      cum += d->buckets[b];
+      add(&t,
+          "gatehouse_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} "
+          "%lu\n",
+          d->method, d->route, BOUNDS[b], cum);
+    }
+    add(&t,
+        "gatehouse_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} "
+        "%lu\n"
+        "gatehouse_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n"
+        "gatehouse_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %lu\n",
+        d->method, d->route, d->count, d->method, d->route, d->sum, d->method, d->route, d->count);
+  }
+  pthread_mutex_unlock(&m->mu);
+  add(&t,
+      "# HELP gatehouse_sign_ins_total Sign-ins with e-mail and password, by result.\n"
+      "# TYPE gatehouse_sign_ins_total counter\n"
+      "gatehouse_sign_ins_total{result=\"success\"} %lu\n"
+      "gatehouse_sign_ins_total{result=\"failure\"} %lu\n",
+      (unsigned long)m->sign_in_ok, (unsigned long)m->sign_in_failed);
+  counter(&t, "gatehouse_sessions_created_total", "Sessions created.", m->sessions_created);
+  counter(&t, "gatehouse_sessions_revoked_total",
+          "Revocations (sign-out, revoke-*, expiry, password change).", m->sessions_revoked);
+  counter(&t, "gatehouse_users_created_total", "Users signed up.", m->users_created);
+  counter(&t, "gatehouse_users_deleted_total", "Users deleted.", m->users_deleted);
+  counter(&t, "gatehouse_metrics_dropped_total", "Requests not counted (series table full).",
+          m->dropped);
+  gh_resp_header(resp, "Cache-Control", "no-store");
+  resp->status = 200;
+  resp->body = t.buf;
+  resp->body_len = t.len;
+  resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static const gh_route ROUTES[] = {{"GET", "/metrics", route_metrics, 0, NULL}};
+
+const gh_plugin gh_plugin_metrics = {
+    .id = "metrics",
+    .summary = "`GET /metrics` in Prometheus' text format: requests by route and status, "
+               "durations, sign-ins by result, sessions created and revoked, users created and "
+               "deleted",
+    .always = true,
+    .opts = OPTS,
+    .nopts = 1,
+    .conf_size = sizeof(m_conf),
+    .init = init,
+    .free = plugin_free,
+    .routes = ROUTES,
+    .nroutes = 1,
+    .before_route = before_route,
+    .after_route = after_route,
+    .session_created = session_created,
+    .session_revoked = session_revoked,
+    .user_created = user_created,
+    .user_deleted = user_deleted,
+};

@@ -1,0 +1,71 @@
+// GET /metrics (Prometheus text format): counts what happened — requests by route and status,
+// durations, sign-ins by result, sessions created/revoked, users created/deleted; labels are the
+// declared routes; GATEHOUSE_METRICS=false → 404.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { GATEHOUSE_ONLY } from "./lib/config.mjs";
+import { PASSWORD, assertBare404, signIn, signUp } from "./lib/fixtures.mjs";
+import { raw } from "./lib/http.mjs";
+import { startServer } from "./lib/server.mjs";
+
+/** { "name{labels}": value } of a Prometheus text exposition. */
+function parse(text) {
+  const out = {};
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const i = line.lastIndexOf(" ");
+    out[line.slice(0, i)] = Number(line.slice(i + 1));
+  }
+  return out;
+}
+
+describe("metrics", { skip: GATEHOUSE_ONLY }, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ backend: "sqlite", hint: "metrics" });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it("counts requests, sign-ins, sessions and users as they happen", async () => {
+    const a = await signUp(srv);
+    const bad = await raw(srv, "POST", "/sign-in/email", { json: { email: a.email, password: "wrong-password-1" } });
+    assert.equal(bad.status, 401);
+    const s = await signIn(srv, { email: a.email, password: PASSWORD });
+    assert.equal((await raw(srv, "POST", "/sign-out", { jar: s.jar })).status, 200);
+    await raw(srv, "GET", "/nope");
+    const res = await raw(srv, "GET", "=/metrics", { origin: null });
+    assert.equal(res.status, 200, res.text);
+    assert.match(String(res.headers["content-type"]), /^text\/plain; version=0\.0\.4/);
+    const m = parse(res.text);
+    const req = (method, route, status) => m[`gatehouse_http_requests_total{method="${method}",route="${route}",status="${status}"}`];
+    assert.equal(req("POST", "/api/auth/sign-up/email", 200), 1);
+    assert.equal(req("POST", "/api/auth/sign-in/email", 401), 1);
+    assert.equal(req("POST", "/api/auth/sign-in/email", 200), 1);
+    assert.equal(req("POST", "/api/auth/sign-out", 200), 1);
+    assert.equal(m['gatehouse_http_request_duration_seconds_count{method="POST",route="/api/auth/sign-in/email"}'], 2);
+    assert.equal(m['gatehouse_http_request_duration_seconds_bucket{method="POST",route="/api/auth/sign-in/email",le="+Inf"}'], 2);
+    assert.ok(m['gatehouse_http_request_duration_seconds_sum{method="POST",route="/api/auth/sign-in/email"}'] > 0);
+    assert.equal(m['gatehouse_sign_ins_total{result="success"}'], 1);
+    assert.equal(m['gatehouse_sign_ins_total{result="failure"}'], 1);
+    assert.equal(m.gatehouse_sessions_created_total, 2, "sign-up + sign-in");
+    assert.equal(m.gatehouse_sessions_revoked_total, 1, "sign-out");
+    assert.equal(m.gatehouse_users_created_total, 1);
+    assert.equal(m.gatehouse_users_deleted_total, 0);
+    assert.ok(!res.text.includes("/nope"), "raw paths never become labels");
+  });
+});
+
+describe("metrics off (GATEHOUSE_METRICS=false)", { skip: GATEHOUSE_ONLY }, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ backend: "sqlite", hint: "metrics-off", env: { GATEHOUSE_METRICS: "false" } });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+  it("GET /metrics → bare 404", async () => {
+    assertBare404(await raw(srv, "GET", "=/metrics", { origin: null }));
+  });
+});
