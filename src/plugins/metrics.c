@@ -30,26 +30,28 @@ static const gh_conf_opt OPTS[] = {
      "server is public)"},
 };
 
+/* Series are appended under mu and never removed; the request path finds its series without a
+ * lock (n is published with release order after the entry is filled) and counts with atomics. */
 typedef struct {
   const char *method, *route; /* static storage (route tables) */
   int status;
-  unsigned long count;
+  _Atomic unsigned long count;
 } req_series;
 
 typedef struct {
   const char *method, *route;
-  unsigned long buckets[NB]; /* cumulative when written */
-  unsigned long count;
-  double sum;
+  _Atomic unsigned long buckets[NB]; /* per bucket; cumulated when written */
+  _Atomic unsigned long count;
+  _Atomic unsigned long long sum_us;
 } dur_series;
 
 typedef struct {
   bool enabled;
-  pthread_mutex_t mu;
+  pthread_mutex_t mu; /* appending series */
   req_series reqs[MAX_SERIES];
-  size_t nreqs;
+  _Atomic size_t nreqs;
   dur_series durs[MAX_SERIES];
-  size_t ndurs;
+  _Atomic size_t ndurs;
   _Atomic unsigned long sign_in_ok, sign_in_failed, sessions_created, sessions_revoked,
       users_created, users_deleted, dropped;
 } metrics;
@@ -78,49 +80,73 @@ static bool before_route(void *self, gh_req *req, gh_resp *resp) {
   return true;
 }
 
+static const char *method_label(const char *m) {
+  return !strcmp(m, "GET")       ? "GET"
+         : !strcmp(m, "POST")    ? "POST"
+         : !strcmp(m, "OPTIONS") ? "OPTIONS"
+                                 : "other";
+}
+
+static req_series *find_req(metrics *m, const char *method, const char *route, int status) {
+  size_t n = atomic_load_explicit(&m->nreqs, memory_order_acquire);
+  for (size_t i = 0; i < n; i++)
+    if (m->reqs[i].route == route && m->reqs[i].status == status && m->reqs[i].method == method)
+      return &m->reqs[i];
+  return NULL;
+}
+
+static dur_series *find_dur(metrics *m, const char *method, const char *route) {
+  size_t n = atomic_load_explicit(&m->ndurs, memory_order_acquire);
+  for (size_t i = 0; i < n; i++)
+    if (m->durs[i].route == route && m->durs[i].method == method) return &m->durs[i];
+  return NULL;
+}
+
 static void after_route(void *self, gh_req *req, gh_resp *resp) {
   metrics *m = self;
   if (!m->enabled || !req->route) return;
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  double secs =
-      (double)(now.tv_sec - started.tv_sec) + (double)(now.tv_nsec - started.tv_nsec) / 1e9;
-  if (secs < 0) secs = 0;
-  pthread_mutex_lock(&m->mu);
-  req_series *r = NULL;
-  for (size_t i = 0; i < m->nreqs && !r; i++)
-    if (m->reqs[i].route == req->route && m->reqs[i].status == resp->status &&
-        !strcmp(m->reqs[i].method, req->method))
-      r = &m->reqs[i];
-  if (!r && m->nreqs < MAX_SERIES) {
-    r = &m->reqs[m->nreqs++];
-    r->route = req->route;
-    r->method = !strcmp(req->method, "GET")       ? "GET"
-                : !strcmp(req->method, "POST")    ? "POST"
-                : !strcmp(req->method, "OPTIONS") ? "OPTIONS"
-                                                  : "other";
-    r->status = resp->status;
-  }
-  dur_series *d = NULL;
-  for (size_t i = 0; i < m->ndurs && !d; i++)
-    if (m->durs[i].route == req->route && !strcmp(m->durs[i].method, r ? r->method : "other"))
-      d = &m->durs[i];
-  if (!d && m->ndurs < MAX_SERIES && r) {
-    d = &m->durs[m->ndurs++];
-    d->route = req->route;
-    d->method = r->method;
+  int64_t us =
+      (int64_t)(now.tv_sec - started.tv_sec) * 1000000 + (now.tv_nsec - started.tv_nsec) / 1000;
+  if (us < 0) us = 0;
+  const char *method = method_label(req->method);
+  req_series *r = find_req(m, method, req->route, resp->status);
+  dur_series *d = find_dur(m, method, req->route);
+  if (!r || !d) { /* first time: append under the lock (another thread may have just done it) */
+    pthread_mutex_lock(&m->mu);
+    if (!r && !(r = find_req(m, method, req->route, resp->status))) {
+      size_t n = atomic_load_explicit(&m->nreqs, memory_order_relaxed);
+      if (n < MAX_SERIES) {
+        r = &m->reqs[n];
+        r->method = method;
+        r->route = req->route;
+        r->status = resp->status;
+        atomic_store_explicit(&m->nreqs, n + 1, memory_order_release);
+      }
+    }
+    if (!d && !(d = find_dur(m, method, req->route))) {
+      size_t n = atomic_load_explicit(&m->ndurs, memory_order_relaxed);
+      if (n < MAX_SERIES) {
+        d = &m->durs[n];
+        d->method = method;
+        d->route = req->route;
+        atomic_store_explicit(&m->ndurs, n + 1, memory_order_release);
+      }
+    }
+    pthread_mutex_unlock(&m->mu);
   }
   if (r) r->count++;
   if (d) {
+    double secs = (double)us / 1e6;
     for (size_t b = 0; b < NB; b++)
       if (secs <= BOUNDS[b]) {
         d->buckets[b]++;
         break;
       }
     d->count++;
-    d->sum += secs;
+    d->sum_us += (unsigned long long)us;
   }
-  pthread_mutex_unlock(&m->mu);
   if (!r || !d) m->dropped++;
   if (!strcmp(req->route, "/api/auth/sign-in/email")) {
     if (resp->status == 200)
@@ -192,32 +218,33 @@ static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
   text t = {.a = resp->arena, .cap = 8192};
   t.buf = gh_arena_alloc(t.a, t.cap);
   t.buf[0] = 0;
-  pthread_mutex_lock(&m->mu);
+  size_t nreqs = atomic_load_explicit(&m->nreqs, memory_order_acquire);
+  size_t ndurs = atomic_load_explicit(&m->ndurs, memory_order_acquire);
   add(&t, "# HELP gatehouse_http_requests_total Requests answered, by method, route and status.\n"
           "# TYPE gatehouse_http_requests_total counter\n");
-  for (size_t i = 0; i < m->nreqs; i++)
+  for (size_t i = 0; i < nreqs; i++)
     add(&t, "gatehouse_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %lu\n",
-        m->reqs[i].method, m->reqs[i].route, m->reqs[i].status, m->reqs[i].count);
+        m->reqs[i].method, m->reqs[i].route, m->reqs[i].status, (unsigned long)m->reqs[i].count);
   add(&t, "# HELP gatehouse_http_request_duration_seconds Time in the route's handler and hooks.\n"
           "# TYPE gatehouse_http_request_duration_seconds histogram\n");
-  for (size_t i = 0; i < m->ndurs; i++) {
+  for (size_t i = 0; i < ndurs; i++) {
     const dur_series *d = &m->durs[i];
-    unsigned long cum = 0;
+    unsigned long cum = 0, total = (unsigned long)d->count;
     for (size_t b = 0; b < NB; b++) {
-      cum += d->buckets[b];
+      cum += (unsigned long)d->buckets[b];
       add(&t,
           "gatehouse_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} "
           "%lu\n",
-          d->method, d->route, BOUNDS[b], cum);
+          d->method, d->route, BOUNDS[b], cum < total ? cum : total); /* read while counting */
     }
     add(&t,
         "gatehouse_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} "
         "%lu\n"
         "gatehouse_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n"
         "gatehouse_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %lu\n",
-        d->method, d->route, d->count, d->method, d->route, d->sum, d->method, d->route, d->count);
+        d->method, d->route, total, d->method, d->route, (double)d->sum_us / 1e6, d->method,
+        d->route, total);
   }
-  pthread_mutex_unlock(&m->mu);
   add(&t,
       "# HELP gatehouse_sign_ins_total Sign-ins with e-mail and password, by result.\n"
       "# TYPE gatehouse_sign_ins_total counter\n"
