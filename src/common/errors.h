@@ -32,6 +32,7 @@ typedef enum {
   GH_E_NO_FIELDS_TO_UPDATE, /* message only, no code */
   GH_E_PAYLOAD_TOO_LARGE,
   GH_E_HEADERS_TOO_LARGE,
+  GH_E_CONFLICTING_CONTENT_LENGTH, /* RFC 9112 §6.3: differing Content-Length values */
   GH_E_SERVICE_UNAVAILABLE,
   GH_E_INTERNAL,
   GH_E__COUNT

@@ -1,8 +1,11 @@
 #include "common/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -153,8 +156,8 @@ static void set_pair(struct pair **ps, size_t *n, size_t *cap, struct pair *loca
   (*ps)[(*n)++] = (struct pair){k, v};
 }
 
-void gh_log(gh_log_level lvl, const char *event, ...) {
-  if ((int)lvl < atomic_load(&min_level)) return;
+/* Writes one line: ts, level, event, then the pairs of ap. */
+static void emit(gh_log_level lvl, const char *event, va_list ap) {
   char ts[GH_ISO_LEN];
   gh_iso8601(gh_now_ms(), ts);
   struct pair local[16], *ps = local;
@@ -162,15 +165,12 @@ void gh_log(gh_log_level lvl, const char *event, ...) {
   set_pair(&ps, &n, &cap, local, "ts", ts);
   set_pair(&ps, &n, &cap, local, "level", level_name(lvl));
   set_pair(&ps, &n, &cap, local, "event", event);
-  va_list ap;
-  va_start(ap, event);
   for (;;) {
     const char *k = va_arg(ap, const char *);
     if (!k) break;
     const char *v = va_arg(ap, const char *);
     set_pair(&ps, &n, &cap, local, k, v);
   }
-  va_end(ap);
 
   struct line l = {.p = NULL, .n = 0, .cap = sizeof l.local};
   l.p = l.local;
@@ -186,4 +186,111 @@ void gh_log(gh_log_level lvl, const char *event, ...) {
   (void)w;
   if (l.p != l.local) free(l.p);
   if (ps != local) free(ps);
+}
+
+static void emit_pairs(gh_log_level lvl, const char *event, ...) {
+  va_list ap;
+  va_start(ap, event);
+  emit(lvl, event, ap);
+  va_end(ap);
+}
+
+/* ---------------------------------------------------------------- rate limit */
+
+/* Per event name: at most `rate` lines per second of the wall clock (gh_now_ms); the rest are
+ * counted and reported in one "log.suppressed" line, written before the next line logged after
+ * that second. Events beyond the table's size are not limited. */
+#define RATE_SLOTS 64
+#define EVENT_MAX 64
+
+struct rate_slot {
+  char event[EVENT_MAX]; /* "" = free */
+  int64_t second;
+  unsigned count;
+  unsigned long suppressed;
+};
+
+static _Atomic unsigned rate = GH_LOG_RATE_DEFAULT;
+static struct rate_slot slots[RATE_SLOTS];
+static pthread_mutex_t rate_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void gh_log_set_rate(unsigned per_second) {
+  pthread_mutex_lock(&rate_mu);
+  atomic_store(&rate, per_second);
+  memset(slots, 0, sizeof slots);
+  pthread_mutex_unlock(&rate_mu);
+}
+
+struct summary {
+  char event[EVENT_MAX];
+  unsigned long count;
+};
+
+/* false: the line is dropped. Fills sums (up to RATE_SLOTS) with the counts to report now. */
+static bool rate_admit(const char *event, struct summary *sums, size_t *nsums) {
+  *nsums = 0;
+  unsigned limit = atomic_load(&rate);
+  if (!limit) return true;
+  int64_t sec = gh_now_ms() / 1000;
+  size_t elen = strlen(event);
+  bool admit = true;
+  pthread_mutex_lock(&rate_mu);
+  struct rate_slot *mine = NULL, *free_slot = NULL, *idle = NULL;
+  for (size_t i = 0; i < RATE_SLOTS; i++) {
+    struct rate_slot *s = &slots[i];
+    if (!s->event[0]) {
+      if (!free_slot) free_slot = s;
+      continue;
+    }
+    if (s->second != sec && s->suppressed) {
+      memcpy(sums[*nsums].event, s->event, sizeof s->event);
+      sums[(*nsums)++].count = s->suppressed;
+      s->suppressed = 0;
+    }
+    if (!mine && strcmp(s->event, event) == 0)
+      mine = s;
+    else if (!idle && s->second != sec)
+      idle = s;
+  }
+  struct rate_slot *spare = free_slot ? free_slot : idle;
+  if (!mine && spare && elen < EVENT_MAX) { /* a free slot, or one idle this second */
+    mine = spare;
+    memcpy(mine->event, event, elen + 1);
+    mine->second = sec;
+    mine->count = 0;
+  }
+  if (mine) {
+    if (mine->second != sec) {
+      mine->second = sec;
+      mine->count = 0;
+    }
+    if (mine->count < limit)
+      mine->count++;
+    else {
+      mine->suppressed++;
+      admit = false;
+    }
+  }
+  pthread_mutex_unlock(&rate_mu);
+  return admit;
+}
+
+/* ---------------------------------------------------------------- gh_log */
+
+void gh_log(gh_log_level lvl, const char *event, ...) {
+  if ((int)lvl < atomic_load(&min_level)) return;
+  struct summary sums[RATE_SLOTS];
+  size_t nsums;
+  bool admit = rate_admit(event, sums, &nsums);
+  for (size_t i = 0; i < nsums; i++) {
+    char count[24];
+    snprintf(count, sizeof count, "%lu", sums[i].count);
+    emit_pairs(GH_LOG_WARN, "log.suppressed", "suppressed_event", sums[i].event, "count", count,
+               NULL);
+  }
+  if (!admit) return;
+  va_list ap;
+  va_start(ap, event);
+  emit(lvl, event, ap);
+  va_end(ap);
 }

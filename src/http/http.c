@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,26 @@ struct waiter {
   struct conn_state *st;
   int64_t deadline_ms; /* monotonic */
   struct waiter *next;
+};
+
+#define IP_BUCKETS 1024
+
+/* An open connection (MHD's socket context): its socket, its client key for the per-IP count
+ * and the deadline by which its current request head or body must be complete. */
+struct tracked {
+  struct tracked *prev, *next;
+  MHD_socket fd;
+  uint8_t key[8];
+  size_t klen;
+  bool counted;
+  _Atomic int64_t deadline_ms; /* monotonic; 0 = none (handler running, suspended, answering) */
+};
+
+struct ipcount {
+  struct ipcount *next;
+  uint8_t key[8];
+  size_t klen;
+  unsigned n;
 };
 
 struct gh_http {
@@ -46,6 +67,16 @@ struct gh_http {
   bool wstop, admit_running;
   pthread_t admit_thread;
   gh_ratemeter fast_rate; /* requests to fast routes, for gh_http_busy */
+  /* connection tracking (guarded by tmu): every open connection, its deadline, per-IP counts */
+  unsigned per_ip_limit;
+  const gh_cidr_list *trusted;
+  int64_t header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+  pthread_mutex_t tmu;
+  pthread_cond_t tcv;
+  struct tracked *tracked;
+  struct ipcount *ipcounts[IP_BUCKETS];
+  bool tstop, sweep_running;
+  pthread_t sweep_thread;
 };
 
 enum phase { PH_HEADERS, PH_BODY, PH_SUSPENDED, PH_DONE };
@@ -57,8 +88,9 @@ struct conn_state {
   gh_resp resp;
   char *body;
   size_t body_len, body_cap;
-  bool too_large;     /* refuse once the body is in (or at once past DISCARD_MAX) */
-  bool headers_large; /* ... with 431 instead of 413 */
+  unsigned long long received; /* body bytes read, kept or discarded */
+  bool too_large;              /* refuse once the body is in (or at once past DISCARD_MAX) */
+  bool headers_large;          /* ... with 431 instead of 413 */
   enum phase phase;
   const gh_route *route;
 };
@@ -176,12 +208,17 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, gh_resp *r) {
   return ret;
 }
 
+static int64_t mono_ms(void);
+static void set_deadline(struct MHD_Connection *conn, int64_t deadline_ms);
+
 static void complete_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe) {
-  (void)conn;
   (void)toe;
   gh_http *h = cls;
   struct conn_state *st = *con_cls;
+  /* the next request's head: after the idle timeout MHD closes the connection anyway; one that
+   * trickles a head in is closed header_timeout later */
+  set_deadline(conn, mono_ms() + h->idle_timeout_ms + h->header_timeout_ms);
   if (!st) return;
   free(st->body);
   gh_arena_free(st->req.arena);
@@ -369,6 +406,177 @@ bool gh_http_busy(void *arg) {
   return gh_ratemeter_busy(&h->fast_rate);
 }
 
+/* ---------------------------------------------------------------- connection tracking */
+
+/* The per-IP key: the IPv4 address (also of an IPv4-mapped IPv6 peer), or the /64 of an IPv6
+ * address (one host usually has a whole /64). 0 for other families. */
+static size_t client_key(const struct sockaddr *sa, uint8_t key[8]) {
+  if (!sa) return 0;
+  if (sa->sa_family == AF_INET) {
+    memcpy(key, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    return 4;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a)) {
+      memcpy(key, a->s6_addr + 12, 4);
+      return 4;
+    }
+    memcpy(key, a->s6_addr, 8);
+    return 8;
+  }
+  return 0;
+}
+
+static struct ipcount **ip_slot(gh_http *h, const uint8_t *key, size_t klen) {
+  uint32_t x = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < klen; i++) x = (x ^ key[i]) * 16777619u;
+  struct ipcount **pp = &h->ipcounts[x % IP_BUCKETS];
+  while (*pp && !((*pp)->klen == klen && memcmp((*pp)->key, key, klen) == 0)) pp = &(*pp)->next;
+  return pp;
+}
+
+static bool exempt(gh_http *h, const struct sockaddr *sa) {
+  return h->per_ip_limit == 0 || gh_cidr_match(h->trusted, sa);
+}
+
+/* MHD's accept policy: refuses a connection from a client (not a trusted proxy) that already has
+ * per_ip_limit open. The count itself is taken in notify_conn (a few accepted at once on
+ * different threads may pass the check together: the limit is exceeded by at most the number of
+ * HTTP threads less one). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *sa, socklen_t len) {
+  (void)len;
+  gh_http *h = cls;
+  if (exempt(h, sa)) return MHD_YES;
+  uint8_t key[8];
+  size_t klen = client_key(sa, key);
+  if (!klen) return MHD_YES;
+  pthread_mutex_lock(&h->tmu);
+  struct ipcount *c = *ip_slot(h, key, klen);
+  bool over = c && c->n >= h->per_ip_limit;
+  pthread_mutex_unlock(&h->tmu);
+  if (over) {
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (sa->sa_family == AF_INET)
+      inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+    else
+      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+    gh_log(GH_LOG_WARN, "http.per_ip_limit", "ip", ip, NULL);
+    return MHD_NO;
+  }
+  return MHD_YES;
+}
+
+/* MHD's connection start/close: the tracked entry, the per-IP count and the first deadline. MHD
+ * calls CLOSED before it closes the socket, so the sweeper (which holds tmu while it shuts a
+ * socket down) never touches a descriptor that was reused. */
+static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+                        enum MHD_ConnectionNotificationCode code) {
+  gh_http *h = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    struct tracked *t = calloc(1, sizeof *t);
+    if (!t) gh_oom();
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ai ? ai->client_addr : NULL;
+    t->fd = fi ? fi->connect_fd : MHD_INVALID_SOCKET;
+    t->klen = exempt(h, sa) ? 0 : client_key(sa, t->key);
+    atomic_store(&t->deadline_ms, mono_ms() + h->header_timeout_ms);
+    pthread_mutex_lock(&h->tmu);
+    if (t->klen) {
+      struct ipcount **pp = ip_slot(h, t->key, t->klen);
+      if (!*pp) {
+        *pp = calloc(1, sizeof **pp);
+        if (!*pp) gh_oom();
+        memcpy((*pp)->key, t->key, t->klen);
+        (*pp)->klen = t->klen;
+      }
+      (*pp)->n++;
+      t->counted = true;
+    }
+    t->next = h->tracked;
+    if (h->tracked) h->tracked->prev = t;
+    h->tracked = t;
+    pthread_mutex_unlock(&h->tmu);
+    *socket_context = t;
+  } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    struct tracked *t = *socket_context;
+    if (!t) return;
+    pthread_mutex_lock(&h->tmu);
+    if (t->counted) {
+      struct ipcount **pp = ip_slot(h, t->key, t->klen);
+      struct ipcount *c = *pp;
+      if (c && --c->n == 0) {
+        *pp = c->next;
+        free(c);
+      }
+    }
+    if (t->prev)
+      t->prev->next = t->next;
+    else
+      h->tracked = t->next;
+    if (t->next) t->next->prev = t->prev;
+    pthread_mutex_unlock(&h->tmu);
+    free(t);
+    *socket_context = NULL;
+  }
+}
+
+static void set_deadline(struct MHD_Connection *conn, int64_t deadline_ms) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  struct tracked *t = ci ? ci->socket_context : NULL;
+  if (t) atomic_store(&t->deadline_ms, deadline_ms);
+}
+
+/* Closes connections past their deadline (a head or a body that does not arrive in time; MHD's
+ * own timeout is reset by every byte). The socket is shut down: MHD sees the end of the stream on
+ * its thread and closes the connection as it would any other. */
+static void *sweep_main(void *arg) {
+  gh_http *h = arg;
+  int64_t shortest =
+      h->header_timeout_ms < h->body_timeout_ms ? h->header_timeout_ms : h->body_timeout_ms;
+  int64_t period = shortest / 10 < 50 ? 50 : shortest / 10 > 1000 ? 1000 : shortest / 10;
+  pthread_mutex_lock(&h->tmu);
+  while (!h->tstop) {
+    int64_t now = mono_ms();
+    unsigned closed = 0;
+    for (struct tracked *t = h->tracked; t; t = t->next) {
+      int64_t d = atomic_load(&t->deadline_ms);
+      if (d && d <= now && t->fd != MHD_INVALID_SOCKET) {
+        shutdown(t->fd, SHUT_RDWR);
+        atomic_store(&t->deadline_ms, 0);
+        closed++;
+      }
+    }
+    if (closed) {
+      char n[16];
+      snprintf(n, sizeof n, "%u", closed);
+      pthread_mutex_unlock(&h->tmu);
+      gh_log(GH_LOG_WARN, "http.slow_client_closed", "count", n, NULL);
+      pthread_mutex_lock(&h->tmu);
+    }
+    int64_t until = mono_ms() + period;
+    struct timespec ts = {.tv_sec = (time_t)(until / 1000),
+                          .tv_nsec = (long)(until % 1000) * 1000000};
+    pthread_cond_timedwait(&h->tcv, &h->tmu, &ts);
+  }
+  pthread_mutex_unlock(&h->tmu);
+  return NULL;
+}
+
+static void stop_sweep(gh_http *h) {
+  if (!h->sweep_running) return;
+  pthread_mutex_lock(&h->tmu);
+  h->tstop = true;
+  pthread_cond_signal(&h->tcv);
+  pthread_mutex_unlock(&h->tmu);
+  pthread_join(h->sweep_thread, NULL);
+  h->sweep_running = false;
+}
+
 /* ---------------------------------------------------------------- request state machine */
 
 /* The request's state, created when its head is complete (the first access_cb call). */
@@ -421,6 +629,20 @@ static enum MHD_Result check_head_limits(struct conn_state *st, size_t head_byte
   return MHD_YES;
 }
 
+/* Two or more Content-Length fields with different values (RFC 9112 §6.3: unrecoverable, 400).
+ * Identical repeats are accepted (the RFC allows a recipient to), as MHD reads the first. */
+static bool conflicting_lengths(const gh_req *r) {
+  const char *first = NULL;
+  for (size_t i = 0; i < r->nheaders; i++) {
+    if (strcasecmp(r->headers[i].name, "Content-Length") != 0) continue;
+    if (!first)
+      first = r->headers[i].value;
+    else if (strcmp(first, r->headers[i].value) != 0)
+      return true;
+  }
+  return false;
+}
+
 /* First call for a request: its head is complete. */
 static enum MHD_Result on_head(gh_http *h, struct MHD_Connection *conn, const char *method,
                                const char *url, void **con_cls) {
@@ -429,7 +651,33 @@ static enum MHD_Result on_head(gh_http *h, struct MHD_Connection *conn, const ch
   *con_cls = st;
   size_t head_bytes = collect_head(st);
   st->phase = PH_BODY;
+  set_deadline(conn, mono_ms() + h->body_timeout_ms); /* until the body is in */
+  if (conflicting_lengths(&st->req)) {
+    st->phase = PH_DONE;
+    gh_resp_error(&st->resp, GH_E_CONFLICTING_CONTENT_LENGTH);
+    gh_resp_header(&st->resp, "Connection", "close");
+    return send_resp(conn, &st->resp);
+  }
   return check_head_limits(st, head_bytes);
+}
+
+/* Writes a complete 413 response straight to the socket (best effort, without blocking) and ends
+ * the sending side, for a body MHD is still receiving. */
+static void refuse_endless_body(struct conn_state *st) {
+  const union MHD_ConnectionInfo *fi =
+      MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  st->phase = PH_DONE;
+  gh_resp_error(&st->resp, GH_E_PAYLOAD_TOO_LARGE);
+  char *msg = gh_arena_printf(st->req.arena,
+                              "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+                              "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
+                              st->resp.body_len, (int)st->resp.body_len, st->resp.body);
+  if (fi && fi->connect_fd != MHD_INVALID_SOCKET) {
+    ssize_t w = send(fi->connect_fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+    shutdown(fi->connect_fd, SHUT_WR);
+  }
+  gh_log(GH_LOG_WARN, "http.body_refused", "reason", "chunked body over the limit", NULL);
 }
 
 /* A piece of the body: appended up to max_body; past it (or once too large) discarded. */
@@ -437,6 +685,14 @@ static enum MHD_Result on_upload(struct conn_state *st, const char *upload, size
   gh_http *h = st->h;
   size_t n = *upload_size;
   *upload_size = 0;
+  st->received += n;
+  if (st->received > (unsigned long long)h->max_body + DISCARD_MAX) {
+    /* Only a chunked body gets here (an announced one over DISCARD_MAX is refused at once): its
+     * end is not in sight, so it is not read on. MHD takes no response in the middle of a body:
+     * the 413 is written to the socket as is, then the connection is closed. */
+    refuse_endless_body(st);
+    return MHD_NO;
+  }
   if (st->too_large || st->body_len + n > h->max_body) {
     st->too_large = true; /* discard the rest; answered when the upload ends */
     return MHD_YES;
@@ -500,6 +756,7 @@ static enum MHD_Result dispatch(struct conn_state *st) {
   gh_req *r = &st->req;
   gh_resp *resp = &st->resp;
   resp->status = 500;
+  set_deadline(st->conn, 0); /* the request is in: no deadline while it is handled */
   if (st->too_large) return reject_too_large(st->conn, st);
   r->body = st->body;
   r->body_len = st->body_len;
@@ -581,19 +838,41 @@ gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_
     return GH_ERR_CONFIG;
   }
 
+  h->per_ip_limit = cfg->per_ip_limit;
+  h->trusted = cfg->trusted_proxies;
+  h->header_timeout_ms = 1000LL * (cfg->header_timeout_s ? cfg->header_timeout_s : 10);
+  h->body_timeout_ms = 1000LL * (cfg->body_timeout_s ? cfg->body_timeout_s : 30);
+  h->idle_timeout_ms = 1000LL * (cfg->conn_timeout_s ? cfg->conn_timeout_s : 30);
+  pthread_mutex_init(&h->tmu, NULL);
+  pthread_condattr_t tca;
+  pthread_condattr_init(&tca);
+  pthread_condattr_setclock(&tca, CLOCK_MONOTONIC);
+  pthread_cond_init(&h->tcv, &tca);
+  pthread_condattr_destroy(&tca);
+
   h->d = MHD_start_daemon(
-      flags, (uint16_t)cfg->port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-      NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
+      flags, (uint16_t)cfg->port, accept_policy, h, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER,
+      mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
       (unsigned)(cfg->threads ? cfg->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)(cfg->conn_limit ? cfg->conn_limit : 1000), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      (unsigned)cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)(cfg->conn_limit ? cfg->conn_limit : 1000), MHD_OPTION_NOTIFY_CONNECTION,
+      notify_conn, h, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)(cfg->conn_timeout_s ? cfg->conn_timeout_s : 30),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory, MHD_OPTION_NOTIFY_COMPLETED, complete_cb, h,
       MHD_OPTION_END);
   if (!h->d) {
+    pthread_cond_destroy(&h->tcv);
+    pthread_mutex_destroy(&h->tmu);
     free(h);
     return GH_ERR_IO;
   }
+  if (pthread_create(&h->sweep_thread, NULL, sweep_main, h) != 0) {
+    MHD_stop_daemon(h->d);
+    pthread_cond_destroy(&h->tcv);
+    pthread_mutex_destroy(&h->tmu);
+    free(h);
+    return GH_ERR_IO;
+  }
+  h->sweep_running = true;
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
   h->port = di ? di->port : cfg->port;
   h->admit_wait_ms = pool ? cfg->admit_wait_ms : 0;
@@ -632,8 +911,11 @@ void gh_http_quiesce(gh_http *h, int drain_ms) {
 void gh_http_free(gh_http *h) {
   if (!h) return;
   stop_admission(h);
+  stop_sweep(h);
   MHD_stop_daemon(h->d);
   if (h->listen_fd != MHD_INVALID_SOCKET) close(h->listen_fd);
+  pthread_cond_destroy(&h->tcv);
+  pthread_mutex_destroy(&h->tmu);
   pthread_cond_destroy(&h->wcv);
   pthread_mutex_destroy(&h->wmu);
   free(h);

@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "common/status.h"
 #include "common/workpool.h"
+#include "http/cidr.h"
 #include "json/json.h"
 
 typedef struct {
@@ -68,10 +69,16 @@ typedef struct {
   size_t max_body;
   unsigned threads;
   unsigned conn_limit;
-  unsigned per_ip_limit;
-  unsigned conn_timeout_s;
-  unsigned admit_wait_ms; /* slow route, full worker queue: wait this long for a slot (FIFO)
-                             before answering 503; 0 = answer 503 at once */
+  unsigned per_ip_limit; /* connections per client address (IPv6: per /64); over it refused at once;
+                           0 = no limit */
+  const gh_cidr_list *trusted_proxies; /* exempt from per_ip_limit (NULL = none); must outlive
+                                          the gh_http */
+  unsigned conn_timeout_s;             /* idle keep-alive timeout */
+  unsigned header_timeout_s; /* a request head must be complete this long after the connection
+                                opened (or the previous response): else closed (0 = 10) */
+  unsigned body_timeout_s;   /* the whole body must arrive this long after its head (0 = 30) */
+  unsigned admit_wait_ms;    /* slow route, full worker queue: wait this long for a slot (FIFO)
+                                before answering 503; 0 = answer 503 at once */
   size_t max_header;  /* request line + header fields, bytes; larger → 431 JSON (0 = 16 KiB) */
   unsigned busy_rps;  /* gh_http_busy() is true while fast routes run at this rate (0 = never) */
   size_t conn_memory; /* MHD per-connection pool (0 = 2 × max_header + 16 KiB, at least 64 KiB) */

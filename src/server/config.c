@@ -74,7 +74,19 @@ static const gh_conf_opt OPTS[] = {
     {"GATEHOUSE_MAX_CONNECTIONS", NULL, T_INT, "1000", 16, 1000000, 0, O(conn_limit),
      "Concurrent connection limit"},
     {"GATEHOUSE_CONNECTION_TIMEOUT", NULL, T_INT, "30", 1, 3600, 0, O(conn_timeout),
-     "Idle connection timeout in seconds"},
+     "Idle connection timeout in seconds (keep-alive)"},
+    {"GATEHOUSE_MAX_CONNECTIONS_PER_IP", NULL, T_INT, "64", 0, 1000000, 0, O(per_ip_limit),
+     "Concurrent connections from one client address (IPv6: one /64); more are refused at once. "
+     "Trusted proxies are exempt; 0 = no limit"},
+    {"GATEHOUSE_TRUSTED_PROXIES", NULL, T_STR, "", 0, 0, 0, O(trusted_proxies),
+     "Comma list of proxy addresses or CIDR blocks (`127.0.0.1,10.0.0.0/8,::1`), exempt from "
+     "GATEHOUSE_MAX_CONNECTIONS_PER_IP"},
+    {"GATEHOUSE_HEADER_TIMEOUT", NULL, T_INT, "10", 1, 3600, 0, O(header_timeout),
+     "Seconds a client has to send a complete request head once connected (on a kept-alive "
+     "connection: after the idle timeout); else the connection is closed"},
+    {"GATEHOUSE_BODY_TIMEOUT", NULL, T_INT, "30", 1, 3600, 0, O(body_timeout),
+     "Seconds a client has to send the whole request body once its head is in; else the "
+     "connection is closed"},
     {"GATEHOUSE_LOG_LEVEL", NULL, T_STR, "info", 0, 0, 0, O(log_level),
      "debug, info, warn or error"},
     {"GATEHOUSE_DELETE_USER", NULL, T_BOOL, "true", 0, 0, 0, O(delete_user_enabled),
@@ -180,6 +192,15 @@ gh_status gh_config_load(gh_config *c, const char **err) {
   }
   if (c->min_password > c->max_password) {
     *err = "GATEHOUSE_MIN_PASSWORD_LENGTH is greater than GATEHOUSE_MAX_PASSWORD_LENGTH";
+    return GH_ERR_CONFIG;
+  }
+  const char *bad;
+  size_t bad_len;
+  if (gh_cidr_parse(c->trusted_proxies, &c->trusted_proxy_list, &bad, &bad_len) != GH_OK) {
+    snprintf(errbuf, sizeof errbuf,
+             "GATEHOUSE_TRUSTED_PROXIES: \"%.*s\" is not an IPv4/IPv6 address or CIDR block",
+             (int)(bad_len > 64 ? 64 : bad_len), bad);
+    *err = errbuf;
     return GH_ERR_CONFIG;
   }
   gh_log_level level;
@@ -296,6 +317,7 @@ void gh_config_free(gh_config *c) {
   }
   free(c->secret_list);
   c->secret_list = NULL;
+  gh_cidr_free(&c->trusted_proxy_list);
   c->nsecret_list = 0;
   gh_conf_free(OPTS, NOPTS, c);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "common/status.h"
+#include "http/cidr.h"
 
 /* One entry of GATEHOUSE_SECRETS ("<version>:<value>", newest first). */
 typedef struct {
@@ -35,6 +36,10 @@ typedef struct {
   long hash_yield_rps;
   long conn_limit;
   long conn_timeout;
+  long per_ip_limit;
+  char *trusted_proxies; /* GATEHOUSE_TRUSTED_PROXIES as given; parsed into trusted_proxy_list */
+  long header_timeout;
+  long body_timeout;
   char *log_level;
   bool delete_user_enabled;
   long min_password;
@@ -43,6 +48,7 @@ typedef struct {
   /* derived */
   gh_config_secret *secret_list; /* parsed GATEHOUSE_SECRETS, newest first */
   size_t nsecret_list;
+  gh_cidr_list trusted_proxy_list;
   bool production;
   bool secret_generated; /* development secret generated/persisted by us */
 } gh_config;

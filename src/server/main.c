@@ -207,6 +207,10 @@ static int cmd_serve(gh_config *c, bool with_migrate) {
       .threads = (unsigned)c->http_threads,
       .conn_limit = (unsigned)c->conn_limit,
       .conn_timeout_s = (unsigned)c->conn_timeout,
+      .per_ip_limit = (unsigned)c->per_ip_limit,
+      .trusted_proxies = &c->trusted_proxy_list,
+      .header_timeout_s = (unsigned)c->header_timeout,
+      .body_timeout_s = (unsigned)c->body_timeout,
       .admit_wait_ms = (unsigned)c->hash_wait_ms,
       .busy_rps = (unsigned)c->hash_yield_rps,
   };

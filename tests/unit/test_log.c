@@ -58,6 +58,7 @@ static int setup(void **state) {
   (void)state;
   gh_time_set_fixed(TS_MS);
   gh_log_set_level(GH_LOG_INFO);
+  gh_log_set_rate(0); /* the clock is fixed: the other tests log many lines in one "second" */
   return 0;
 }
 
@@ -268,6 +269,65 @@ static void level_names(void **state) {
   assert_int_equal(l, GH_LOG_DEBUG); /* untouched */
 }
 
+/* Rate limit: per event, at most N lines per second; the rest counted, and the count written in
+ * one log.suppressed line before the next line of a later second. Other events are not held back
+ * by a flooding one. */
+static size_t count_of(const char *text, const char *needle) {
+  size_t n = 0;
+  for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle)) n++;
+  return n;
+}
+
+static void rate_limited_per_event(void **state) {
+  (void)state;
+  gh_log_set_rate(3);
+  capture();
+  for (int i = 0; i < 1000; i++) gh_log(GH_LOG_WARN, "http.mhd", "message", "timed out", NULL);
+  gh_log(GH_LOG_INFO, "other", NULL);
+  gh_log(GH_LOG_INFO, "other", NULL);
+  char *got = captured(NULL);
+  assert_int_equal(count_of(got, "\"event\":\"http.mhd\""), 3);
+  assert_int_equal(count_of(got, "\"event\":\"other\""), 2);
+  assert_null(strstr(got, "log.suppressed"));
+  free(got);
+
+  /* the next second: the summary first, then the line */
+  gh_time_set_fixed(TS_MS + 1000);
+  capture();
+  gh_log(GH_LOG_WARN, "http.mhd", "message", "timed out", NULL);
+  expect_line(
+      "{\"ts\":\"2026-11-23T07:36:36.456Z\",\"level\":\"warn\",\"event\":\"log.suppressed\","
+      "\"suppressed_event\":\"http.mhd\",\"count\":\"997\"}\n"
+      "{\"ts\":\"2026-11-23T07:36:36.456Z\",\"level\":\"warn\",\"event\":\"http.mhd\","
+      "\"message\":\"timed out\"}\n");
+
+  /* a later line of any event reports what another one had suppressed */
+  capture();
+  for (int i = 0; i < 5; i++) gh_log(GH_LOG_WARN, "http.mhd", NULL); /* 2 more pass, 3 dropped */
+  gh_time_set_fixed(TS_MS + 5000);
+  gh_log(GH_LOG_INFO, "other", NULL);
+  got = captured(NULL);
+  assert_int_equal(count_of(got, "\"event\":\"http.mhd\""), 2);
+  assert_non_null(strstr(got, "\"suppressed_event\":\"http.mhd\",\"count\":\"3\""));
+  assert_int_equal(count_of(got, "log.suppressed"), 1);
+  free(got);
+
+  /* many distinct events: each within its budget, none lost below it */
+  gh_time_set_fixed(TS_MS + 9000);
+  capture();
+  for (int e = 0; e < 200; e++) {
+    char ev[32];
+    snprintf(ev, sizeof ev, "event.%d", e);
+    gh_log(GH_LOG_INFO, ev, NULL);
+  }
+  got = captured(NULL);
+  assert_int_equal(count_of(got, "\"level\":\"info\""), 200);
+  free(got);
+
+  gh_time_set_fixed(TS_MS);
+  gh_log_set_rate(0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(level_names),
@@ -279,6 +339,7 @@ int main(void) {
       cmocka_unit_test(same_as_jansson),
       cmocka_unit_test(many_pairs),
       cmocka_unit_test(lines_never_interleave),
+      cmocka_unit_test(rate_limited_per_event),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
