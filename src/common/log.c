@@ -199,7 +199,8 @@ static void emit_pairs(gh_log_level lvl, const char *event, ...) {
 
 /* Per event name: at most `rate` lines per second of the wall clock (gh_now_ms); the rest are
  * counted and reported in one "log.suppressed" line, written before the next line logged after
- * that second. Events beyond the table's size are not limited. */
+ * that second. Events beyond the table's size are not limited, and neither are info lines (the
+ * audit events: sign-ins, sessions, users). */
 #define RATE_SLOTS 64
 #define EVENT_MAX 64
 
@@ -227,7 +228,7 @@ struct summary {
 };
 
 /* false: the line is dropped. Fills sums (up to RATE_SLOTS) with the counts to report now. */
-static bool rate_admit(const char *event, struct summary *sums, size_t *nsums) {
+static bool rate_admit(const char *event, bool limited, struct summary *sums, size_t *nsums) {
   *nsums = 0;
   unsigned limit = atomic_load(&rate);
   if (!limit) return true;
@@ -253,6 +254,10 @@ static bool rate_admit(const char *event, struct summary *sums, size_t *nsums) {
       idle = s;
   }
   struct rate_slot *spare = free_slot ? free_slot : idle;
+  if (!limited) { /* audit events: never dropped (only the others' summaries are collected) */
+    pthread_mutex_unlock(&rate_mu);
+    return true;
+  }
   if (!mine && spare && elen < EVENT_MAX) { /* a free slot, or one idle this second */
     mine = spare;
     memcpy(mine->event, event, elen + 1);
@@ -281,7 +286,8 @@ void gh_log(gh_log_level lvl, const char *event, ...) {
   if ((int)lvl < atomic_load(&min_level)) return;
   struct summary sums[RATE_SLOTS];
   size_t nsums;
-  bool admit = rate_admit(event, sums, &nsums);
+  /* info lines are the audit trail (sign-ins, sessions): kept whatever their rate */
+  bool admit = rate_admit(event, lvl != GH_LOG_INFO, sums, &nsums);
   for (size_t i = 0; i < nsums; i++) {
     char count[24];
     snprintf(count, sizeof count, "%lu", sums[i].count);

@@ -11,7 +11,8 @@ void gh_log_set_level(gh_log_level lvl);
 bool gh_log_level_parse(const char *name, gh_log_level *out);
 /* gh_log(GH_LOG_INFO, "sign_in.success", "user_id", id, "ip", ip, NULL): string key/value pairs,
  * terminated by NULL. A NULL value is written as JSON null. */
-/* Lines of one event (same event name) beyond this many per second are dropped and counted;
+/* Lines of one event (same event name, levels debug, warn and error; info lines, the audit trail,
+ * are always kept) beyond this many per second are dropped and counted;
  * the count is reported in one line {"event":"log.suppressed","suppressed_event":...,"count":...}
  * (level warn) written before the next line logged in a later second. 0 = no limit. */
 #define GH_LOG_RATE_DEFAULT 20

@@ -312,6 +312,15 @@ static void rate_limited_per_event(void **state) {
   assert_int_equal(count_of(got, "log.suppressed"), 1);
   free(got);
 
+  /* info lines (the audit trail) are never dropped */
+  gh_time_set_fixed(TS_MS + 7000);
+  capture();
+  for (int i = 0; i < 50; i++) gh_log(GH_LOG_INFO, "sign_in.failure", "reason", "x", NULL);
+  got = captured(NULL);
+  assert_int_equal(count_of(got, "\"event\":\"sign_in.failure\""), 50);
+  assert_null(strstr(got, "log.suppressed"));
+  free(got);
+
   /* many distinct events: each within its budget, none lost below it */
   gh_time_set_fixed(TS_MS + 9000);
   capture();
