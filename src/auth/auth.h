@@ -25,6 +25,8 @@ typedef struct {
   int max_password;   /* 128 */
   bool delete_user_enabled;
   bool cors; /* CORS headers and preflights for trusted origins (auth/cors.h) */
+  const gh_cidr_list *trusted_proxies; /* may be NULL; must outlive the gh_auth */
+  const char *ip_header;               /* where trusted proxies name the client */
   /* Versioned secrets (GATEHOUSE_SECRETS), newest first; NULL/0 when not configured. The newest
    * signs cookies and encrypts; the others (and secret, when set) still verify and decrypt. */
   const unsigned *secret_versions;

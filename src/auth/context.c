@@ -109,6 +109,10 @@ const char *gh_auth_base_origin(const gh_auth *au) {
   return au->base_origin;
 }
 
+const char *gh_auth_client_address(const gh_auth *au, gh_req *req) {
+  return gh_client_address(req->arena, req, au->cfg.trusted_proxies, au->cfg.ip_header);
+}
+
 bool gh_auth_production(const gh_auth *au) {
   return au->cfg.production;
 }

@@ -138,6 +138,8 @@ void gh_plugins_print_table(const gh_plugin *const *available, size_t n, FILE *o
 /* --- what plugins may use of the core -------------------------------------------------------- */
 
 const char *gh_auth_base_origin(const gh_auth *au);
+/* The client's address for limits and logs (the peer, or what trusted proxies say). */
+const char *gh_auth_client_address(const gh_auth *au, gh_req *req);
 /* GATEHOUSE_ENV=production (better-auth's NODE_ENV=production defaults). */
 bool gh_auth_production(const gh_auth *au);
 /* Symmetric encryption with the server secret(s) (better-auth's symmetricEncrypt). */

@@ -8,15 +8,17 @@
 #include "crypto/password.h"
 
 /* One audit line per failed sign-in, so that brute force can be seen: the reason, the client's
- * address (better-auth's client IP, and the socket peer) and user agent (cut to 256 bytes), the
+ * address (better-auth's client IP, and the client address of limits: the peer or what trusted
+ * proxies say) and user agent (cut to 256 bytes), the
  * lower-cased e-mail when it is one and the user id when the account exists. Never the password. */
 static void log_failure(gh_auth *au, gh_req *req, const char *reason, const char *email,
                         const char *user_id) {
   const char *ua = gh_req_header(req, "User-Agent");
   if (ua && strlen(ua) > 256) ua = gh_arena_strndup(req->arena, ua, 256);
   gh_log(GH_LOG_INFO, "sign_in.failure", "reason", reason, "ip",
-         gh_client_ip(req->arena, req, au->cfg.production), "peer", req->peer_ip, "user_agent",
-         ua ? ua : "", "email", email, "user_id", user_id, NULL);
+         gh_client_ip(req->arena, req, au->cfg.production), "client",
+         gh_auth_client_address(au, req), "user_agent", ua ? ua : "", "email", email, "user_id",
+         user_id, NULL);
 }
 
 static void fail(gh_auth *au, gh_req *req, gh_resp *resp, const char *password, size_t plen,

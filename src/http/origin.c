@@ -8,6 +8,7 @@
 #include <uriparser/Uri.h>
 
 #include "common/encoding.h"
+#include "common/strlist.h"
 
 static size_t range_len(const UriTextRangeA *r) {
   return r->first && r->afterLast ? (size_t)(r->afterLast - r->first) : 0;
@@ -135,4 +136,54 @@ const char *gh_client_ip(gh_arena *a, const gh_req *r, bool production) {
                            b[2], b[3], b[4], b[5], b[6], b[7]);
   }
   return fallback;
+}
+
+/* text → sockaddr (IPv4 or IPv6, optionally in brackets); false when it is no address */
+static bool parse_addr(const char *p, size_t n, struct sockaddr_storage *ss, char *text,
+                       size_t textlen) {
+  if (n >= 2 && p[0] == '[' && p[n - 1] == ']') p++, n -= 2;
+  if (n == 0 || n >= textlen) return false;
+  memcpy(text, p, n);
+  text[n] = 0;
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    return true;
+  }
+  if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    return true;
+  }
+  return false;
+}
+
+const char *gh_client_address(gh_arena *a, const gh_req *r, const gh_cidr_list *trusted,
+                              const char *header) {
+  const char *peer = r->peer_ip ? r->peer_ip : "";
+  if (!trusted || !trusted->n || !header || !*header) return peer;
+  struct sockaddr_storage ss;
+  char text[INET6_ADDRSTRLEN + 2];
+  if (!parse_addr(peer, strlen(peer), &ss, text, sizeof text) ||
+      !gh_cidr_match(trusted, (struct sockaddr *)&ss))
+    return peer; /* only a trusted proxy's word about the client counts */
+  const char *h = gh_req_header(r, header);
+  if (!h || strlen(h) > 4096) return peer;
+  /* the hops, left (client) to right (the proxy nearest to us) */
+  const char *items[64];
+  size_t lens[64], n = 0, len;
+  const char *cur = h, *it;
+  while (gh_list_next(&cur, &it, &len))
+    if (n < 64) {
+      items[n] = it;
+      lens[n++] = len;
+    }
+  const char *client = NULL;
+  for (size_t i = n; i-- > 0;) { /* from the right, through trusted proxies only */
+    if (!parse_addr(items[i], lens[i], &ss, text, sizeof text)) break;
+    client = gh_arena_strdup(a, text);
+    if (!gh_cidr_match(trusted, (struct sockaddr *)&ss)) break;
+  }
+  return client ? client : peer;
 }

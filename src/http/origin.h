@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include "common/arena.h"
 #include "common/status.h"
+#include "http/cidr.h"
 #include "http/http.h"
 
 typedef struct {
@@ -28,5 +29,11 @@ bool gh_safe_relative_path(const char *s);
  * reduced to IPv4, IPv6 reduced to its /64); otherwise "127.0.0.1" outside production and ""
  * (unknown) in production. */
 const char *gh_client_ip(gh_arena *a, const gh_req *r, bool production);
+/* The client's address for limits and logs: the socket peer, unless the peer is a trusted proxy
+ * (GATEHOUSE_TRUSTED_PROXIES): then the header's hops (X-Forwarded-For by default) are walked
+ * from the right through trusted proxies, and the first other one (or the leftmost, when all are
+ * trusted) is the client. A hop that is no address ends the walk. Never "" : at worst the peer. */
+const char *gh_client_address(gh_arena *a, const gh_req *r, const gh_cidr_list *trusted,
+                              const char *header);
 
 #endif

@@ -8,8 +8,11 @@
  * memory (one instance), bounded: at most MAX_ENTRIES keys; when full, expired keys are dropped
  * and a new key is refused a counter (the request is served, and counted in the log).
  *
- * The client address is the socket peer (IPv6 reduced to its /64). Deliberate difference from
- * better-auth: an unknown address never lands every client in one shared bucket. */
+ * The client address is the socket peer, or, when the peer is a trusted proxy
+ * (GATEHOUSE_TRUSTED_PROXIES), the client its GATEHOUSE_IP_HEADER names (IPv6 reduced to its
+ * /64). Deliberate differences from better-auth: an X-Forwarded-For from anyone else is ignored
+ * (better-auth believes a single-valued one from anybody), and an unknown address never lands
+ * every client in one shared bucket. */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -94,6 +97,7 @@ typedef struct {
 } stripe;
 
 typedef struct {
+  const gh_auth *au;
   bool on;
   int64_t window_ms;
   long max;
@@ -178,6 +182,7 @@ static gh_status validate(const void *conf, const char **err) {
 static gh_status init(gh_auth *au, const void *conf, void **self) {
   const rl_conf *c = conf;
   limiter *l = gh_xcalloc(1, sizeof *l);
+  l->au = au;
   l->on = !strcmp(c->mode, "on") || (!strcmp(c->mode, "auto") && gh_auth_production(au));
   l->window_ms = c->window * 1000;
   l->max = c->max;
@@ -226,9 +231,10 @@ static bool rule_for(const limiter *l, const char *path, int64_t *window_ms, lon
   return true;
 }
 
-/* The socket peer, IPv6 reduced to its /64 (one client's addresses share one bucket). */
-static const char *client_address(gh_req *req) {
-  const char *ip = req->peer_ip ? req->peer_ip : "";
+/* The client's address (auth core: the peer, or what trusted proxies say), IPv6 reduced to its
+ * /64 (one client's addresses share one bucket). */
+static const char *client_address(const limiter *l, gh_req *req) {
+  const char *ip = gh_auth_client_address(l->au, req);
   struct in6_addr a6;
   if (strchr(ip, ':') && inet_pton(AF_INET6, ip, &a6) == 1) {
     memset(a6.s6_addr + 8, 0, 8);
@@ -301,7 +307,7 @@ static bool before_route(void *self, gh_req *req, gh_resp *resp) {
   int64_t window_ms;
   long max;
   if (!rule_for(l, path, &window_ms, &max)) return true;
-  const char *ip = client_address(req);
+  const char *ip = client_address(l, req);
   char *key = gh_arena_printf(req->arena, "%s|%s", ip, path);
   long retry = 0;
   if (consume(l, key, strlen(key), window_ms, max, gh_now_ms(), &retry)) return true;

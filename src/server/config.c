@@ -79,8 +79,12 @@ static const gh_conf_opt OPTS[] = {
      "Concurrent connections from one client address (IPv6: one /64); more are refused at once. "
      "Trusted proxies are exempt; 0 = no limit"},
     {"GATEHOUSE_TRUSTED_PROXIES", NULL, T_STR, "", 0, 0, 0, O(trusted_proxies),
-     "Comma list of proxy addresses or CIDR blocks (`127.0.0.1,10.0.0.0/8,::1`), exempt from "
-     "GATEHOUSE_MAX_CONNECTIONS_PER_IP"},
+     "Comma list of proxy addresses or CIDR blocks (`127.0.0.1,10.0.0.0/8,::1`): exempt from "
+     "GATEHOUSE_MAX_CONNECTIONS_PER_IP, and only their GATEHOUSE_IP_HEADER names the client for "
+     "rate limits and logs"},
+    {"GATEHOUSE_IP_HEADER", NULL, T_STR, "x-forwarded-for", 0, 0, 0, O(ip_header),
+     "Header in which trusted proxies name the client (walked from the right through trusted "
+     "proxies)"},
     {"GATEHOUSE_HEADER_TIMEOUT", NULL, T_INT, "10", 1, 3600, 0, O(header_timeout),
      "Seconds a client has to send a complete request head once connected (on a kept-alive "
      "connection: after the idle timeout); else the connection is closed"},

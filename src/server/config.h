@@ -38,6 +38,7 @@ typedef struct {
   long conn_timeout;
   long per_ip_limit;
   char *trusted_proxies; /* GATEHOUSE_TRUSTED_PROXIES as given; parsed into trusted_proxy_list */
+  char *ip_header;       /* GATEHOUSE_IP_HEADER */
   long header_timeout;
   long body_timeout;
   char *log_level;

@@ -104,7 +104,7 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       const wrong = fails.find((o) => o.reason === "INVALID_PASSWORD");
       assert.ok(wrong, `no INVALID_PASSWORD line: ${JSON.stringify(fails)}`);
       assert.equal(wrong.ip, "127.0.0.1");
-      assert.equal(wrong.peer, "127.0.0.1");
+      assert.equal(wrong.client, "127.0.0.1");
       assert.equal(wrong.user_agent, "brute/1.0");
       assert.equal(wrong.email, userEmail);
       assert.match(String(wrong.user_id), /^[A-Za-z0-9]{32}$/);

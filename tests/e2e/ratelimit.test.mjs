@@ -97,3 +97,29 @@ describe("rate limiting: off in development unless asked for", { skip: GATEHOUSE
     assert429(await raw(forced, "POST", "/sign-up/email", { json: { name: "F", email: newEmail("f"), password: PASSWORD } }), "4th sign-up", 10);
   });
 });
+
+describe("rate limiting behind a trusted proxy (GATEHOUSE_TRUSTED_PROXIES)", { skip: GATEHOUSE_ONLY }, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ backend: "sqlite", hint: "rl-proxy", env: { GATEHOUSE_ENV: "production", GATEHOUSE_TRUSTED_PROXIES: "127.0.0.1,127.0.0.9" } });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+  const signInFrom = (localAddress, xff) =>
+    raw(srv, "POST", "/sign-in/email", { json: { email: "nobody@example.com", password: "wrong-password-1" }, localAddress, headers: xff ? { "x-forwarded-for": xff } : {} });
+
+  it("the client a trusted proxy names has its own counter; another named client is not affected", async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await signInFrom("127.0.0.1", "203.0.113.5")).status, 401);
+    assert429(await signInFrom("127.0.0.1", "203.0.113.5"), "4th from 203.0.113.5 via the proxy", 10);
+    assert.equal((await signInFrom("127.0.0.1", "203.0.113.6")).status, 401, "another client behind the same proxy");
+    // through two trusted hops (the chain is walked from the right)
+    assert429(await signInFrom("127.0.0.1", "203.0.113.5, 127.0.0.9"), "same client through two proxies", 10);
+  });
+
+  it("an X-Forwarded-For from an untrusted peer is ignored: rotating it does not escape the limit", async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await signInFrom("127.0.0.7", `198.51.100.${i}`)).status, 401);
+    assert429(await signInFrom("127.0.0.7", "198.51.100.99"), "spoofed X-Forwarded-For", 10);
+  });
+});
+

@@ -146,11 +146,43 @@ static void resp_json_error(void **state) {
   gh_arena_free(a);
 }
 
+static const char *addr_of(gh_arena *a, const char *peer, const char *xff,
+                           const gh_cidr_list *trusted) {
+  gh_kv h[] = {{"X-Forwarded-For", xff}};
+  gh_req r = {.arena = a, .headers = h, .nheaders = xff ? 1 : 0, .peer_ip = peer};
+  return gh_client_address(a, &r, trusted, "x-forwarded-for");
+}
+
+static void client_address_through_trusted_proxies(void **state) {
+  (void)state;
+  gh_arena *a = gh_arena_new();
+  gh_cidr_list t;
+  const char *bad;
+  size_t bl;
+  assert_int_equal(gh_cidr_parse("127.0.0.1,10.0.0.0/8", &t, &bad, &bl), GH_OK);
+  assert_string_equal(addr_of(a, "192.0.2.1", "1.2.3.4", &t), "192.0.2.1");   /* untrusted peer */
+  assert_string_equal(addr_of(a, "192.0.2.1", "1.2.3.4", NULL), "192.0.2.1"); /* no proxies */
+  assert_string_equal(addr_of(a, "127.0.0.1", NULL, &t), "127.0.0.1");        /* no header */
+  assert_string_equal(addr_of(a, "127.0.0.1", "1.2.3.4", &t), "1.2.3.4");
+  assert_string_equal(addr_of(a, "127.0.0.1", "1.2.3.4, 10.1.1.1", &t), "1.2.3.4");
+  assert_string_equal(addr_of(a, "127.0.0.1", "6.6.6.6, 1.2.3.4, 10.1.1.1", &t), "1.2.3.4");
+  assert_string_equal(addr_of(a, "127.0.0.1", "garbage, 1.2.3.4", &t), "1.2.3.4");
+  assert_string_equal(addr_of(a, "127.0.0.1", "1.2.3.4, garbage", &t), "127.0.0.1");
+  assert_string_equal(addr_of(a, "127.0.0.1", "10.0.0.1, 10.0.0.2", &t), "10.0.0.1");
+  assert_string_equal(addr_of(a, "127.0.0.1", "[2001:db8::1]", &t), "2001:db8::1");
+  gh_cidr_free(&t);
+  gh_arena_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(url_origin),    cmocka_unit_test(trusted),
-      cmocka_unit_test(safe_relative), cmocka_unit_test(client_ip),
-      cmocka_unit_test(error_table),   cmocka_unit_test(resp_json_error),
+      cmocka_unit_test(url_origin),
+      cmocka_unit_test(trusted),
+      cmocka_unit_test(safe_relative),
+      cmocka_unit_test(client_ip),
+      cmocka_unit_test(error_table),
+      cmocka_unit_test(resp_json_error),
+      cmocka_unit_test(client_address_through_trusted_proxies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
