@@ -1,14 +1,20 @@
 // Robustness: kill -9 under write load loses nothing that was answered and leaves nothing
 // half-written; 1000 concurrent keep-alive connections from one load generator are all served.
 import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import { describe, it } from "node:test";
 import { GATEHOUSE_ONLY } from "./lib/config.mjs";
 import { PASSWORD, forEachBackend, newEmail } from "./lib/fixtures.mjs";
 import { sql } from "./lib/db.mjs";
 import { raw } from "./lib/http.mjs";
 import { freshDatabaseUrl, startServer } from "./lib/server.mjs";
-import { sleep } from "./lib/util.mjs";
+import { makeTempDir, sleep } from "./lib/util.mjs";
+import { PgCluster } from "./lib/pg.mjs";
+import { backends } from "./lib/config.mjs";
+import { signUp } from "./lib/fixtures.mjs";
 
 forEachBackend("robustness", (backend) => {
   it("kill -9 during a stream of sign-ups: after a restart every answered sign-up is there (user, credential account, session) and no user lacks its account", { skip: GATEHOUSE_ONLY }, async () => {
@@ -95,3 +101,107 @@ forEachBackend("robustness", (backend) => {
     }
   });
 });
+
+// SQLite on a full disk (a small tmpfs, mounted here: needs root): writes answer 503 JSON, reads
+// keep working, nothing is corrupted, and writes succeed again once space is freed.
+const canMount = (() => {
+  if (process.getuid?.() !== 0) return false;
+  const dir = makeTempDir("gh-e2e-mountcheck");
+  const ok = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]).status === 0;
+  if (ok) spawnSync("umount", [dir]);
+  return ok;
+})();
+
+describe("SQLite on a full disk", { skip: GATEHOUSE_ONLY || (backends().includes("sqlite") && canMount ? false : "needs root (tmpfs) and the sqlite backend") }, () => {
+  it("sign-ups answer 503 while the disk is full (reads still served); after space is freed they succeed; the database is intact", async () => {
+    const dir = makeTempDir("gh-e2e-fulldisk");
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", dir]);
+    let srv;
+    try {
+      srv = await startServer({ backend: "sqlite", databaseUrl: `sqlite:${path.join(dir, "gh.db")}`, hint: "fulldisk" });
+      const a = await signUp(srv);
+      // fill the disk
+      const filler = path.join(dir, "filler");
+      const fd = fs.openSync(filler, "w");
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      try {
+        for (;;) fs.writeSync(fd, chunk);
+      } catch (e) {
+        assert.equal(e.code, "ENOSPC");
+      } finally {
+        fs.closeSync(fd);
+      }
+      let refused = 0;
+      for (let i = 0; i < 5; i++) {
+        const res = await raw(srv, "POST", "/sign-up/email", { json: { name: "Full", email: newEmail("full"), password: PASSWORD } });
+        assert.notEqual(res.status, 500, `sign-up on a full disk: 500 ${res.text}`);
+        if (res.status === 503) {
+          refused++;
+          assert.equal(res.json?.code, "SERVICE_UNAVAILABLE", res.text);
+        } else {
+          assert.equal(res.status, 200, res.text); // a page still free in the WAL
+        }
+      }
+      assert.ok(refused >= 1, "no sign-up was refused although the disk is full");
+      const own = await raw(srv, "GET", "/get-session", { jar: a.jar });
+      assert.equal(own.status, 200, "reads are served on a full disk");
+      assert.equal(own.json?.user?.id, a.user.id);
+      fs.unlinkSync(filler);
+      const after = await raw(srv, "POST", "/sign-up/email", { json: { name: "Room", email: newEmail("room"), password: PASSWORD } });
+      assert.equal(after.status, 200, `after freeing space: ${after.text}`);
+      await srv.stop();
+      srv = null;
+      const check = execFileSync("sqlite3", [path.join(dir, "gh.db"), "pragma integrity_check"]).toString().trim();
+      assert.equal(check, "ok");
+    } finally {
+      if (srv) await srv.stop({ expectCode: null }).catch(() => {});
+      spawnSync("umount", ["-l", dir]);
+    }
+  });
+});
+
+// PostgreSQL stopped in the middle of load: every answer is 200 or 503 JSON (never a 500, a hang or
+// a reset), the server recovers without a restart, and no sign-up is left half-written.
+describe("PostgreSQL stopped under load", { skip: GATEHOUSE_ONLY || (backends().includes("postgres") ? false : "postgres not in GH_E2E_BACKENDS") }, () => {
+  it("200 or 503 only, recovery by itself, nothing half-written", async () => {
+    const cluster = new PgCluster("midload");
+    await cluster.start();
+    const srv = await startServer({ backend: "postgres", databaseUrl: await cluster.createDatabase("midload"), hint: "midload" });
+    try {
+      const a = await signUp(srv);
+      const statuses = new Map();
+      let stop = false;
+      const count = (res) => statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      const reader = async () => {
+        while (!stop) count(await raw(srv, "GET", "/get-session", { jar: a.jar, timeoutMs: 10000 }));
+      };
+      const writer = async () => {
+        while (!stop) count(await raw(srv, "POST", "/sign-up/email", { json: { name: "L", email: newEmail("midload"), password: PASSWORD }, timeoutMs: 10000 }));
+      };
+      const load = [reader(), reader(), reader(), writer(), writer()];
+      await sleep(500);
+      await cluster.stop();
+      await sleep(1500);
+      await cluster.start();
+      for (const deadline = Date.now() + 20000; ; ) {
+        const res = await raw(srv, "GET", "/get-session", { jar: a.jar });
+        if (res.status === 200) break;
+        assert.ok(Date.now() < deadline, "no recovery within 20 s of the database returning");
+        await sleep(200);
+      }
+      await sleep(300);
+      stop = true;
+      await Promise.all(load);
+      const seen = Object.fromEntries(statuses);
+      assert.deepEqual(Object.keys(seen).filter((k) => k !== "200" && k !== "503"), [], `statuses ${JSON.stringify(seen)}`);
+      assert.ok(seen[503] > 0, `no 503 while the database was down: ${JSON.stringify(seen)}`);
+      const orphans = await srv.db.all(sql`select u."id" from "user" u left join "account" a on a."userId" = u."id" where a."id" is null`);
+      assert.deepEqual(orphans, [], "a user without its credential account");
+    } finally {
+      if (!cluster.running) await cluster.start().catch(() => {});
+      await srv.stop();
+      await cluster.stop().catch(() => {});
+    }
+  });
+});
+
