@@ -4,7 +4,8 @@
 #     1. format/style checks, release build with -Werror, the README configuration table check,
 #        cmocka unit tests (ctest -L unit)
 #     2. e2e suites (node + official better-auth client) on SQLite and PostgreSQL
-#     3. a short libFuzzer run of every parser harness (tests/fuzz)
+#     3. a short libFuzzer run of every parser harness (tests/fuzz), and a smoke scenario under
+#        valgrind's memcheck (scripts/valgrind-smoke.sh)
 #     4. the same build, unit tests and e2e under AddressSanitizer + UndefinedBehaviorSanitizer
 #   scripts/test.sh unit       1. only (make test-unit)
 #   scripts/test.sh e2e [S..]  release build + 2. (make test-e2e; S = suite names, default all)
@@ -54,6 +55,8 @@ fi
 if [[ "$PART" == all ]]; then
   step "fuzz (libFuzzer, ${FUZZ_SECONDS:-10} s per harness)"
   FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz.sh
+  step "valgrind smoke run (memcheck: no errors, no leaks)"
+  scripts/valgrind-smoke.sh build/gatehouse
 fi
 
 if [[ "$PART" == all || "$PART" == asan ]]; then
