@@ -3,6 +3,7 @@
 #ifndef GH_AUTH_INTERNAL_H
 #define GH_AUTH_INTERNAL_H
 
+#include "auth/audit.h"
 #include "auth/auth.h"
 #include "auth/cookies.h"
 #include "auth/cors.h"

@@ -13,7 +13,7 @@ static bool check_callback(gh_auth *au, gh_req *req, gh_resp *resp, const char *
   return false;
 }
 
-bool gh_origin_check(gh_auth *au, gh_req *req, gh_resp *resp, bool form_csrf) {
+static bool check(gh_auth *au, gh_req *req, gh_resp *resp, bool form_csrf) {
   const char *origin = gh_req_header(req, "Origin");
   const char *referer = gh_req_header(req, "Referer");
   const char *cookie = gh_req_header(req, "Cookie");
@@ -51,4 +51,13 @@ bool gh_origin_check(gh_auth *au, gh_req *req, gh_resp *resp, bool form_csrf) {
                         GH_E_INVALID_ERROR_CALLBACK_URL) &&
          check_callback(au, req, resp, gh_json_string(gh_json_get(b, "newUserCallbackURL")),
                         GH_E_INVALID_NEW_USER_CALLBACK_URL);
+}
+
+bool gh_origin_check(gh_auth *au, gh_req *req, gh_resp *resp, bool form_csrf) {
+  if (check(au, req, resp, form_csrf)) return true;
+  const char *origin = gh_req_header(req, "Origin");
+  if (!origin) origin = gh_req_header(req, "Referer");
+  if (origin && strlen(origin) > 256) origin = gh_arena_strndup(req->arena, origin, 256);
+  gh_audit(au, req, "origin.rejected", NULL, "origin", origin, "path", req->path);
+  return false;
 }

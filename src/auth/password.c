@@ -42,11 +42,11 @@ void gh_route_change_password(void *app, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "set_password");
     return;
   }
-  gh_log(GH_LOG_INFO, "password.changed", "user_id", s.u.id, "revoked_sessions",
-         revoke ? "true" : "false", NULL);
+  gh_audit(au, req, "password.changed", s.u.id, "revoked_sessions", revoke ? "true" : "false", NULL,
+           NULL);
   gh_json *o = gh_json_object();
   if (revoke) {
-    gh_log(GH_LOG_INFO, "session.revoked", "user_id", s.u.id, "scope", "all", NULL);
+    gh_audit(au, req, "session.revoked", s.u.id, "scope", "all", NULL, NULL);
     gh_hook_session_revoked(au, st, s.u.id, NULL, NULL);
     gh_log(GH_LOG_INFO, "session.created", "session_id", ns.id, "user_id", s.u.id, NULL);
     gh_set_session_cookie(au, req, resp, ns.token, false);

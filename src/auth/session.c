@@ -96,7 +96,7 @@ void gh_route_revoke_session(void *app, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "revoke_session");
     return;
   }
-  gh_log(GH_LOG_INFO, "session.revoked", "user_id", s.u.id, "scope", "one", NULL);
+  gh_audit(au, req, "session.revoked", s.u.id, "scope", "one", NULL, NULL);
   gh_hook_session_revoked(au, st, s.u.id, token, NULL);
   if (strcmp(token, s.token) == 0) gh_clear_session_cookies(au, resp);
   status_true(resp);
@@ -112,7 +112,7 @@ void gh_route_revoke_sessions(void *app, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "revoke_sessions");
     return;
   }
-  gh_log(GH_LOG_INFO, "session.revoked", "user_id", s.u.id, "scope", "all", NULL);
+  gh_audit(au, req, "session.revoked", s.u.id, "scope", "all", NULL, NULL);
   gh_hook_session_revoked(au, st, s.u.id, NULL, NULL);
   gh_clear_session_cookies(au, resp);
   status_true(resp);
@@ -128,7 +128,7 @@ void gh_route_revoke_other_sessions(void *app, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "revoke_other_sessions");
     return;
   }
-  gh_log(GH_LOG_INFO, "session.revoked", "user_id", s.u.id, "scope", "others", NULL);
+  gh_audit(au, req, "session.revoked", s.u.id, "scope", "others", NULL, NULL);
   gh_hook_session_revoked(au, st, s.u.id, NULL, s.token);
   status_true(resp);
 }
@@ -152,7 +152,7 @@ void gh_route_sign_out(void *app, gh_req *req, gh_resp *resp) {
     }
     if (s.found) gh_hook_session_revoked(au, st, s.u.id, s.token, NULL);
   }
-  if (s.found) gh_log(GH_LOG_INFO, "sign_out", "user_id", s.u.id, "session_id", s.s.id, NULL);
+  if (s.found) gh_audit(au, req, "sign_out", s.u.id, "session_id", s.s.id, NULL, NULL);
   gh_clear_session_cookies(au, resp);
   gh_resp_raw_json(resp, 200, "{\"success\":true}");
 }

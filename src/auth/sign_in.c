@@ -7,18 +7,12 @@
 #include "common/log.h"
 #include "crypto/password.h"
 
-/* One audit line per failed sign-in, so that brute force can be seen: the reason, the client's
- * address (better-auth's client IP, and the client address of limits: the peer or what trusted
- * proxies say) and user agent (cut to 256 bytes), the
- * lower-cased e-mail when it is one and the user id when the account exists. Never the password. */
+/* One audit line per failed sign-in, so that brute force can be seen: the reason, the client
+ * (auth/audit.h), the lower-cased e-mail when it is one and the user id when the account exists.
+ * Never the password. */
 static void log_failure(gh_auth *au, gh_req *req, const char *reason, const char *email,
                         const char *user_id) {
-  const char *ua = gh_req_header(req, "User-Agent");
-  if (ua && strlen(ua) > 256) ua = gh_arena_strndup(req->arena, ua, 256);
-  gh_log(GH_LOG_INFO, "sign_in.failure", "reason", reason, "ip",
-         gh_client_ip(req->arena, req, au->cfg.production), "client",
-         gh_auth_client_address(au, req), "user_agent", ua ? ua : "", "email", email, "user_id",
-         user_id, NULL);
+  gh_audit(au, req, "sign_in.failure", user_id, "reason", reason, "email", email);
 }
 
 static void fail(gh_auth *au, gh_req *req, gh_resp *resp, const char *password, size_t plen,
@@ -89,7 +83,7 @@ void gh_route_sign_in(void *app, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "create_session");
     return;
   }
-  gh_log(GH_LOG_INFO, "sign_in.success", "user_id", u.id, "session_id", s.id, NULL);
+  gh_audit(au, req, "sign_in.success", u.id, "session_id", s.id, NULL, NULL);
   gh_json *o = gh_json_object();
   gh_json_set_new(o, "redirect", gh_json_bool(callback != NULL));
   gh_json_set_new(o, "token", gh_json_str(s.token));

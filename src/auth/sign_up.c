@@ -38,7 +38,7 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
   gh_user existing;
   gh_status rc = gh_store_user_by_email(st, a, lower, &existing);
   if (rc == GH_OK) {
-    gh_log(GH_LOG_INFO, "sign_up.rejected", "reason", "USER_ALREADY_EXISTS", NULL);
+    gh_audit(au, req, "sign_up.rejected", NULL, "reason", "USER_ALREADY_EXISTS", NULL, NULL);
     gh_resp_error(resp, GH_E_USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL);
     return;
   }
@@ -70,7 +70,7 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "create_user");
     return;
   }
-  gh_log(GH_LOG_INFO, "sign_up", "user_id", u.id, NULL);
+  gh_audit(au, req, "sign_up", u.id, NULL, NULL, NULL, NULL);
   gh_log(GH_LOG_INFO, "session.created", "session_id", s.id, "user_id", u.id, NULL);
   gh_set_session_cookie(au, req, resp, s.token, !remember);
   gh_hook_user_created(au, st, &u);

@@ -74,7 +74,7 @@ void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "delete_user");
     return;
   }
-  gh_log(GH_LOG_INFO, "user.deleted", "user_id", s.u.id, NULL);
+  gh_audit(au, req, "user.deleted", s.u.id, NULL, NULL, NULL, NULL);
   gh_hook_user_deleted(au, st, s.u.id);
   gh_clear_session_cookies(au, resp);
   gh_resp_raw_json(resp, 200, "{\"success\":true,\"message\":\"User deleted\"}");

@@ -311,7 +311,9 @@ static bool before_route(void *self, gh_req *req, gh_resp *resp) {
   char *key = gh_arena_printf(req->arena, "%s|%s", ip, path);
   long retry = 0;
   if (consume(l, key, strlen(key), window_ms, max, gh_now_ms(), &retry)) return true;
-  gh_log(GH_LOG_INFO, "rate_limit.rejected", "ip", ip, "path", path, NULL);
+  const char *ua = gh_req_header(req, "User-Agent");
+  gh_log(GH_LOG_INFO, "rate_limit.rejected", "client", ip, "path", path, "user_agent",
+         ua ? gh_arena_strndup(req->arena, ua, 256) : "", NULL);
   gh_resp_header(resp, "X-Retry-After", gh_arena_printf(resp->arena, "%ld", retry));
   gh_resp_raw_json(resp, 429, "{\"message\":\"Too many requests. Please try again later.\"}");
   return false;

@@ -71,6 +71,7 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       rememberRes(await raw(srv, "POST", "/revoke-session", { json: { token: second.sessionToken(SECRET) }, jar }));
       rememberRes(await raw(srv, "POST", "/change-password", { json: { currentPassword: password, newPassword: `${password}-2` }, jar }));
       secrets.add(`${password}-2`);
+      rememberRes(await raw(srv, "POST", "/update-user", { json: { name: "Evil" }, jar, origin: "http://evil.example" }));
       rememberRes(await raw(srv, "POST", "/sign-out", { jar }));
       secrets.add(hmacSig("true", SECRET)); // dont_remember signature
       // stop now so every buffered line is flushed; the exit code must be 0
@@ -113,6 +114,23 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       assert.equal(unknown.email, ghost);
       assert.equal(unknown.user_id, null);
       assert.equal(unknown.ip, "127.0.0.1");
+    });
+
+    it("audit lines: sign-up, sign-in, sign-out, session revoked, password changed and origin rejected each name the client and the user", () => {
+      const byEvent = (e) => srv.logs.filter((o) => o.event === e);
+      for (const e of ["sign_up", "sign_in.success", "sign_out", "session.revoked", "password.changed", "origin.rejected"]) {
+        const lines = byEvent(e);
+        assert.ok(lines.length >= 1, `no ${e} line`);
+        for (const o of lines) {
+          assert.equal(o.client, "127.0.0.1", `${e}: client`);
+          assert.equal(typeof o.ip, "string", `${e}: ip`);
+          assert.equal(typeof o.user_agent, "string", `${e}: user_agent`);
+          if (e !== "origin.rejected") assert.match(String(o.user_id), /^[A-Za-z0-9]{32}$/, `${e}: user_id`);
+        }
+      }
+      const rejected = byEvent("origin.rejected")[0];
+      assert.equal(rejected.origin, "http://evil.example");
+      assert.equal(rejected.path, "/api/auth/update-user");
     });
 
     it("no password, session token, signed cookie value, signature or the secret appears anywhere in stderr", () => {

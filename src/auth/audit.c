@@ -1,0 +1,15 @@
+#include "auth/audit.h"
+
+#include <string.h>
+
+#include "auth/internal.h"
+#include "common/log.h"
+
+void gh_audit(gh_auth *au, gh_req *req, const char *event, const char *user_id, const char *k1,
+              const char *v1, const char *k2, const char *v2) {
+  const char *ua = gh_req_header(req, "User-Agent");
+  if (ua && strlen(ua) > 256) ua = gh_arena_strndup(req->arena, ua, 256);
+  gh_log(GH_LOG_INFO, event, "ip", gh_client_ip(req->arena, req, au->cfg.production), "client",
+         gh_auth_client_address(au, req), "user_agent", ua ? ua : "", "user_id", user_id, k1, v1,
+         k2, v2, NULL);
+}
