@@ -39,6 +39,9 @@ typedef struct {
 GH_MUST_CHECK gh_status gh_auth_new(const gh_auth_config *cfg, const gh_plugin_set *ps,
                                     gh_auth **out);
 void gh_auth_free(gh_auth *a);
+/* The server's reporter for gh_auth_runtime_stats (metrics): fn fills the pool's and the HTTP
+ * layer's counters; call before serving. */
+void gh_auth_set_runtime(gh_auth *a, void (*fn)(void *arg, gh_runtime_stats *out), void *arg);
 /* The route table to serve: the core's and every plugin's (owned by the gh_auth). Handlers get
  * their own state through gh_route.arg. */
 const gh_route *gh_auth_routes(const gh_auth *a, size_t *n);

@@ -113,6 +113,19 @@ const char *gh_auth_client_address(const gh_auth *au, gh_req *req) {
   return gh_client_address(req->arena, req, au->cfg.trusted_proxies, au->cfg.ip_header);
 }
 
+void gh_auth_set_runtime(gh_auth *au, void (*fn)(void *arg, gh_runtime_stats *out), void *arg) {
+  au->runtime_arg = arg;
+  au->runtime_fn = fn;
+}
+
+bool gh_auth_runtime_stats(const gh_auth *au, gh_runtime_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->db_errors = gh_auth_db_error_count();
+  if (!au->runtime_fn) return false;
+  au->runtime_fn(au->runtime_arg, out);
+  return true;
+}
+
 bool gh_auth_production(const gh_auth *au) {
   return au->cfg.production;
 }

@@ -1,6 +1,8 @@
 /* The thread's store for a request; database errors mapped to 503 / 500. */
 #include "auth/db.h"
 
+#include <stdatomic.h>
+
 #include "common/errors.h"
 #include "common/log.h"
 
@@ -14,7 +16,14 @@ gh_store *gh_auth_store(gh_resp *resp) {
   return st;
 }
 
+static _Atomic long db_errors;
+
+long gh_auth_db_error_count(void) {
+  return db_errors;
+}
+
 void gh_auth_db_error(gh_resp *resp, gh_status st, const char *what) {
+  db_errors++;
   gh_log(GH_LOG_ERROR, "db.error", "op", what, "status", gh_status_str(st), NULL);
   gh_resp_remove_header(resp, "Set-Cookie", NULL, NULL);
   if (gh_store_unavailable(st))

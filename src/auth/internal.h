@@ -55,7 +55,12 @@ struct gh_auth {
   gh_route *routes;
   gh_route_target *targets;
   size_t nroutes;
+  void (*runtime_fn)(void *arg, gh_runtime_stats *out);
+  void *runtime_arg;
 };
+
+/* Store errors answered by gh_auth_db_error since start. */
+long gh_auth_db_error_count(void);
 
 /* --- the registry (auth/registry.c) */
 /* Starts every plugin of the set, checks their wire codes, builds the route table. */

@@ -140,6 +140,14 @@ void gh_plugins_print_table(const gh_plugin *const *available, size_t n, FILE *o
 const char *gh_auth_base_origin(const gh_auth *au);
 /* The client's address for limits and logs (the peer, or what trusted proxies say). */
 const char *gh_auth_client_address(const gh_auth *au, gh_req *req);
+/* What the server around the core reports for metrics (see gh_auth_set_runtime). */
+typedef struct {
+  int hash_queued, hash_running; /* password-hashing pool */
+  gh_http_stats http;
+  long db_errors; /* store errors answered 503/500 since start */
+} gh_runtime_stats;
+/* false when the server has not said (unit tests, CLI commands). */
+bool gh_auth_runtime_stats(const gh_auth *au, gh_runtime_stats *out);
 /* GATEHOUSE_ENV=production (better-auth's NODE_ENV=production defaults). */
 bool gh_auth_production(const gh_auth *au);
 /* Symmetric encryption with the server secret(s) (better-auth's symmetricEncrypt). */

@@ -178,3 +178,10 @@ void gh_workpool_free(gh_workpool *p) {
 int gh_workpool_threads(const gh_workpool *p) {
   return p->nthreads;
 }
+
+void gh_workpool_stats(gh_workpool *p, int *queued, int *running) {
+  pthread_mutex_lock(&p->mu);
+  *queued = p->reserved;
+  *running = p->running;
+  pthread_mutex_unlock(&p->mu);
+}

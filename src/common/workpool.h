@@ -25,5 +25,7 @@ void gh_workpool_submit(gh_workpool *p, void (*fn)(void *), void *arg);
 /* Runs every queued job, then joins the threads and frees the pool. */
 void gh_workpool_free(gh_workpool *p);
 int gh_workpool_threads(const gh_workpool *p);
+/* Jobs waiting (queued or reserved) and running now. */
+void gh_workpool_stats(gh_workpool *p, int *queued, int *running);
 
 #endif

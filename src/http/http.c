@@ -57,6 +57,8 @@ struct gh_http {
   size_t max_header;
   int port;
   _Atomic long active;
+  /* for gh_http_stats */
+  _Atomic long conns_open, refused_per_ip, slow_closed, shed, waited;
   MHD_socket listen_fd; /* handed back by MHD_quiesce_daemon; closed after MHD_stop_daemon */
   /* admission wait (admit_wait_ms > 0): waiters, guarded by wmu; one thread admits/expires */
   long admit_wait_ms;
@@ -317,6 +319,7 @@ static int64_t mono_ms(void) {
 
 /* Answers a waiter 503 + Retry-After (called without wmu). */
 static void expire_waiter(struct conn_state *st) {
+  st->h->shed++;
   gh_resp_error(&st->resp, GH_E_SERVICE_UNAVAILABLE);
   st->phase = PH_DONE;
   MHD_resume_connection(st->conn);
@@ -345,6 +348,7 @@ static bool add_waiter(gh_http *h, struct conn_state *st) {
     h->whead = w;
   h->wtail = w;
   h->nwaiting++;
+  h->waited++;
   pthread_cond_signal(&h->wcv);
   pthread_mutex_unlock(&h->wmu);
   return true;
@@ -462,6 +466,7 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *sa, sockl
     else
       inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
     gh_log(GH_LOG_WARN, "http.per_ip_limit", "ip", ip, NULL);
+    h->refused_per_ip++;
     return MHD_NO;
   }
   return MHD_YES;
@@ -474,6 +479,7 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
                         enum MHD_ConnectionNotificationCode code) {
   gh_http *h = cls;
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    h->conns_open++;
     struct tracked *t = calloc(1, sizeof *t);
     if (!t) gh_oom();
     const union MHD_ConnectionInfo *fi =
@@ -502,6 +508,7 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
     pthread_mutex_unlock(&h->tmu);
     *socket_context = t;
   } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    h->conns_open--;
     struct tracked *t = *socket_context;
     if (!t) return;
     pthread_mutex_lock(&h->tmu);
@@ -552,6 +559,7 @@ static void *sweep_main(void *arg) {
       }
     }
     if (closed) {
+      h->slow_closed += closed;
       char n[16];
       snprintf(n, sizeof n, "%u", closed);
       pthread_mutex_unlock(&h->tmu);
@@ -731,6 +739,7 @@ static enum MHD_Result offload_slow(struct conn_state *st) {
   gh_http *h = st->h;
   if (!gh_workpool_reserve(h->pool)) {
     if (add_waiter(h, st)) return MHD_YES;
+    h->shed++;
     gh_resp_error(&st->resp, GH_E_SERVICE_UNAVAILABLE);
     return send_resp(st->conn, &st->resp);
   }
@@ -919,4 +928,12 @@ void gh_http_free(gh_http *h) {
   pthread_cond_destroy(&h->wcv);
   pthread_mutex_destroy(&h->wmu);
   free(h);
+}
+
+void gh_http_stats_get(gh_http *h, gh_http_stats *out) {
+  out->conns_open = h->conns_open;
+  out->refused_per_ip = h->refused_per_ip;
+  out->slow_closed = h->slow_closed;
+  out->shed = h->shed;
+  out->waited = h->waited;
 }

@@ -92,6 +92,13 @@ int gh_http_port(const gh_http *h);
 /* True while requests to fast (not GH_ROUTE_SLOW) routes arrive at busy_rps or more (measured over
  * 100 ms windows). arg is the gh_http; usable as a gh_workpool_limit_when() predicate. */
 bool gh_http_busy(void *arg);
+/* Counters for metrics: connections open now; refused by the per-IP cap, closed for missing their
+ * head/body deadline, slow requests answered 503 for a full queue, and those that waited for a
+ * place (since start). */
+typedef struct {
+  long conns_open, refused_per_ip, slow_closed, shed, waited;
+} gh_http_stats;
+void gh_http_stats_get(gh_http *h, gh_http_stats *out);
 /* Stops accepting new connections and waits up to drain_ms for in-flight requests. */
 void gh_http_quiesce(gh_http *h, int drain_ms);
 /* Stops the daemon and frees it. Call after the worker pool has been drained (gh_workpool_free)

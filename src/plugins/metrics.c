@@ -46,6 +46,7 @@ typedef struct {
 } dur_series;
 
 typedef struct {
+  const gh_auth *au;
   bool enabled;
   pthread_mutex_t mu; /* appending series */
   req_series reqs[MAX_SERIES];
@@ -53,14 +54,14 @@ typedef struct {
   dur_series durs[MAX_SERIES];
   _Atomic size_t ndurs;
   _Atomic unsigned long sign_in_ok, sign_in_failed, sessions_created, sessions_revoked,
-      users_created, users_deleted, dropped;
+      users_created, users_deleted, dropped, rate_limited;
 } metrics;
 
 static _Thread_local struct timespec started; /* set by before_route on the handling thread */
 
 static gh_status init(gh_auth *au, const void *conf, void **self) {
-  (void)au;
   metrics *m = gh_xcalloc(1, sizeof *m);
+  m->au = au;
   m->enabled = ((const m_conf *)conf)->enabled;
   pthread_mutex_init(&m->mu, NULL);
   *self = m;
@@ -148,6 +149,7 @@ static void after_route(void *self, gh_req *req, gh_resp *resp) {
     d->sum_us += (unsigned long long)us;
   }
   if (!r || !d) m->dropped++;
+  if (resp->status == 429) m->rate_limited++;
   if (!strcmp(req->route, "/api/auth/sign-in/email")) {
     if (resp->status == 200)
       m->sign_in_ok++;
@@ -208,6 +210,10 @@ static void counter(text *t, const char *name, const char *help, unsigned long v
   add(t, "# HELP %s %s\n# TYPE %s counter\n%s %lu\n", name, help, name, name, v);
 }
 
+static void gauge(text *t, const char *name, const char *help, long v) {
+  add(t, "# HELP %s %s\n# TYPE %s gauge\n%s %ld\n", name, help, name, name, v);
+}
+
 static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
   (void)req;
   metrics *m = self;
@@ -256,8 +262,33 @@ static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
           "Revocations (sign-out, revoke-*, expiry, password change).", m->sessions_revoked);
   counter(&t, "gatehouse_users_created_total", "Users signed up.", m->users_created);
   counter(&t, "gatehouse_users_deleted_total", "Users deleted.", m->users_deleted);
+  counter(&t, "gatehouse_rate_limited_total", "Requests refused by the rate limiter (429).",
+          m->rate_limited);
   counter(&t, "gatehouse_metrics_dropped_total", "Requests not counted (series table full).",
           m->dropped);
+  gh_runtime_stats rs;
+  bool known = gh_auth_runtime_stats(m->au, &rs);
+  counter(&t, "gatehouse_db_errors_total",
+          "Store errors answered 503 (database unavailable) or 500 since start.",
+          (unsigned long)rs.db_errors);
+  if (known) {
+    gauge(&t, "gatehouse_hash_queue_depth", "Password hashes waiting for a worker.",
+          rs.hash_queued);
+    gauge(&t, "gatehouse_hash_running", "Password hashes running.", rs.hash_running);
+    gauge(&t, "gatehouse_connections_open", "Client connections open.", rs.http.conns_open);
+    counter(&t, "gatehouse_connections_refused_total",
+            "Connections refused by GATEHOUSE_MAX_CONNECTIONS_PER_IP.",
+            (unsigned long)rs.http.refused_per_ip);
+    counter(&t, "gatehouse_connections_slow_closed_total",
+            "Connections closed for missing their head or body deadline.",
+            (unsigned long)rs.http.slow_closed);
+    counter(&t, "gatehouse_hash_queue_waits_total",
+            "Sign-ins/sign-ups that waited for a place in the full hashing queue.",
+            (unsigned long)rs.http.waited);
+    counter(&t, "gatehouse_hash_queue_shed_total",
+            "Sign-ins/sign-ups answered 503 because the hashing queue stayed full.",
+            (unsigned long)rs.http.shed);
+  }
   gh_resp_header(resp, "Cache-Control", "no-store");
   resp->status = 200;
   resp->body = t.buf;

@@ -1,6 +1,7 @@
 /* gatehouse: CLI dispatch (serve, migrate, check-config, config-table, user create|set-password,
  * the plugins' commands such as keys rotate|list, version). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,19 @@ out:
   return ret;
 }
 
+/* The pool's and the HTTP layer's counters, for the metrics plugin. */
+typedef struct {
+  gh_workpool *pool;
+  _Atomic(gh_http *) http; /* set once the daemon runs */
+} runtime_ctx;
+
+static void runtime_stats(void *arg, gh_runtime_stats *out) {
+  runtime_ctx *r = arg;
+  gh_workpool_stats(r->pool, &out->hash_queued, &out->hash_running);
+  gh_http *h = atomic_load(&r->http);
+  if (h) gh_http_stats_get(h, &out->http);
+}
+
 static int cmd_serve(gh_config *c, bool with_migrate) {
   gh_store *st;
   if (open_store(c, &st)) return 1;
@@ -192,6 +206,10 @@ static int cmd_serve(gh_config *c, bool with_migrate) {
   }
   /* the 32 MiB each worker keeps between hashes goes back to the system after 5 s without any */
   gh_workpool_on_idle(pool, 5000, gh_password_release_memory);
+  static runtime_ctx rt;
+  rt.pool = pool;
+  atomic_store(&rt.http, NULL);
+  gh_auth_set_runtime(au, runtime_stats, &rt);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -223,6 +241,7 @@ static int cmd_serve(gh_config *c, bool with_migrate) {
     gh_auth_free(au);
     return 1;
   }
+  atomic_store(&rt.http, h);
   /* under steady request traffic one core stays free of the memory-hard hashes (which otherwise
    * triple the request threads' tail latency on a small machine) */
   if (c->hash_yield_rps && gh_workpool_threads(pool) > 1)

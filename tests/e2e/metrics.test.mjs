@@ -57,6 +57,37 @@ describe("metrics", { skip: GATEHOUSE_ONLY }, () => {
   });
 });
 
+describe("metrics: load shedding, rate limiting, connections", { skip: GATEHOUSE_ONLY }, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({
+      backend: "sqlite",
+      hint: "metrics-shed",
+      env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "1", GATEHOUSE_HASH_WAIT_MS: "0", GATEHOUSE_RATE_LIMIT: "on", GATEHOUSE_RATE_LIMIT_RULES: "/get-session=60/1" },
+    });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+  it("503 sheds of a full hashing queue, 429s, open connections and the queue gauges are reported", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => raw(srv, "POST", "/sign-up/email", { json: { name: "S", email: `shed-${i}-${Date.now()}@example.com`, password: PASSWORD }, localAddress: `127.0.1.${i + 1}` })),
+    );
+    const shed = results.filter((r) => r.status === 503).length;
+    assert.ok(shed >= 1, `no 503: ${results.map((r) => r.status)}`);
+    assert.equal((await raw(srv, "GET", "/get-session")).status, 200);
+    assert.equal((await raw(srv, "GET", "/get-session")).status, 429);
+    const m = parse((await raw(srv, "GET", "=/metrics", { origin: null })).text);
+    assert.equal(m.gatehouse_hash_queue_shed_total, shed);
+    assert.equal(m.gatehouse_rate_limited_total, 1);
+    assert.ok(m.gatehouse_connections_open >= 1, "this very connection is open");
+    assert.equal(m.gatehouse_hash_queue_depth, 0);
+    assert.equal(m.gatehouse_hash_running, 0);
+    assert.equal(m.gatehouse_db_errors_total, 0);
+    assert.equal(m.gatehouse_connections_refused_total, 0);
+  });
+});
+
 describe("metrics off (GATEHOUSE_METRICS=false)", { skip: GATEHOUSE_ONLY }, () => {
   let srv;
   before(async () => {
