@@ -36,7 +36,7 @@ run_one() { # binary label backend
     psql "$PGURL" -qc "create database $name" >/dev/null
     db="${PGURL%/*}/$name"
   fi
-  GATEHOUSE_ENV=production GATEHOUSE_RATE_LIMIT=off GATEHOUSE_MAX_CONNECTIONS_PER_IP=0 GATEHOUSE_SECRET=ab-secret-0123456789abcdef-0123456789abcdef \
+  GATEHOUSE_ENV=production GATEHOUSE_RATE_LIMIT=off GATEHOUSE_MAX_CONNECTIONS_PER_IP=0 GATEHOUSE_HASH_PER_CLIENT=-1 GATEHOUSE_SECRET=ab-secret-0123456789abcdef-0123456789abcdef \
     PORT="$PORT" GATEHOUSE_BASE_URL="http://127.0.0.1:$PORT" DATABASE_URL="$db" \
     GATEHOUSE_LOG_LEVEL=error "$bin" serve --migrate >/dev/null 2>&1 &
   pid=$!

@@ -58,7 +58,7 @@ cat "$WORK/ghv-bench-sodium.txt" >&2
 SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 GH_URL="http://127.0.0.1:$GH_PORT"
 PORT="$GH_PORT" GATEHOUSE_HOST=127.0.0.1 GATEHOUSE_BASE_URL="$GH_URL" GATEHOUSE_SECRET="$SECRET" \
-  GATEHOUSE_ENV=production GATEHOUSE_RATE_LIMIT=off GATEHOUSE_MAX_CONNECTIONS_PER_IP=0 GATEHOUSE_JWT_EXPIRES_IN=3600 DATABASE_URL="sqlite:$WORK/gatehouse.db" \
+  GATEHOUSE_ENV=production GATEHOUSE_RATE_LIMIT=off GATEHOUSE_MAX_CONNECTIONS_PER_IP=0 GATEHOUSE_HASH_PER_CLIENT=-1 GATEHOUSE_JWT_EXPIRES_IN=3600 DATABASE_URL="sqlite:$WORK/gatehouse.db" \
   "$BUILD/gatehouse" serve --migrate 2>"$WORK/gatehouse.log" &
 PIDS+=($!)
 wait_http "$GH_URL/api/auth/ok"

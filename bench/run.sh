@@ -123,7 +123,7 @@ start_gatehouse() {
   local logf="$WORK/gatehouse-$name.log"
   port_free "$port" || die "port $port is already in use (set GH_PG_PORT / GH_SQLITE_PORT)"
   DATABASE_URL="$db" GATEHOUSE_SECRET="$SECRET" GATEHOUSE_BASE_URL="http://127.0.0.1:$port" \
-    PORT="$port" GATEHOUSE_ENV=production GATEHOUSE_RATE_LIMIT=off GATEHOUSE_MAX_CONNECTIONS_PER_IP=0 "$BIN" serve --migrate >"$logf" 2>&1 </dev/null &
+    PORT="$port" GATEHOUSE_ENV=production GATEHOUSE_RATE_LIMIT=off GATEHOUSE_MAX_CONNECTIONS_PER_IP=0 GATEHOUSE_HASH_PER_CLIENT=-1 "$BIN" serve --migrate >"$logf" 2>&1 </dev/null &
   GH_PID=$!
   SERVER_PIDS+=("$GH_PID")
   for ((i = 0; i < 300; i++)); do
@@ -466,7 +466,7 @@ mkdir -p "$(dirname "$DOC")"
   echo "  share the same cores; the machine is shared, so compare the columns of one run, not runs."
   echo "  Load average (1/5/15 min) when the run started: $LOAD_AT_START."
   echo "- gatehouse: $GH_VERSION, commit $git_rev, build type ${build_type:-?}, $cc_version;"
-  echo "  \`GATEHOUSE_ENV=production\`, \`GATEHOUSE_RATE_LIMIT=off\` (as the anchor), \`GATEHOUSE_MAX_CONNECTIONS_PER_IP=0\` (wrk opens up to 256 connections from one address), default workers (HTTP threads and hash workers = cores)."
+  echo "  \`GATEHOUSE_ENV=production\`, \`GATEHOUSE_RATE_LIMIT=off\` (as the anchor), \`GATEHOUSE_MAX_CONNECTIONS_PER_IP=0 GATEHOUSE_HASH_PER_CLIENT=-1\` (wrk is one client with up to 256 connections), default workers (HTTP threads and hash workers = cores)."
   echo "- better-auth: $ba_version on node $(node -v), \`NODE_ENV=production\`, the anchor in \`$ANCHOR_REL\`"
   echo "  (jwt + bearer + apiKey + admin plugins, rate limiting off)."
   echo "- PostgreSQL $pg_server: the anchor's \`pg.sh\` cluster on 127.0.0.1:55432 (fsync, synchronous_commit,"

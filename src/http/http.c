@@ -58,7 +58,7 @@ struct gh_http {
   int port;
   _Atomic long active;
   /* for gh_http_stats */
-  _Atomic long conns_open, refused_per_ip, slow_closed, shed, waited;
+  _Atomic long conns_open, refused_per_ip, slow_closed, shed, waited, unfair;
   MHD_socket listen_fd; /* handed back by MHD_quiesce_daemon; closed after MHD_stop_daemon */
   /* admission wait (admit_wait_ms > 0): waiters, guarded by wmu; one thread admits/expires */
   long admit_wait_ms;
@@ -77,6 +77,8 @@ struct gh_http {
   pthread_cond_t tcv;
   struct tracked *tracked;
   struct ipcount *ipcounts[IP_BUCKETS];
+  struct ipcount *slowcounts[IP_BUCKETS]; /* slow requests in flight per client (under tmu) */
+  unsigned slow_per_client;               /* 0 = no limit */
   bool tstop, sweep_running;
   pthread_t sweep_thread;
 };
@@ -95,6 +97,8 @@ struct conn_state {
   bool headers_large;          /* ... with 431 instead of 413 */
   enum phase phase;
   const gh_route *route;
+  uint8_t slow_key[8]; /* the client's share of the hashing pool this request holds */
+  size_t slow_klen;    /* 0 = none */
 };
 
 /* ---------------------------------------------------------------- request accessors */
@@ -213,6 +217,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, gh_resp *r) {
 static int64_t mono_ms(void);
 static void set_deadline(struct MHD_Connection *conn, int64_t deadline_ms);
 
+static void slow_release(gh_http *h, struct conn_state *st);
+
 static void complete_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe) {
   (void)toe;
@@ -222,6 +228,7 @@ static void complete_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
    * trickles a head in is closed header_timeout later */
   set_deadline(conn, mono_ms() + h->idle_timeout_ms + h->header_timeout_ms);
   if (!st) return;
+  slow_release(h, st);
   free(st->body);
   gh_arena_free(st->req.arena);
   free(st);
@@ -432,12 +439,63 @@ static size_t client_key(const struct sockaddr *sa, uint8_t key[8]) {
   return 0;
 }
 
-static struct ipcount **ip_slot(gh_http *h, const uint8_t *key, size_t klen) {
+static struct ipcount **slot_in(struct ipcount **table, const uint8_t *key, size_t klen) {
   uint32_t x = 2166136261u; /* FNV-1a */
   for (size_t i = 0; i < klen; i++) x = (x ^ key[i]) * 16777619u;
-  struct ipcount **pp = &h->ipcounts[x % IP_BUCKETS];
+  struct ipcount **pp = &table[x % IP_BUCKETS];
   while (*pp && !((*pp)->klen == klen && memcmp((*pp)->key, key, klen) == 0)) pp = &(*pp)->next;
   return pp;
+}
+
+static struct ipcount **ip_slot(gh_http *h, const uint8_t *key, size_t klen) {
+  return slot_in(h->ipcounts, key, klen);
+}
+
+/* Fair use of the hashing pool: a client (not a trusted proxy) may hold at most slow_per_client
+ * slow requests (queued, waiting or running) at once; one more is answered 503 at once, so that
+ * one address cannot take the whole queue from everybody else. false = over its share. */
+static bool slow_admit(struct conn_state *st) {
+  gh_http *h = st->h;
+  if (!h->slow_per_client) return true;
+  const union MHD_ConnectionInfo *ai =
+      MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const struct sockaddr *sa = ai ? ai->client_addr : NULL;
+  if (!sa || gh_cidr_match(h->trusted, sa)) return true;
+  uint8_t key[8];
+  size_t klen = client_key(sa, key);
+  if (!klen) return true;
+  bool ok = true;
+  pthread_mutex_lock(&h->tmu);
+  struct ipcount **pp = slot_in(h->slowcounts, key, klen);
+  if (!*pp) {
+    *pp = calloc(1, sizeof **pp);
+    if (!*pp) gh_oom();
+    memcpy((*pp)->key, key, klen);
+    (*pp)->klen = klen;
+  }
+  if ((*pp)->n >= h->slow_per_client) {
+    ok = false;
+  } else {
+    (*pp)->n++;
+    memcpy(st->slow_key, key, klen);
+    st->slow_klen = klen;
+  }
+  pthread_mutex_unlock(&h->tmu);
+  return ok;
+}
+
+/* The request is over: its share back. */
+static void slow_release(gh_http *h, struct conn_state *st) {
+  if (!st->slow_klen) return;
+  pthread_mutex_lock(&h->tmu);
+  struct ipcount **pp = slot_in(h->slowcounts, st->slow_key, st->slow_klen);
+  struct ipcount *c = *pp;
+  if (c && --c->n == 0) {
+    *pp = c->next;
+    free(c);
+  }
+  pthread_mutex_unlock(&h->tmu);
+  st->slow_klen = 0;
 }
 
 static bool exempt(gh_http *h, const struct sockaddr *sa) {
@@ -737,6 +795,13 @@ static const char *peer_address(gh_arena *a, struct MHD_Connection *conn) {
  * for a slot (admit_wait_ms) or 503 + Retry-After at once. */
 static enum MHD_Result offload_slow(struct conn_state *st) {
   gh_http *h = st->h;
+  if (!slow_admit(st)) {
+    h->unfair++;
+    h->shed++;
+    gh_log(GH_LOG_WARN, "http.hash_share_exceeded", "ip", st->req.peer_ip, NULL);
+    gh_resp_error(&st->resp, GH_E_SERVICE_UNAVAILABLE);
+    return send_resp(st->conn, &st->resp);
+  }
   if (!gh_workpool_reserve(h->pool)) {
     if (add_waiter(h, st)) return MHD_YES;
     h->shed++;
@@ -848,6 +913,7 @@ gh_status gh_http_start(const gh_http_config *cfg, const gh_route *routes, size_
   }
 
   h->per_ip_limit = cfg->per_ip_limit;
+  h->slow_per_client = cfg->slow_per_client;
   h->trusted = cfg->trusted_proxies;
   h->header_timeout_ms = 1000LL * (cfg->header_timeout_s ? cfg->header_timeout_s : 10);
   h->body_timeout_ms = 1000LL * (cfg->body_timeout_s ? cfg->body_timeout_s : 30);
@@ -936,4 +1002,5 @@ void gh_http_stats_get(gh_http *h, gh_http_stats *out) {
   out->slow_closed = h->slow_closed;
   out->shed = h->shed;
   out->waited = h->waited;
+  out->unfair = h->unfair;
 }

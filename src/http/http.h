@@ -69,6 +69,9 @@ typedef struct {
   size_t max_body;
   unsigned threads;
   unsigned conn_limit;
+  unsigned slow_per_client; /* slow (hashing) requests one client address may have in flight at
+                               once; more are answered 503 at once (0 = no limit; trusted proxies
+                               exempt) */
   unsigned per_ip_limit; /* connections per client address (IPv6: per /64); over it refused at once;
                            0 = no limit */
   const gh_cidr_list *trusted_proxies; /* exempt from per_ip_limit (NULL = none); must outlive
@@ -97,6 +100,7 @@ bool gh_http_busy(void *arg);
  * place (since start). */
 typedef struct {
   long conns_open, refused_per_ip, slow_closed, shed, waited;
+  long unfair; /* of shed: a client over its share of the hashing pool (slow_per_client) */
 } gh_http_stats;
 void gh_http_stats_get(gh_http *h, gh_http_stats *out);
 /* Stops accepting new connections and waits up to drain_ms for in-flight requests. */

@@ -286,8 +286,12 @@ static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
             "Sign-ins/sign-ups that waited for a place in the full hashing queue.",
             (unsigned long)rs.http.waited);
     counter(&t, "gatehouse_hash_queue_shed_total",
-            "Sign-ins/sign-ups answered 503 because the hashing queue stayed full.",
+            "Sign-ins/sign-ups answered 503: the hashing queue stayed full, or the client was over "
+            "its share (GATEHOUSE_HASH_PER_CLIENT).",
             (unsigned long)rs.http.shed);
+    counter(&t, "gatehouse_hash_share_exceeded_total",
+            "Of those, answered 503 because the client was over its share of the hashing pool.",
+            (unsigned long)rs.http.unfair);
   }
   gh_resp_header(resp, "Cache-Control", "no-store");
   resp->status = 200;

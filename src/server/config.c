@@ -68,6 +68,10 @@ static const gh_conf_opt OPTS[] = {
     {"GATEHOUSE_HASH_WAIT_MS", NULL, T_INT, "250", 0, 10000, 0, O(hash_wait_ms),
      "A sign-in/sign-up that finds the hashing queue full waits this long for a place (first "
      "come, first served) before 503 + Retry-After; 0 = 503 at once"},
+    {"GATEHOUSE_HASH_PER_CLIENT", NULL, T_INT, "0", -1, 100000, 0, O(hash_per_client),
+     "Sign-ins/sign-ups one client address may have queued or hashing at once; more get 503 at "
+     "once, so one client cannot take the queue from the others (trusted proxies exempt). 0 = "
+     "(workers + queue) / 4, at least 2; -1 = no limit"},
     {"GATEHOUSE_HASH_YIELD_RPS", NULL, T_INT, "1000", 0, 10000000, 0, O(hash_yield_rps),
      "While other requests arrive at this rate or more (per second), password hashing leaves a "
      "core to them: at most workers - 1 hashes at once (0 = never)"},
@@ -216,6 +220,10 @@ gh_status gh_config_load(gh_config *c, const char **err) {
   if (cores < 1) cores = 1;
   if (c->http_threads == 0) c->http_threads = cores;
   if (c->hash_workers == 0) c->hash_workers = cores;
+  if (c->hash_per_client == 0) {
+    c->hash_per_client = (c->hash_workers + c->hash_queue) / 4;
+    if (c->hash_per_client < 2) c->hash_per_client = 2;
+  }
   return GH_OK;
 }
 

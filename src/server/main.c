@@ -228,6 +228,7 @@ static int cmd_serve(gh_config *c, bool with_migrate) {
       .conn_limit = (unsigned)c->conn_limit,
       .conn_timeout_s = (unsigned)c->conn_timeout,
       .per_ip_limit = (unsigned)c->per_ip_limit,
+      .slow_per_client = c->hash_per_client < 0 ? 0 : (unsigned)c->hash_per_client,
       .trusted_proxies = &c->trusted_proxy_list,
       .header_timeout_s = (unsigned)c->header_timeout,
       .body_timeout_s = (unsigned)c->body_timeout,

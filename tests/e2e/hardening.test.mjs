@@ -9,6 +9,7 @@ import net from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
 import { GATEHOUSE_ONLY } from "./lib/config.mjs";
 import { assertAlive, forEachBackend } from "./lib/fixtures.mjs";
+import { raw } from "./lib/http.mjs";
 import { startServer } from "./lib/server.mjs";
 import { sleep } from "./lib/util.mjs";
 
@@ -236,3 +237,35 @@ forEachBackend(
   },
   { only: "sqlite" },
 );
+
+// Fair use of the hashing pool (GATEHOUSE_HASH_PER_CLIENT): one address firing many sign-ins at
+// once gets 503 for those over its share, and other clients' sign-ins still find room in the queue.
+describe("one client cannot take the hashing queue from the others", { skip: GATEHOUSE_ONLY }, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({
+      backend: "sqlite",
+      hint: "hash-share",
+      env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "4", GATEHOUSE_HASH_WAIT_MS: "0", GATEHOUSE_HASH_PER_CLIENT: "2" },
+    });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it("12 concurrent sign-ins from 127.0.0.2: at most 2 admitted; sign-ins from two other addresses meanwhile are served", async () => {
+    const signIn = (localAddress) =>
+      raw(srv, "POST", "/sign-in/email", { json: { email: "nobody@example.com", password: "wrong-password-1" }, localAddress });
+    const flood = Promise.all(Array.from({ length: 12 }, () => signIn("127.0.0.2")));
+    await sleep(30);
+    const others = await Promise.all([signIn("127.0.0.3"), signIn("127.0.0.4")]);
+    const a = await flood;
+    assert.deepEqual(others.map((r) => r.status), [401, 401], `other clients: ${others.map((r) => r.text)}`);
+    const served = a.filter((r) => r.status === 401).length;
+    const shed = a.filter((r) => r.status === 503).length;
+    assert.equal(served + shed, 12, `statuses ${a.map((r) => r.status)}`);
+    assert.ok(served <= 4, `the flooding client got ${served} sign-ins through at once`);
+    assert.ok(shed >= 8, `only ${shed} of the flood shed`);
+    for (const r of a.filter((x) => x.status === 503)) assert.equal(r.json?.code, "SERVICE_UNAVAILABLE");
+  });
+});

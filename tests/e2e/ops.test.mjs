@@ -576,7 +576,7 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
     });
 
     it("GATEHOUSE_HASH_WAIT_MS: requests that find the queue full wait for a place (first come, first served) instead of 503; past the wait they get 503", async () => {
-      const srv = await startServer({ backend, hint: "ops-wait", env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "1", GATEHOUSE_HASH_WAIT_MS: "10000" } });
+      const srv = await startServer({ backend, hint: "ops-wait", env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "1", GATEHOUSE_HASH_WAIT_MS: "10000", GATEHOUSE_HASH_PER_CLIENT: "-1" } }); // one client here: no per-client share
       try {
         const emails = Array.from({ length: 6 }, () => newEmail("wait"));
         const results = await Promise.all(emails.map((email) => raw(srv, "POST", "/sign-up/email", { json: { name: "Wait", email, password: PASSWORD } })));
@@ -585,7 +585,7 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       } finally {
         await srv.stop();
       }
-      const short = await startServer({ backend, hint: "ops-wait-short", env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "1", GATEHOUSE_HASH_WAIT_MS: "1" } });
+      const short = await startServer({ backend, hint: "ops-wait-short", env: { GATEHOUSE_HASH_WORKERS: "1", GATEHOUSE_HASH_QUEUE: "1", GATEHOUSE_HASH_WAIT_MS: "1", GATEHOUSE_HASH_PER_CLIENT: "-1" } });
       try {
         const emails = Array.from({ length: 8 }, () => newEmail("short"));
         const results = await Promise.all(emails.map((email) => raw(short, "POST", "/sign-up/email", { json: { name: "Short", email, password: PASSWORD } })));
