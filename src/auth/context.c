@@ -69,6 +69,7 @@ gh_status gh_auth_new(const gh_auth_config *cfg, const gh_plugin_set *ps, gh_aut
   au->cfg.trusted_origins = NULL;
   au->cfg.secret_values = NULL;
   au->cfg.secret_versions = NULL;
+  if (cfg->signin_throttle) au->throttle = gh_throttle_new();
   if (gh_registry_start(au, ps) != GH_OK) {
     gh_auth_free(au);
     return GH_ERR_CONFIG;
@@ -84,6 +85,7 @@ void gh_auth_free(gh_auth *au) {
     free(au->secret);
   }
   gh_registry_stop(au);
+  gh_throttle_free(au->throttle);
   for (size_t i = 0; i < au->nverify_secrets; i++) {
     memset(au->verify_secrets[i], 0, strlen(au->verify_secrets[i]));
     free(au->verify_secrets[i]);

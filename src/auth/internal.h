@@ -13,6 +13,7 @@
 #include "auth/plugin.h"
 #include "auth/sessions.h"
 #include "auth/shapes.h"
+#include "auth/throttle.h"
 #include "auth/validate.h"
 #include "common/errors.h"
 #include "crypto/aead.h"
@@ -55,6 +56,7 @@ struct gh_auth {
   gh_route *routes;
   gh_route_target *targets;
   size_t nroutes;
+  gh_throttle *throttle; /* NULL when off */
   void (*runtime_fn)(void *arg, gh_runtime_stats *out);
   void *runtime_arg;
 };

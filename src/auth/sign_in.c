@@ -5,6 +5,7 @@
 #include "auth/internal.h"
 #include "common/encoding.h"
 #include "common/log.h"
+#include "common/time.h"
 #include "crypto/password.h"
 
 /* One audit line per failed sign-in, so that brute force can be seen: the reason, the client
@@ -19,6 +20,8 @@ static void fail(gh_auth *au, gh_req *req, gh_resp *resp, const char *password, 
                  const char *reason, const char *email, const char *user_id, bool dummy) {
   if (dummy) gh_password_dummy_verify(password, plen);
   log_failure(au, req, reason, email, user_id);
+  if (au->throttle)
+    gh_throttle_failed(au->throttle, gh_auth_client_address(au, req), email, gh_now_ms());
   gh_resp_error(resp, GH_E_INVALID_EMAIL_OR_PASSWORD);
 }
 
@@ -48,10 +51,20 @@ void gh_route_sign_in(void *app, gh_req *req, gh_resp *resp) {
     gh_resp_error(resp, GH_E_PASSWORD_TOO_LONG);
     return;
   }
+  char *lower = gh_ascii_lower(a, email);
+  if (au->throttle) { /* before any hashing: a throttled guess costs nothing */
+    long wait =
+        gh_throttle_check(au->throttle, gh_auth_client_address(au, req), lower, gh_now_ms());
+    if (wait > 0) {
+      gh_audit(au, req, "sign_in.throttled", NULL, "email", lower, NULL, NULL);
+      gh_resp_header(resp, "X-Retry-After", gh_arena_printf(a, "%ld", wait));
+      gh_resp_raw_json(resp, 429, "{\"message\":\"Too many requests. Please try again later.\"}");
+      return;
+    }
+  }
   gh_store *st = gh_auth_store(resp);
   if (!st) return;
   gh_user u;
-  char *lower = gh_ascii_lower(a, email);
   gh_status rc = gh_store_user_by_email(st, a, lower, &u);
   if (rc == GH_ERR_NOT_FOUND) {
     fail(au, req, resp, password, plen, "USER_NOT_FOUND", lower, NULL, true);
@@ -84,6 +97,7 @@ void gh_route_sign_in(void *app, gh_req *req, gh_resp *resp) {
     return;
   }
   gh_audit(au, req, "sign_in.success", u.id, "session_id", s.id, NULL, NULL);
+  if (au->throttle) gh_throttle_succeeded(au->throttle, gh_auth_client_address(au, req), lower);
   gh_json *o = gh_json_object();
   gh_json_set_new(o, "redirect", gh_json_bool(callback != NULL));
   gh_json_set_new(o, "token", gh_json_str(s.token));

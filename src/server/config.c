@@ -68,6 +68,10 @@ static const gh_conf_opt OPTS[] = {
     {"GATEHOUSE_HASH_WAIT_MS", NULL, T_INT, "250", 0, 10000, 0, O(hash_wait_ms),
      "A sign-in/sign-up that finds the hashing queue full waits this long for a place (first "
      "come, first served) before 503 + Retry-After; 0 = 503 at once"},
+    {"GATEHOUSE_SIGNIN_THROTTLE", NULL, T_STR, "auto", 0, 0, 0, O(signin_throttle),
+     "Credential-stuffing throttle: after 5 failed sign-ins of one client address on one account "
+     "(20 on any accounts) each further try waits 1 s, 2 s, 4 s ... (at most 15 min; 429); never "
+     "locks the account for others. on, off, or auto (on in production)"},
     {"GATEHOUSE_HASH_PER_CLIENT", NULL, T_INT, "0", -1, 100000, 0, O(hash_per_client),
      "Sign-ins/sign-ups one client address may have queued or hashing at once; more get 503 at "
      "once, so one client cannot take the queue from the others (trusted proxies exempt). 0 = "
@@ -209,6 +213,11 @@ gh_status gh_config_load(gh_config *c, const char **err) {
              "GATEHOUSE_TRUSTED_PROXIES: \"%.*s\" is not an IPv4/IPv6 address or CIDR block",
              (int)(bad_len > 64 ? 64 : bad_len), bad);
     *err = errbuf;
+    return GH_ERR_CONFIG;
+  }
+  if (strcmp(c->signin_throttle, "auto") && strcmp(c->signin_throttle, "on") &&
+      strcmp(c->signin_throttle, "off")) {
+    *err = "GATEHOUSE_SIGNIN_THROTTLE: expected on, off or auto";
     return GH_ERR_CONFIG;
   }
   gh_log_level level;

@@ -34,7 +34,8 @@ typedef struct {
   long hash_queue;
   long hash_wait_ms;
   long hash_yield_rps;
-  long hash_per_client; /* resolved: -1 = no limit */
+  long hash_per_client;  /* resolved: -1 = no limit */
+  char *signin_throttle; /* auto | on | off */
   long conn_limit;
   long conn_timeout;
   long per_ip_limit;

@@ -124,6 +124,8 @@ static int make_auth(const gh_config *c, gh_auth **au) {
       .max_password = (int)c->max_password,
       .delete_user_enabled = c->delete_user_enabled,
       .cors = c->cors,
+      .signin_throttle = !strcmp(c->signin_throttle, "on") ||
+                         (!strcmp(c->signin_throttle, "auto") && c->production),
       .trusted_proxies = &c->trusted_proxy_list,
       .ip_header = c->ip_header,
       .secret_versions = versions,

@@ -123,3 +123,40 @@ describe("rate limiting behind a trusted proxy (GATEHOUSE_TRUSTED_PROXIES)", { s
   });
 });
 
+
+describe("sign-in throttle (GATEHOUSE_SIGNIN_THROTTLE): credential stuffing slows down, the owner is never locked out", { skip: GATEHOUSE_ONLY }, () => {
+  let srv, victim;
+  before(async () => {
+    srv = await startServer({ backend: "sqlite", hint: "throttle", env: { GATEHOUSE_ENV: "production", GATEHOUSE_RATE_LIMIT: "off" } });
+    victim = await signUp(srv);
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+  const attempt = (localAddress, email, password) => raw(srv, "POST", "/sign-in/email", { json: { email, password }, localAddress });
+
+  it("5 wrong passwords from one address, then 429 + X-Retry-After before any hashing; the owner from elsewhere signs in; after the wait a right password works and resets", async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await attempt("127.0.2.1", victim.email, "wrong-password-1")).status, 401, `guess ${i + 1}`);
+    const blocked = await attempt("127.0.2.1", victim.email, PASSWORD);
+    assert429(blocked, "6th try from the guessing address (even with the right password)", 1);
+    const owner = await attempt("127.0.2.2", victim.email, PASSWORD);
+    assert.equal(owner.status, 200, `the owner from another address: ${owner.text}`);
+    const other = await attempt("127.0.2.1", newEmail("someone-else"), "wrong-password-1");
+    assert.equal(other.status, 401, "another account from the guessing address is not throttled yet");
+    await sleep(1100);
+    assert.equal((await attempt("127.0.2.1", victim.email, PASSWORD)).status, 200, "after the delay");
+    assert.equal((await attempt("127.0.2.1", victim.email, "wrong-password-1")).status, 401, "the success reset the count");
+    const lines = srv.logs.filter((o) => o.event === "sign_in.throttled");
+    assert.ok(lines.length >= 1 && lines[0].email === victim.email && lines[0].client === "127.0.2.1", JSON.stringify(lines));
+  });
+
+  it("the delay doubles with every further failure", async () => {
+    const acct = newEmail("double");
+    for (let i = 0; i < 5; i++) await attempt("127.0.2.3", acct, "wrong-password-1");
+    await sleep(1100); // 1 s after the 5th failure
+    assert.equal((await attempt("127.0.2.3", acct, "wrong-password-1")).status, 401, "6th after 1 s");
+    const res = await attempt("127.0.2.3", acct, "wrong-password-1");
+    assert429(res, "7th at once", 2);
+    assert.equal(Number(res.headers["x-retry-after"]), 2, "2 s after the 6th failure");
+  });
+});
