@@ -112,7 +112,11 @@ const char *gh_auth_base_origin(const gh_auth *au) {
 }
 
 const char *gh_auth_client_address(const gh_auth *au, gh_req *req) {
-  return gh_client_address(req->arena, req, au->cfg.trusted_proxies, au->cfg.ip_header);
+  /* asked for by the rate limiter, the sign-in throttle and every audit line of a request: the
+   * header walk runs once */
+  if (!req->client)
+    req->client = gh_client_address(req->arena, req, au->cfg.trusted_proxies, au->cfg.ip_header);
+  return req->client;
 }
 
 void gh_auth_set_runtime(gh_auth *au, void (*fn)(void *arg, gh_runtime_stats *out), void *arg) {

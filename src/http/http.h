@@ -31,6 +31,8 @@ typedef struct gh_req {
   size_t body_len;
   gh_json *json; /* parsed body (JSON, or a form turned into an object of strings); NULL if none */
   const char *peer_ip; /* socket peer address */
+  const char *client;  /* the client address for limits and logs, worked out once on first use
+                          (gh_auth_client_address); NULL before */
   const char *route;   /* the served route's path as declared (prefix routes: the prefix), set by
                           the dispatcher for its hooks (bounded labels for metrics); NULL before */
 } gh_req;
