@@ -9,7 +9,12 @@ import { SECRET } from "./config.mjs";
 import { parseSetCookie } from "./cookies.mjs";
 
 export class InProcessBetterAuth {
-  constructor(databaseUrl, { secret = SECRET, baseURL = "http://127.0.0.1:3999", jwt: withJwt = false } = {}) {
+  // plugins: more better-auth plugins after bearer/jwt (apiKey(), admin(), twoFactor(), ...);
+  // options: more betterAuth() options, merged over the defaults below (emailVerification, ...).
+  constructor(
+    databaseUrl,
+    { secret = SECRET, baseURL = "http://127.0.0.1:3999", jwt: withJwt = false, plugins = [], options = {} } = {},
+  ) {
     this.pool = new pg.Pool({ connectionString: databaseUrl, max: 3 });
     this.pool.on("error", () => {});
     this.baseURL = baseURL;
@@ -20,10 +25,15 @@ export class InProcessBetterAuth {
       baseURL,
       emailAndPassword: { enabled: true },
       // jwt: true (plugin defaults) or an algorithm name for jwks.keyPairConfig
-      plugins: withJwt ? [bearer(), jwt(typeof withJwt === "string" ? { jwks: { keyPairConfig: { alg: withJwt } } } : {})] : [bearer()],
+      plugins: [
+        bearer(),
+        ...(withJwt ? [jwt(typeof withJwt === "string" ? { jwks: { keyPairConfig: { alg: withJwt } } } : {})] : []),
+        ...plugins,
+      ],
       rateLimit: { enabled: false },
       telemetry: { enabled: false },
       logger: { disabled: true },
+      ...options,
     };
     this.auth = betterAuth(this.options);
   }
