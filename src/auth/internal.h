@@ -70,6 +70,9 @@ GH_MUST_CHECK gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps);
 void gh_registry_stop(gh_auth *au);
 /* Hook calls, in plugin order. */
 GH_MUST_CHECK gh_status gh_hook_credential(gh_auth *au, gh_req *req, gh_credential *out);
+/* The sign_in gate: false = a plugin answered (refused or challenged) and no session is made. */
+GH_MUST_CHECK bool gh_hook_sign_in(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
+                                   const gh_sign_in *si);
 void gh_hook_session_created(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
                              const gh_session *s, const gh_user *u);
 void gh_hook_session_returned(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,

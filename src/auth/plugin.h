@@ -45,6 +45,14 @@ typedef struct {
   const char *except;
 } gh_revocation;
 
+/* Who is about to get a session, for the sign_in gate. */
+typedef struct {
+  const gh_user *user;
+  const char *method;   /* "email" (POST /sign-in/email), or the OAuth provider id */
+  bool dont_remember;   /* rememberMe: false */
+  const char *callback; /* the request's callbackURL (validated), or NULL */
+} gh_sign_in;
+
 /* A command of the gatehouse CLI that a plugin adds (`gatehouse keys rotate`). It runs with the
  * plugin initialised and a migrated database; returns the process exit code. */
 typedef struct {
@@ -97,6 +105,10 @@ typedef struct gh_plugin {
   bool (*before_route)(void *self, gh_req *req, gh_resp *resp);
   /* After every route handler, on the final response (bearer's set-auth-token). */
   void (*after_route)(void *self, gh_req *req, gh_resp *resp);
+  /* A sign-in whose credentials were verified, before its session is created (ban checks, e-mail
+   * verification, two-factor): false = the hook answered (resp set: a refusal, or a challenge
+   * such as two-factor's) and no session is created; the remaining plugins are not asked. */
+  bool (*sign_in)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_sign_in *si);
   /* A session was created (sign-up, sign-in, change-password with revocation) and its cookie set.
    */
   void (*session_created)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_session *s,

@@ -318,6 +318,13 @@ gh_status gh_hook_credential(gh_auth *au, gh_req *req, gh_credential *out) {
   return GH_OK;
 }
 
+bool gh_hook_sign_in(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp, const gh_sign_in *si) {
+  EACH_HOOK(sign_in) {
+    if (!au->plugins[i_].p->sign_in(SELF, st, req, resp, si)) return false;
+  }
+  return true;
+}
+
 void gh_hook_session_created(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
                              const gh_session *s, const gh_user *u) {
   EACH_HOOK(session_created) au->plugins[i_].p->session_created(SELF, st, req, resp, s, u);
