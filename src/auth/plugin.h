@@ -91,6 +91,15 @@ typedef struct gh_plugin {
    * name is recorded as given in "gatehouse_migrations"; prefix it with the plugin id. */
   const gh_store_migration *migrations;
   size_t nmigrations;
+  /* Its additional columns of the user and session tables (better-auth's plugin schema fields,
+   * e.g. admin's role): added by its migrations, read and written by the store's entity queries,
+   * returned in every user / session object after the core fields (in GATEHOUSE_PLUGINS order),
+   * and parsed from sign-up, update-user and update-session bodies as better-auth does
+   * (auth/fields.h). A name taken by the core or another plugin stops the server at start. */
+  const gh_field *user_fields;
+  size_t nuser_fields;
+  const gh_field *session_fields;
+  size_t nsession_fields;
   /* Its CLI commands. */
   const gh_plugin_command *commands;
   size_t ncommands;
@@ -168,6 +177,10 @@ const gh_secrets *gh_auth_secrets(const gh_auth *au);
 const char *const *gh_auth_verify_secrets(const gh_auth *au, size_t *n);
 /* The full name of the session cookie ("better-auth.session_token" or "__Secure-..."). */
 const char *gh_auth_session_cookie(const gh_auth *au);
+/* The value a new row's additional field gets when none is given (better-auth's create "before"
+ * database hook, e.g. admin's defaultRole), instead of the field's def; for init. */
+GH_MUST_CHECK gh_status gh_auth_set_insert_default(gh_auth *au, gh_model m, const char *name,
+                                                   const char *value);
 /* Answers a plugin's wire error. */
 void gh_auth_error(gh_resp *resp, const gh_err_info *e);
 
