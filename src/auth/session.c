@@ -50,6 +50,7 @@ void gh_route_get_session(void *app, gh_req *req, gh_resp *resp) {
 void gh_route_get_session_post(void *app, gh_req *req, gh_resp *resp) {
   (void)app;
   (void)req;
+  gh_resp_header(resp, "Cache-Control", "no-store"); /* as better-auth, like the GET */
   gh_resp_error(resp, GH_E_METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED);
 }
 

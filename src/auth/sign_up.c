@@ -26,6 +26,8 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
   if (email && (strlen(email) != elen || !gh_email_valid(email)))
     gh_v_issue(&v, "body.email", "Invalid email address");
   const char *password = gh_v_string_n(&v, b, "password", true, &plen);
+  if (password && plen == 0) /* z.string().nonempty(): a schema issue, before the length rule */
+    gh_v_issue(&v, "body.password", "Too small: expected string to have >=1 characters");
   const char *image = gh_v_string(&v, b, "image", false, false, NULL);
   gh_v_string(&v, b, "callbackURL", false, false, NULL);
   bool remember = gh_v_bool(&v, b, "rememberMe", true);

@@ -52,13 +52,13 @@ void gh_route_update_user(void *app, gh_req *req, gh_resp *resp) {
 /* Runs on the worker pool when a password is given. */
 void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp) {
   gh_auth *au = app;
-  if (!au->cfg.delete_user_enabled) {
-    gh_resp_empty(resp, 404, false);
-    return;
-  }
   gh_store *st;
   gh_sess s;
   if (!gh_protected(au, req, resp, true, &st, &s)) return;
+  if (!au->cfg.delete_user_enabled) { /* better-auth: the session middleware runs first */
+    gh_resp_empty(resp, 404, true);
+    return;
+  }
   gh_vctx v = {.a = req->arena};
   const gh_json *b = req->json;
   const char *password = NULL;

@@ -6,6 +6,7 @@ static const gh_plugin *const BUILTIN[] = {
     &gh_plugin_rate_limit, /* always runs; GATEHOUSE_RATE_LIMIT */
     &gh_plugin_bearer,
     &gh_plugin_jwt,
+    &gh_plugin_admin,
 };
 
 const gh_plugin *const *gh_plugins_builtin(size_t *n) {

@@ -462,10 +462,12 @@ int main(int argc, char **argv) {
   } else if (!strcmp(cmd, "migrate")) {
     ret = load_config(&c, false);
     if (ret == 0) ret = cmd_migrate(&c);
-  } else if (!strcmp(cmd, "user")) {
+  } else if (!strcmp(cmd, "user") && (argc < 3 || !strcmp(argv[2], "create") ||
+                                      !strcmp(argv[2], "set-password") || !builtin_command(cmd))) {
     ret = load_config(&c, false);
     if (ret == 0) ret = cmd_user(&c, argc - 2, argv + 2);
   } else if (builtin_command(cmd)) {
+    /* a plugin's command (also the `user` subcommands a plugin adds: admin's set-role, ...) */
     /* a plugin's command: needs the secret (plugins may decrypt keys) */
     ret = load_config(&c, true);
     if (ret == 0 && (ret = cmd_plugin(&c, cmd, argc - 2, argv + 2)) < 0) {

@@ -450,6 +450,113 @@ gh_status gh_store_update_session_columns(gh_store *s, const char *id, const gh_
   return update_columns(s, GH_MODEL_SESSION, id, set, n, updated_at);
 }
 
+static const core_col USER_ALL[] = {
+    {"id", GH_FIELD_STRING},      {"name", GH_FIELD_STRING},
+    {"email", GH_FIELD_STRING},   {"emailVerified", GH_FIELD_BOOLEAN},
+    {"image", GH_FIELD_STRING},   {"createdAt", GH_FIELD_DATE},
+    {"updatedAt", GH_FIELD_DATE}, {NULL, 0}};
+
+/* The type of a user column (core or installed), 0 when there is none of that name. */
+static int user_col_type(const char *col) {
+  if (!col) return 0;
+  for (const core_col *c = USER_ALL; c->name; c++)
+    if (!strcmp(c->name, col)) return (int)c->type;
+  const gh_store_fields *f = gh_store_fields_current();
+  int k = gh_store_field_index(f, GH_MODEL_USER, col);
+  return k >= 0 ? (int)gh_store_field_at(f, GH_MODEL_USER, (size_t)k)->type : 0;
+}
+
+static const char *like_pattern(gh_arena *a, const char *op, const char *v) {
+  if (!strcmp(op, "contains")) return gh_arena_printf(a, "%%%s%%", v);
+  if (!strcmp(op, "starts_with")) return gh_arena_printf(a, "%s%%", v);
+  if (!strcmp(op, "ends_with")) return gh_arena_printf(a, "%%%s", v);
+  return NULL;
+}
+
+static const char *cmp_sql(const char *op) {
+  static const char *const OPS[][2] = {{"eq", "="},   {"ne", "<>"}, {"lt", "<"},
+                                       {"lte", "<="}, {"gt", ">"},  {"gte", ">="}};
+  for (size_t i = 0; i < sizeof OPS / sizeof OPS[0]; i++)
+    if (!strcmp(op, OPS[i][0])) return OPS[i][1];
+  return NULL;
+}
+
+gh_status gh_store_list_users(gh_store *s, gh_arena *a, const gh_user_list_query *q, gh_user **out,
+                              size_t *n, int64_t *total) {
+  if (!s || !a || !q || !out || !n || !total) return GH_ERR_INVALID;
+  *out = NULL;
+  *n = 0;
+  *total = 0;
+  gh_param p[GH_STORE_MAX_PARAMS];
+  int np = 0;
+  char *sw = "", *pw = "";
+  if (q->search_value) {
+    const char *f = q->search_field ? q->search_field : "email";
+    const char *pat = like_pattern(a, q->search_op ? q->search_op : "contains", q->search_value);
+    if ((strcmp(f, "email") && strcmp(f, "name")) || !pat) return GH_ERR_INVALID;
+    p[np++] = text_param(pat);
+    sw = gh_arena_printf(a, " where \"%s\" like ?%d", f, np);
+    pw = gh_arena_printf(a, " where \"%s\" like $%d", f, np);
+  }
+  if (q->filter_value) {
+    const char *f = q->filter_field ? q->filter_field : "email";
+    const char *op = q->filter_op ? q->filter_op : "eq";
+    int type = user_col_type(f);
+    if (!type) return GH_ERR_INVALID;
+    const char *cmp = cmp_sql(op), *pat = NULL;
+    if (!cmp && !(pat = like_pattern(a, op, q->filter_value))) return GH_ERR_INVALID;
+    if (pat) {
+      p[np++] = text_param(pat);
+      cmp = "like";
+    } else {
+      gh_value v;
+      if (gh_value_parse(a, (gh_field_type)type, q->filter_value, &v) != GH_OK)
+        return GH_ERR_INVALID;
+      gh_value_param((gh_field_type)type, &v, &p[np++]);
+    }
+    const char *join = *sw ? " and" : " where";
+    sw = gh_arena_printf(a, "%s%s \"%s\" %s ?%d", sw, join, f, cmp, np);
+    pw = gh_arena_printf(a, "%s%s \"%s\" %s $%d", pw, join, f, cmp, np);
+  }
+  const char *sort = q->sort_by ? q->sort_by : "createdAt";
+  if (!user_col_type(sort)) return GH_ERR_INVALID;
+  const gh_entity_queries *eq = gh_store_current_queries();
+  const gh_store_fields *fs = gh_store_fields_current();
+  char *cols = "";
+  for (size_t i = 0; i < gh_store_fields_count(fs, GH_MODEL_USER); i++)
+    cols = gh_arena_printf(a, "%s, \"%s\"", cols, gh_store_field_at(fs, GH_MODEL_USER, i)->name);
+  const gh_query *cq = gh_store_intern_query(
+      "users_count", gh_arena_printf(a, "select count(*) from \"user\"%s", sw),
+      gh_arena_printf(a, "select count(*) from \"user\"%s", pw), "i");
+  gh_rows r;
+  gh_status status = gh_store_run_params(s, cq, a, &r, NULL, p, np);
+  if (status) return status;
+  *total = r.n ? gh_rows_at(&r, 0)[0].num : 0;
+  p[np++] = int_param('i', q->limit);
+  p[np++] = int_param('i', q->offset);
+  const char *dir = q->sort_desc ? "desc" : "asc";
+  const gh_query *lq = gh_store_intern_query(
+      "users_list",
+      gh_arena_printf(a,
+                      "select %s%s from \"user\"%s order by \"%s\" %s, \"id\" limit ?%d offset ?%d",
+                      USER_COLS, cols, sw, sort, dir, np - 1, np),
+      gh_arena_printf(a,
+                      "select %s%s from \"user\"%s order by \"%s\" %s, \"id\" limit $%d offset $%d",
+                      USER_COLS, cols, pw, sort, dir, np - 1, np),
+      eq ? eq->user_fmt : USER_FMT);
+  status = gh_store_run_params(s, lq, a, &r, NULL, p, np);
+  if (status) return status;
+  gh_user *v = r.n ? gh_arena_alloc(a, r.n * sizeof *v) : NULL;
+  for (size_t i = 0; i < r.n; i++) {
+    status = read_user(gh_rows_at(&r, i), &v[i]);
+    if (status) return status;
+    read_extra(a, gh_rows_at(&r, i) + 7, GH_MODEL_USER, &v[i].extra);
+  }
+  *out = v;
+  *n = r.n;
+  return GH_OK;
+}
+
 gh_status gh_store_delete_user(gh_store *s, const char *id) {
   if (!s || !id) return GH_ERR_INVALID;
   long n = 0;

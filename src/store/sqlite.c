@@ -194,10 +194,52 @@ static void sq_rollback(gh_store *base) {
   (void)status;
 }
 
+/* One statement of a script: `alter table "T" add column if not exists "C" ...` (which SQLite
+ * does not know) runs as a plain add column unless table T has column C already (a database
+ * better-auth migrated); anything else as it is. */
+static int exec_one(sq_store *s, const char *stmt, char **err) {
+  static const char ADD[] = " add column if not exists ";
+  const char *p = strstr(stmt, ADD);
+  if (!p) return sqlite3_exec(s->db, stmt, NULL, NULL, err);
+  const char *t = strchr(stmt, '"'), *te = t ? strchr(t + 1, '"') : NULL;
+  const char *c = p + strlen(ADD), *ce = *c == '"' ? strchr(c + 1, '"') : NULL;
+  if (!t || !te || te > p || !ce) return sqlite3_exec(s->db, stmt, NULL, NULL, err);
+  char *q = sqlite3_mprintf("select 1 from pragma_table_info('%.*q') where name = '%.*q'",
+                            (int)(te - t - 1), t + 1, (int)(ce - c - 1), c + 1);
+  if (!q) gh_oom();
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, q, -1, &st, NULL);
+  sqlite3_free(q);
+  if (rc != SQLITE_OK) return rc;
+  rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_ROW) return SQLITE_OK; /* the column is there */
+  if (rc != SQLITE_DONE) return rc;
+  char *plain = sqlite3_mprintf("%.*s add column %s", (int)(p - stmt), stmt, c);
+  if (!plain) gh_oom();
+  rc = sqlite3_exec(s->db, plain, NULL, NULL, err);
+  sqlite3_free(plain);
+  return rc;
+}
+
 static gh_status sq_script(gh_store *base, const char *sql, const char *op) {
   sq_store *s = (sq_store *)base;
   char *err = NULL;
-  int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+  int rc = SQLITE_OK;
+  if (!strstr(sql, " add column if not exists ")) {
+    rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+  } else { /* statement by statement (such scripts hold no ';' but between statements) */
+    for (const char *cur = sql; rc == SQLITE_OK && *cur;) {
+      const char *end = strchr(cur, ';');
+      size_t n = end ? (size_t)(end - cur) : strlen(cur);
+      char *stmt = sqlite3_mprintf("%.*s", (int)n, cur);
+      if (!stmt) gh_oom();
+      bool blank = strspn(stmt, " \t\r\n") == strlen(stmt);
+      if (!blank) rc = exec_one(s, stmt, &err);
+      sqlite3_free(stmt);
+      cur = end ? end + 1 : cur + n;
+    }
+  }
   if (rc == SQLITE_OK) return GH_OK;
   gh_store_log("sqlite", op, "migration", err ? err : sqlite3_errmsg(s->db));
   sqlite3_free(err);

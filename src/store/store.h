@@ -235,7 +235,10 @@ GH_MUST_CHECK gh_status gh_store_threads_get(gh_store_threads *t, gh_store **out
 /* --- migrations ---------------------------------------------------------------------------- */
 
 /* One versioned schema change, in static storage: name "NNN_what" (recorded once applied; never
- * rename or edit an applied one), and its SQL per backend (may hold several statements). */
+ * rename or edit an applied one), and its SQL per backend (may hold several statements). The
+ * SQLite text may use `alter table "T" add column if not exists "C" type;` like PostgreSQL's
+ * (skipped when the column exists, e.g. in a database better-auth migrated); such a script is
+ * run statement by statement, split at each ';'. */
 typedef struct {
   const char *name;
   const char *sqlite;
@@ -305,6 +308,20 @@ GH_MUST_CHECK gh_status gh_store_update_user_columns(gh_store *s, const char *id
 GH_MUST_CHECK gh_status gh_store_update_session_columns(gh_store *s, const char *id,
                                                         const gh_store_set *set, size_t n,
                                                         int64_t updated_at);
+/* A page of users (admin list-users): optional search (field "email" or "name", op "contains",
+ * "starts_with" or "ends_with", SQL LIKE as better-auth's adapter) and filter (any user column,
+ * op "eq", "ne", "lt", "lte", "gt", "gte", "contains", "starts_with", "ends_with"; the value text
+ * is read as the column's type), sorted by any user column (default: createdAt), limit / offset.
+ * *total = the count of matching users. GH_ERR_INVALID for an unknown column or operator. */
+typedef struct {
+  const char *search_field, *search_op, *search_value;
+  const char *filter_field, *filter_op, *filter_value;
+  const char *sort_by;
+  bool sort_desc;
+  int64_t limit, offset;
+} gh_user_list_query;
+GH_MUST_CHECK gh_status gh_store_list_users(gh_store *s, gh_arena *a, const gh_user_list_query *q,
+                                            gh_user **out, size_t *n, int64_t *total);
 /* Deletes the user with its sessions and accounts in one transaction. */
 GH_MUST_CHECK gh_status gh_store_delete_user(gh_store *s, const char *id);
 

@@ -35,7 +35,7 @@ import { sleep } from "./lib/util.mjs";
 forEachBackend("core", (backend) => {
   let srv;
   before(async () => {
-    srv = await startServer({ backend, hint: "core" });
+    srv = await startServer({ backend, hint: "core", env: { GATEHOUSE_DELETE_USER: "true" } });
   });
   after(async () => {
     await srv?.stop();

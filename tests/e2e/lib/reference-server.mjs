@@ -16,7 +16,8 @@ const env = process.env;
 process.env.NODE_ENV = env.GATEHOUSE_ENV || "development";
 
 const { betterAuth } = await import("better-auth");
-const { bearer } = await import("better-auth/plugins");
+const { bearer, admin, jwt } = await import("better-auth/plugins");
+const pluginIds = (env.GATEHOUSE_PLUGINS || "").split(",").map((s) => s.trim());
 const { toNodeHandler } = await import("better-auth/node");
 const { getMigrations } = await import("better-auth/db/migration");
 const { default: pg } = await import("pg");
@@ -44,7 +45,7 @@ export const options = {
   secret: env.GATEHOUSE_SECRET,
   database: pool,
   emailAndPassword: { enabled: true },
-  user: { deleteUser: { enabled: true } },
+  user: { deleteUser: { enabled: env.GATEHOUSE_DELETE_USER === "true" } },
   session: {
     expiresIn: num(env.GATEHOUSE_SESSION_EXPIRES_IN, 604800),
     updateAge: num(env.GATEHOUSE_SESSION_UPDATE_AGE, 86400),
@@ -54,7 +55,13 @@ export const options = {
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean),
-  plugins: [bearer()],
+  plugins: [
+    bearer(),
+    ...(pluginIds.includes("jwt") ? [jwt()] : []),
+    ...(pluginIds.includes("admin")
+      ? [admin({ impersonationSessionDuration: num(env.GATEHOUSE_ADMIN_IMPERSONATION_SECONDS, 3600) })]
+      : []),
+  ],
   rateLimit: { enabled: false },
   telemetry: { enabled: false },
   logger: { disabled: true },
