@@ -91,6 +91,9 @@ typedef struct gh_plugin {
    * name is recorded as given in "gatehouse_migrations"; prefix it with the plugin id. */
   const gh_store_migration *migrations;
   size_t nmigrations;
+  /* Whether its tables are wanted with these options (NULL: always): the rate limiter's table
+   * only for GATEHOUSE_RATE_LIMIT_STORAGE=database. */
+  bool (*wants_migrations)(const void *conf);
   /* Its CLI commands. */
   const gh_plugin_command *commands;
   size_t ncommands;

@@ -59,7 +59,8 @@ static gh_status add_item(gh_plugin_set *ps, const gh_plugin *p, char *err, size
     snprintf(err, errlen, "%s", msg ? msg : "invalid plugin configuration");
     return GH_ERR_CONFIG;
   }
-  for (size_t i = 0; i < p->nmigrations; i++) {
+  size_t nmig = p->wants_migrations && !p->wants_migrations(it->conf) ? 0 : p->nmigrations;
+  for (size_t i = 0; i < nmig; i++) {
     ps->migrations = realloc(ps->migrations, (ps->nmigrations + 1) * sizeof *ps->migrations);
     if (!ps->migrations) gh_oom();
     ps->migrations[ps->nmigrations++] = p->migrations[i];
