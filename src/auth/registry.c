@@ -342,6 +342,10 @@ void gh_hook_session_revoked(gh_auth *au, gh_store *st, const char *user_id, con
   EACH_HOOK(session_revoked) au->plugins[i_].p->session_revoked(SELF, st, &r);
 }
 
+void gh_hook_audited(gh_auth *au, gh_req *req, const gh_audit_event *ev) {
+  EACH_HOOK(audited) au->plugins[i_].p->audited(SELF, req, ev);
+}
+
 void gh_hook_user_created(gh_auth *au, gh_store *st, const gh_user *u) {
   EACH_HOOK(user_created) au->plugins[i_].p->user_created(SELF, st, u);
 }

@@ -16,6 +16,7 @@
 #include "plugins/plugins.h"
 
 #define MAX_SERIES 512
+#define MAX_REASONS 32
 static const double BOUNDS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                 0.05,   0.1,   0.25,   0.5,   1,    2.5};
 #define NB (sizeof BOUNDS / sizeof BOUNDS[0])
@@ -45,9 +46,17 @@ typedef struct {
   _Atomic unsigned long long sum_us;
 } dur_series;
 
+/* Failed sign-ins by the reason their audit line gives (a bounded set of codes). */
+typedef struct {
+  char reason[48];
+  _Atomic unsigned long count;
+} reason_series;
+
 typedef struct {
   const gh_auth *au;
   bool enabled;
+  reason_series reasons[MAX_REASONS];
+  _Atomic size_t nreasons;
   pthread_mutex_t mu; /* appending series */
   req_series reqs[MAX_SERIES];
   _Atomic size_t nreqs;
@@ -169,6 +178,45 @@ static void session_revoked(void *self, gh_store *st, const gh_revocation *r) {
   ((metrics *)self)->sessions_revoked++;
 }
 
+/* A reason label: upper-case letters, digits and '_' only (the wire codes), else "OTHER". */
+static const char *reason_label(const char *r) {
+  if (!r || !*r || strlen(r) >= sizeof((reason_series *)0)->reason) return "OTHER";
+  for (const char *c = r; *c; c++)
+    if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_')) return "OTHER";
+  return r;
+}
+
+static reason_series *find_reason(metrics *m, const char *r) {
+  size_t n = atomic_load_explicit(&m->nreasons, memory_order_acquire);
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(m->reasons[i].reason, r)) return &m->reasons[i];
+  return NULL;
+}
+
+static void audited(void *self, gh_req *req, const gh_audit_event *ev) {
+  (void)req;
+  metrics *m = self;
+  if (!m->enabled || strcmp(ev->event, "sign_in.failure") != 0) return;
+  const char *r = reason_label(ev->k1 && !strcmp(ev->k1, "reason") ? ev->v1 : NULL);
+  reason_series *s = find_reason(m, r);
+  if (!s) {
+    pthread_mutex_lock(&m->mu);
+    if (!(s = find_reason(m, r))) {
+      size_t n = atomic_load_explicit(&m->nreasons, memory_order_relaxed);
+      if (n < MAX_REASONS) {
+        s = &m->reasons[n];
+        snprintf(s->reason, sizeof s->reason, "%s", r);
+        atomic_store_explicit(&m->nreasons, n + 1, memory_order_release);
+      }
+    }
+    pthread_mutex_unlock(&m->mu);
+  }
+  if (s)
+    s->count++;
+  else
+    m->dropped++;
+}
+
 static void user_created(void *self, gh_store *st, const gh_user *u) {
   (void)st, (void)u;
   ((metrics *)self)->users_created++;
@@ -257,6 +305,12 @@ static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
       "gatehouse_sign_ins_total{result=\"success\"} %lu\n"
       "gatehouse_sign_ins_total{result=\"failure\"} %lu\n",
       (unsigned long)m->sign_in_ok, (unsigned long)m->sign_in_failed);
+  add(&t, "# HELP gatehouse_sign_in_failures_total Failed sign-ins, by reason (the audit line's).\n"
+          "# TYPE gatehouse_sign_in_failures_total counter\n");
+  size_t nreasons = atomic_load_explicit(&m->nreasons, memory_order_acquire);
+  for (size_t i = 0; i < nreasons; i++)
+    add(&t, "gatehouse_sign_in_failures_total{reason=\"%s\"} %lu\n", m->reasons[i].reason,
+        (unsigned long)m->reasons[i].count);
   counter(&t, "gatehouse_sessions_created_total", "Sessions created.", m->sessions_created);
   counter(&t, "gatehouse_sessions_revoked_total",
           "Revocations (sign-out, revoke-*, expiry, password change).", m->sessions_revoked);
@@ -271,6 +325,9 @@ static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
   counter(&t, "gatehouse_db_errors_total",
           "Store errors answered 503 (database unavailable) or 500 since start.",
           (unsigned long)rs.db_errors);
+  counter(&t, "gatehouse_db_reconnects_total",
+          "PostgreSQL connections re-established after they broke (outage, restart).",
+          (unsigned long)gh_store_reconnect_count());
   if (known) {
     gauge(&t, "gatehouse_hash_queue_depth", "Password hashes waiting for a worker.",
           rs.hash_queued);
@@ -279,6 +336,9 @@ static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
     counter(&t, "gatehouse_connections_refused_total",
             "Connections refused by GATEHOUSE_MAX_CONNECTIONS_PER_IP.",
             (unsigned long)rs.http.refused_per_ip);
+    counter(&t, "gatehouse_http_unrouted_total",
+            "Requests for no route (404 with an empty body; not in the series above).",
+            (unsigned long)rs.http.unrouted);
     counter(&t, "gatehouse_connections_slow_closed_total",
             "Connections closed for missing their head or body deadline.",
             (unsigned long)rs.http.slow_closed);
@@ -319,6 +379,7 @@ const gh_plugin gh_plugin_metrics = {
     .after_route = after_route,
     .session_created = session_created,
     .session_revoked = session_revoked,
+    .audited = audited,
     .user_created = user_created,
     .user_deleted = user_deleted,
 };

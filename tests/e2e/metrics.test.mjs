@@ -32,6 +32,7 @@ describe("metrics", { skip: GATEHOUSE_ONLY }, () => {
     const a = await signUp(srv);
     const bad = await raw(srv, "POST", "/sign-in/email", { json: { email: a.email, password: "wrong-password-1" } });
     assert.equal(bad.status, 401);
+    assert.equal((await raw(srv, "POST", "/sign-in/email", { json: { email: "nobody-here@example.com", password: "wrong-password-1" } })).status, 401);
     const s = await signIn(srv, { email: a.email, password: PASSWORD });
     assert.equal((await raw(srv, "POST", "/sign-out", { jar: s.jar })).status, 200);
     await raw(srv, "GET", "/nope");
@@ -41,14 +42,19 @@ describe("metrics", { skip: GATEHOUSE_ONLY }, () => {
     const m = parse(res.text);
     const req = (method, route, status) => m[`gatehouse_http_requests_total{method="${method}",route="${route}",status="${status}"}`];
     assert.equal(req("POST", "/api/auth/sign-up/email", 200), 1);
-    assert.equal(req("POST", "/api/auth/sign-in/email", 401), 1);
+    assert.equal(req("POST", "/api/auth/sign-in/email", 401), 2);
     assert.equal(req("POST", "/api/auth/sign-in/email", 200), 1);
     assert.equal(req("POST", "/api/auth/sign-out", 200), 1);
-    assert.equal(m['gatehouse_http_request_duration_seconds_count{method="POST",route="/api/auth/sign-in/email"}'], 2);
-    assert.equal(m['gatehouse_http_request_duration_seconds_bucket{method="POST",route="/api/auth/sign-in/email",le="+Inf"}'], 2);
+    assert.equal(m['gatehouse_http_request_duration_seconds_count{method="POST",route="/api/auth/sign-in/email"}'], 3);
+    assert.equal(m['gatehouse_http_request_duration_seconds_bucket{method="POST",route="/api/auth/sign-in/email",le="+Inf"}'], 3);
     assert.ok(m['gatehouse_http_request_duration_seconds_sum{method="POST",route="/api/auth/sign-in/email"}'] > 0);
     assert.equal(m['gatehouse_sign_ins_total{result="success"}'], 1);
-    assert.equal(m['gatehouse_sign_ins_total{result="failure"}'], 1);
+    assert.equal(m['gatehouse_sign_ins_total{result="failure"}'], 2);
+    // by the audit line's reason
+    assert.equal(m['gatehouse_sign_in_failures_total{reason="INVALID_PASSWORD"}'], 1);
+    assert.equal(m['gatehouse_sign_in_failures_total{reason="USER_NOT_FOUND"}'], 1);
+    assert.equal(m.gatehouse_http_unrouted_total, 1, "GET /nope");
+    assert.equal(m.gatehouse_db_reconnects_total, 0);
     assert.equal(m.gatehouse_sessions_created_total, 2, "sign-up + sign-in");
     assert.equal(m.gatehouse_sessions_revoked_total, 1, "sign-out");
     assert.equal(m.gatehouse_users_created_total, 1);
