@@ -92,6 +92,11 @@ typedef struct gh_plugin {
   /* State: init runs once per server (after the core is set up); free at shutdown. */
   gh_status (*init)(gh_auth *au, const void *conf, void **self);
   void (*free)(void *self);
+  /* While the server serves (never for CLI commands): what a plugin runs of its own — a listener,
+   * a background thread. serve_start runs once the server listens (an error stops the start);
+   * serve_stop when it has stopped serving requests, in reverse order, before free. */
+  gh_status (*serve_start)(void *self);
+  void (*serve_stop)(void *self);
 
   /* Its routes; handlers receive self as their first argument. */
   const gh_route *routes;

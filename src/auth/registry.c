@@ -272,6 +272,26 @@ gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps) {
   return GH_OK;
 }
 
+gh_status gh_auth_serve_start(gh_auth *au) {
+  for (size_t i = 0; i < au->nplugins; i++) {
+    const gh_plugin *p = au->plugins[i].p;
+    gh_status rc = p->serve_start ? p->serve_start(au->plugins[i].self) : GH_OK;
+    if (rc != GH_OK) {
+      gh_log(GH_LOG_ERROR, "plugin.serve_failed", "plugin", p->id, "status", gh_status_str(rc),
+             NULL);
+      while (i-- > 0)
+        if (au->plugins[i].p->serve_stop) au->plugins[i].p->serve_stop(au->plugins[i].self);
+      return rc;
+    }
+  }
+  return GH_OK;
+}
+
+void gh_auth_serve_stop(gh_auth *au) {
+  for (size_t i = au->nplugins; i-- > 0;)
+    if (au->plugins[i].p->serve_stop) au->plugins[i].p->serve_stop(au->plugins[i].self);
+}
+
 void gh_registry_stop(gh_auth *au) {
   for (size_t i = au->nplugins; i-- > 0;)
     if (au->plugins[i].p->free) au->plugins[i].p->free(au->plugins[i].self);

@@ -6,7 +6,8 @@ import { after, before, describe, it } from "node:test";
 import { GATEHOUSE_ONLY } from "./lib/config.mjs";
 import { PASSWORD, assertBare404, signIn, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
-import { startServer } from "./lib/server.mjs";
+import { runCli, startServer } from "./lib/server.mjs";
+import { freePort } from "./lib/util.mjs";
 
 /** { "name{labels}": value } of a Prometheus text exposition. */
 function parse(text) {
@@ -104,5 +105,34 @@ describe("metrics off (GATEHOUSE_METRICS=false)", { skip: GATEHOUSE_ONLY }, () =
   });
   it("GET /metrics → bare 404", async () => {
     assertBare404(await raw(srv, "GET", "=/metrics", { origin: null }));
+  });
+});
+
+describe("metrics on a listener of their own (GATEHOUSE_METRICS_ADDR)", { skip: GATEHOUSE_ONLY }, () => {
+  let srv, port;
+  before(async () => {
+    port = await freePort();
+    srv = await startServer({ backend: "sqlite", hint: "metrics-addr", env: { GATEHOUSE_METRICS_ADDR: `127.0.0.1:${port}` } });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it("served on that address with the main listener's counts; the main listener answers a bare 404", async () => {
+    await signUp(srv);
+    assertBare404(await raw(srv, "GET", "=/metrics", { origin: null }));
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type"), /^text\/plain; version=0\.0\.4/);
+    const m = parse(await res.text());
+    assert.equal(m['gatehouse_http_requests_total{method="POST",route="/api/auth/sign-up/email",status="200"}'], 1);
+    assert.equal(m['gatehouse_http_requests_total{method="GET",route="/metrics",status="404"}'], 1, "the refused scrape on the main listener");
+    assert.equal((await fetch(`http://127.0.0.1:${port}/api/auth/ok`)).status, 404, "only /metrics there");
+  });
+
+  it("a malformed address stops the start with a clear message", async () => {
+    const r = await runCli(["check-config"], { env: { DATABASE_URL: "sqlite::memory:", GATEHOUSE_METRICS_ADDR: "9464" } });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /GATEHOUSE_METRICS_ADDR: expected host:port/);
   });
 });
