@@ -155,6 +155,7 @@ static int cmd_plugin(const gh_config *c, const char *name, int argc, char **arg
   }
   ret = 1;
   if (open_store(c, &st)) goto out;
+  gh_store_thread_init(c->database_url); /* for what the command's hooks write (audit rows) */
   gh_status rc = check_schema(st);
   if (rc != GH_OK) {
     fprintf(stderr, "gatehouse: database not ready (%s); run `gatehouse migrate`\n",
