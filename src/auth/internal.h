@@ -9,6 +9,7 @@
 #include "auth/cors.h"
 #include "auth/credentials.h"
 #include "auth/db.h"
+#include "auth/fields.h"
 #include "auth/origin_check.h"
 #include "auth/plugin.h"
 #include "auth/sessions.h"
@@ -56,7 +57,8 @@ struct gh_auth {
   gh_route *routes;
   gh_route_target *targets;
   size_t nroutes;
-  gh_throttle *throttle; /* NULL when off */
+  gh_store_fields *fields; /* the plugins' additional user/session fields (installed) */
+  gh_throttle *throttle;   /* NULL when off */
   void (*runtime_fn)(void *arg, gh_runtime_stats *out);
   void *runtime_arg;
 };
@@ -94,6 +96,7 @@ void gh_route_revoke_session(void *app, gh_req *req, gh_resp *resp);
 void gh_route_revoke_sessions(void *app, gh_req *req, gh_resp *resp);
 void gh_route_revoke_other_sessions(void *app, gh_req *req, gh_resp *resp);
 void gh_route_update_user(void *app, gh_req *req, gh_resp *resp);
+void gh_route_update_session(void *app, gh_req *req, gh_resp *resp);
 void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp);
 void gh_route_change_password(void *app, gh_req *req, gh_resp *resp);
 void gh_route_verify_password(void *app, gh_req *req, gh_resp *resp);

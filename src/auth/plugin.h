@@ -111,6 +111,15 @@ typedef struct gh_plugin {
   /* Whether its tables are wanted with these options (NULL: always): the rate limiter's table
    * only for GATEHOUSE_RATE_LIMIT_STORAGE=database. */
   bool (*wants_migrations)(const void *conf);
+  /* Its additional columns of the user and session tables (better-auth's plugin schema fields,
+   * e.g. admin's role): added by its migrations, read and written by the store's entity queries,
+   * returned in every user / session object after the core fields (in GATEHOUSE_PLUGINS order),
+   * and parsed from sign-up, update-user and update-session bodies as better-auth does
+   * (auth/fields.h). A name taken by the core or another plugin stops the server at start. */
+  const gh_field *user_fields;
+  size_t nuser_fields;
+  const gh_field *session_fields;
+  size_t nsession_fields;
   /* Its CLI commands. */
   const gh_plugin_command *commands;
   size_t ncommands;
@@ -190,6 +199,10 @@ const gh_secrets *gh_auth_secrets(const gh_auth *au);
 const char *const *gh_auth_verify_secrets(const gh_auth *au, size_t *n);
 /* The full name of the session cookie ("better-auth.session_token" or "__Secure-..."). */
 const char *gh_auth_session_cookie(const gh_auth *au);
+/* The value a new row's additional field gets when none is given (better-auth's create "before"
+ * database hook, e.g. admin's defaultRole), instead of the field's def; for init. */
+GH_MUST_CHECK gh_status gh_auth_set_insert_default(gh_auth *au, gh_model m, const char *name,
+                                                   const char *value);
 /* Answers a plugin's wire error. */
 void gh_auth_error(gh_resp *resp, const gh_err_info *e);
 

@@ -32,6 +32,9 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
   if (gh_v_fail(&v, resp)) return;
 
   if (!gh_check_new_password(au, resp, password, plen)) return;
+  /* the plugins' additional fields (better-auth's parseUserInput, after the password checks) */
+  gh_values extra = {0};
+  if (!gh_fields_parse_input(a, resp, GH_MODEL_USER, b, true, &extra, NULL)) return;
   gh_store *st = gh_auth_store(resp);
   if (!st) return;
   char *lower = gh_ascii_lower(a, email);
@@ -55,6 +58,7 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
   int64_t now = gh_now_ms();
   gh_user u;
   gh_user_init(a, &u, name, lower, image, now);
+  if (extra.n) u.extra = extra;
   gh_account acc;
   gh_credential_init(a, &acc, &u, hash, now);
   gh_session s;
