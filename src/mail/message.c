@@ -71,14 +71,14 @@ char *gh_mail_encode_header(gh_arena *a, const char *text) {
     puts_(&b, "=?UTF-8?B?"
               "?=");
   while (i < len) {
-    /* at most 45 bytes a word: its base64 (60) + "=?UTF-8?B?" + "?=" stays within 75 */
+    /* at most 36 bytes a word: "Subject: " + "=?UTF-8?B?" + base64 (48) + "?=" < 78 */
     size_t take = 0;
     while (i + take < len) {
       size_t s = seq_len((const unsigned char *)clean + i + take, len - i - take);
-      if (take + s > 45) break;
+      if (take + s > 36) break;
       take += s;
     }
-    char enc[GH_B64_LEN(45) + 1];
+    char enc[GH_B64_LEN(36) + 1];
     gh_b64_encode((const uint8_t *)clean + i, take, enc, false, true);
     if (i) puts_(&b, "\r\n ");
     puts_(&b, "=?UTF-8?B?");
@@ -131,8 +131,11 @@ gh_status gh_mail_build(gh_arena *a, const gh_mail_message *m, char **out) {
     char *name = gh_arena_strndup(a, m->from, nl);
     if (nl >= 2 && name[0] == '"' && name[nl - 1] == '"')
       name = gh_arena_strndup(a, name + 1, nl - 2);
-    puts_(&b, gh_mail_encode_header(a, name));
-    puts_(&b, " ");
+    char *enc = gh_mail_encode_header(a, name);
+    puts_(&b, enc);
+    const char *last = strrchr(enc, '\n');
+    size_t col = last ? strlen(last + 1) : 6 + strlen(enc);
+    puts_(&b, col + strlen(from_addr) + 3 > 78 ? "\r\n " : " ");
   }
   puts_(&b, "<");
   puts_(&b, from_addr);
