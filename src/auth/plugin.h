@@ -138,6 +138,13 @@ typedef struct gh_plugin {
    * verification, two-factor): false = the hook answered (resp set: a refusal, or a challenge
    * such as two-factor's) and no session is created; the remaining plugins are not asked. */
   bool (*sign_in)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_sign_in *si);
+  /* A sign-up with e-mail and password was answered: created = a new user (u, committed) whose
+   * response may or may not have signed in; !created = the e-mail was taken and, enumeration
+   * protection being on, the response was a synthetic user: u is the existing owner (better-auth's
+   * emailVerification.sendOnSignUp and emailAndPassword.onExistingUserSignUp). callback = the
+   * request's callbackURL (validated) or NULL. */
+  void (*sign_up)(void *self, gh_store *st, gh_req *req, const gh_user *u, bool created,
+                  const char *callback);
   /* A session was created (sign-up, sign-in, change-password with revocation) and its cookie set.
    */
   void (*session_created)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_session *s,
@@ -191,6 +198,13 @@ typedef struct {
 } gh_runtime_stats;
 /* false when the server has not said (unit tests, CLI commands). */
 bool gh_auth_runtime_stats(const gh_auth *au, gh_runtime_stats *out);
+/* The base URL (scheme://host[:port], no trailing slash); links are <base URL>/api/auth/... */
+const char *gh_auth_base_url(const gh_auth *au);
+/* emailAndPassword.requireEmailVerification / autoSignIn (core options). */
+bool gh_auth_require_email_verification(const gh_auth *au);
+bool gh_auth_auto_sign_in(const gh_auth *au);
+/* The signing secret (HS256 e-mail tokens, as better-auth: the current secret only). */
+const char *gh_auth_signing_secret(const gh_auth *au);
 /* GATEHOUSE_ENV=production (better-auth's NODE_ENV=production defaults). */
 bool gh_auth_production(const gh_auth *au);
 /* Symmetric encryption with the server secret(s) (better-auth's symmetricEncrypt). */

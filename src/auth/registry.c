@@ -391,6 +391,11 @@ void gh_hook_user_created(gh_auth *au, gh_store *st, const gh_user *u) {
   EACH_HOOK(user_created) au->plugins[i_].p->user_created(SELF, st, u);
 }
 
+void gh_hook_sign_up(gh_auth *au, gh_store *st, gh_req *req, const gh_user *u, bool created,
+                     const char *callback) {
+  EACH_HOOK(sign_up) au->plugins[i_].p->sign_up(SELF, st, req, u, created, callback);
+}
+
 void gh_hook_user_deleted(gh_auth *au, gh_store *st, const char *user_id) {
   EACH_HOOK(user_deleted) au->plugins[i_].p->user_deleted(SELF, st, user_id);
 }
