@@ -132,6 +132,22 @@ bool gh_auth_runtime_stats(const gh_auth *au, gh_runtime_stats *out) {
   return true;
 }
 
+const char *gh_auth_base_url(const gh_auth *au) {
+  return au->base_url;
+}
+
+bool gh_auth_require_email_verification(const gh_auth *au) {
+  return au->cfg.require_email_verification;
+}
+
+bool gh_auth_auto_sign_in(const gh_auth *au) {
+  return !au->cfg.auto_sign_in_off;
+}
+
+const char *gh_auth_signing_secret(const gh_auth *au) {
+  return au->verify_secrets[0];
+}
+
 bool gh_auth_production(const gh_auth *au) {
   return au->cfg.production;
 }
