@@ -44,7 +44,7 @@ static void defaults(void **state) {
   assert_int_equal(c.session_update_age, 86400);
   assert_int_equal(c.session_fresh_age, 86400);
   assert_int_equal(c.max_body, 65536);
-  assert_true(c.delete_user_enabled);
+  assert_false(c.delete_user_enabled); /* off, as in better-auth */
   assert_false(c.production);
   assert_null(c.secret);
   assert_true(c.http_threads >= 1);
