@@ -93,7 +93,14 @@ static tasks_auth_result result(ghv_status st, const char *reason) {
 }
 
 tasks_auth_result tasks_auth_check(tasks_auth *a, const gh_req *req, char **user_id) {
+  char *role;
+  return tasks_auth_check_role(a, req, user_id, &role);
+}
+
+tasks_auth_result tasks_auth_check_role(tasks_auth *a, const gh_req *req, char **user_id,
+                                        char **role) {
   *user_id = NULL;
+  *role = NULL;
   const char *authz = gh_req_header(req, "Authorization");
   const char *tok = NULL;
   size_t tlen = 0;
@@ -128,7 +135,10 @@ tasks_auth_result tasks_auth_check(tasks_auth *a, const gh_req *req, char **user
     st = ghv_verify_session(a->v, cookie, bearer, &p);
   }
   if (st == GHV_OK && (!p.user_id || !*p.user_id)) st = GHV_ERR_CLAIMS;
-  if (st == GHV_OK) *user_id = gh_arena_strdup(req->arena, p.user_id);
+  if (st == GHV_OK) {
+    *user_id = gh_arena_strdup(req->arena, p.user_id);
+    *role = gh_arena_strdup(req->arena, p.role);
+  }
   ghv_principal_clear(&p);
   return result(st, ghv_status_str(st));
 }

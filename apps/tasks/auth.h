@@ -31,5 +31,9 @@ typedef struct {
 
 /* Authenticates req. On 200, *user_id is the caller's id (on req's arena). */
 tasks_auth_result tasks_auth_check(tasks_auth *a, const gh_req *req, char **user_id);
+/* The same, and *role (on req's arena; NULL when none) is the caller's role: the JWT role claim or
+ * the session user's role (gatehouse's admin plugin; may be a comma list). */
+tasks_auth_result tasks_auth_check_role(tasks_auth *a, const gh_req *req, char **user_id,
+                                        char **role);
 
 #endif

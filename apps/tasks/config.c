@@ -35,6 +35,10 @@ static const gh_conf_opt OPTS[] = {
     {"TASKS_AUTH", NULL, GH_CONF_STR, "jwt", 0, 0, 0, O(auth),
      "jwt (Bearer JWT only), session (delegation to get-session only) or any (a three-part "
      "bearer is a JWT, anything else is delegated)"},
+    {"TASKS_ADMIN_ROLES", NULL, GH_CONF_STR, "admin", 0, 0, 0, O(admin_roles),
+     "Comma list of roles (gatehouse's admin plugin: the JWT role claim or the session user's "
+     "role) whose callers may list every user's tasks with GET /api/tasks?all=true (empty = "
+     "nobody)"},
     {"TASKS_CORS_ORIGIN", NULL, GH_CONF_STR, "", 0, 0, 0, O(cors_origin),
      "Comma list of browser origins allowed by CORS, e.g. http://localhost:5173 (empty = none)"},
     {"TASKS_CORS_MAX_AGE", NULL, GH_CONF_INT, "600", 0, 86400, 0, O(cors_max_age),

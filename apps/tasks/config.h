@@ -19,6 +19,7 @@ typedef struct {
   char *jwt_issuer;   /* "" = the origin of gatehouse_url */
   char *jwt_audience; /* "" = the origin of gatehouse_url */
   char *auth;         /* jwt | session | any */
+  char *admin_roles;  /* comma list: callers with one of these roles may list every user's tasks */
   char *cors_origin;  /* comma list; "" = no CORS */
   long cors_max_age;
   long session_cache_ttl;

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/strlist.h"
 #include "common/rand.h"
 #include "common/time.h"
 #include "cors.h"
@@ -200,7 +201,22 @@ static bool query_long(gh_req *req, gh_resp *resp, const char *name, long min, l
 
 /* --- handlers ------------------------------------------------------------------------------- */
 
-static void list_tasks(gh_req *req, gh_resp *resp, tasks_store *s, const char *uid) {
+/* A caller whose role (a comma list) holds one of admin_roles. */
+static bool is_admin(const char *admin_roles, const char *role) {
+  const char *cur = role, *b;
+  size_t n;
+  while (role && gh_list_next(&cur, &b, &n)) {
+    const char *c2 = admin_roles, *b2;
+    size_t n2;
+    while (gh_list_next(&c2, &b2, &n2))
+      if (n && n == n2 && !memcmp(b, b2, n)) return true;
+  }
+  return false;
+}
+
+/* GET /api/tasks: the caller's tasks; ?all=true: every user's, for a caller with an admin role
+ * (403 otherwise). */
+static void list_tasks(gh_req *req, gh_resp *resp, tasks_store *s, const char *uid, bool all) {
   long limit, offset;
   if (!query_long(req, resp, "limit", 1, LIMIT_MAX, LIMIT_DEFAULT, &limit) ||
       !query_long(req, resp, "offset", 0, OFFSET_MAX, 0, &offset))
@@ -208,7 +224,7 @@ static void list_tasks(gh_req *req, gh_resp *resp, tasks_store *s, const char *u
   tasks_task *v;
   size_t n;
   long total;
-  gh_status st = tasks_store_list(s, req->arena, uid, limit, offset, &v, &n, &total);
+  gh_status st = tasks_store_list(s, req->arena, all ? NULL : uid, limit, offset, &v, &n, &total);
   if (st) {
     store_error(resp, st);
     return;
@@ -368,8 +384,8 @@ static void api(tasks_app *app, gh_req *req, gh_resp *resp) {
     return;
   }
 
-  char *uid;
-  tasks_auth_result ar = tasks_auth_check(app->auth, req, &uid);
+  char *uid, *role;
+  tasks_auth_result ar = tasks_auth_check_role(app->auth, req, &uid, &role);
   if (ar.http_status == 401) {
     gh_log(GH_LOG_INFO, "auth.rejected", "reason", ar.reason, "ip", req->peer_ip, NULL);
     unauthorized(resp, &ar);
@@ -404,8 +420,17 @@ static void api(tasks_app *app, gh_req *req, gh_resp *resp) {
     store_error(resp, st);
     return;
   }
+  const char *all_q = gh_req_query(req, "all");
+  bool all = get && !ap.id && !ap.path_user && all_q && !strcmp(all_q, "true");
+  if (all && !is_admin(app->cfg->admin_roles, role)) {
+    gh_log(GH_LOG_INFO, "tasks.forbidden", "user_id", uid, "reason", "all needs an admin role",
+           NULL);
+    error(resp, 403, "FORBIDDEN", "Forbidden: listing every user's tasks needs an admin role");
+    return;
+  }
+  if (all) gh_log(GH_LOG_INFO, "tasks.listed_all", "user_id", uid, NULL);
   if (!ap.id)
-    get ? list_tasks(req, resp, s, uid) : create_task(req, resp, s, uid);
+    get ? list_tasks(req, resp, s, uid, all) : create_task(req, resp, s, uid);
   else if (get)
     get_task(req, resp, s, uid, ap.id);
   else if (del)

@@ -62,6 +62,14 @@ static const gh_query Q_LIST = {"list",
                                 "select " COLS " from \"tasks\" where \"userId\" = $1 order by "
                                 "\"createdAt\" desc, \"id\" desc limit $2 offset $3",
                                 TASK_FMT};
+static const gh_query Q_COUNT_ALL = {"count_all", "select count(*) from \"tasks\"",
+                                     "select count(*) from \"tasks\"", "i"};
+static const gh_query Q_LIST_ALL = {"list_all",
+                                    "select " COLS " from \"tasks\" order by \"createdAt\" desc, "
+                                    "\"id\" desc limit ?1 offset ?2",
+                                    "select " COLS " from \"tasks\" order by \"createdAt\" desc, "
+                                    "\"id\" desc limit $1 offset $2",
+                                    TASK_FMT};
 static const gh_query Q_GET = {
     "get", "select " COLS " from \"tasks\" where \"userId\" = ?1 and \"id\" = ?2",
     "select " COLS " from \"tasks\" where \"userId\" = $1 and \"id\" = $2", TASK_FMT};
@@ -114,11 +122,13 @@ gh_status tasks_store_list(tasks_store *s, gh_arena *a, const char *user_id, lon
   *n = 0;
   *total = 0;
   gh_rows r;
-  gh_status st = gh_store_query(s, a, &Q_COUNT, &r, "t", user_id);
+  gh_status st = user_id ? gh_store_query(s, a, &Q_COUNT, &r, "t", user_id)
+                         : gh_store_query(s, a, &Q_COUNT_ALL, &r, "");
   if (st) return st;
   if (r.n != 1) return GH_ERR_DB;
   *total = (long)gh_rows_at(&r, 0)[0].num;
-  st = gh_store_query(s, a, &Q_LIST, &r, "tii", user_id, (int64_t)limit, (int64_t)offset);
+  st = user_id ? gh_store_query(s, a, &Q_LIST, &r, "tii", user_id, (int64_t)limit, (int64_t)offset)
+               : gh_store_query(s, a, &Q_LIST_ALL, &r, "ii", (int64_t)limit, (int64_t)offset);
   if (st) return st;
   tasks_task *v = gh_arena_alloc(a, (r.n ? r.n : 1) * sizeof *v);
   for (size_t i = 0; i < r.n; i++)

@@ -45,7 +45,8 @@ void tasks_store_thread_init(const char *url);
 GH_MUST_CHECK gh_status tasks_store_thread(tasks_store **out);
 void tasks_store_thread_cleanup(void); /* frees the saved url */
 
-/* The user's tasks, newest first (createdAt desc, id desc), limit/offset, and their total. */
+/* The user's tasks (user_id NULL: every user's), newest first (createdAt desc, id desc),
+ * limit/offset, and their total. */
 GH_MUST_CHECK gh_status tasks_store_list(tasks_store *s, gh_arena *a, const char *user_id,
                                          long limit, long offset, tasks_task **out, size_t *n,
                                          long *total);

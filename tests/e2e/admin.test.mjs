@@ -19,6 +19,7 @@ import { sql } from "./lib/db.mjs";
 import { PASSWORD, assertError, forEachBackend, newEmail, signIn, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
 import { freshDatabaseUrl, runCli, startServer } from "./lib/server.mjs";
+import { startTasks } from "./lib/tasks.mjs";
 import { sleep } from "./lib/util.mjs";
 
 const USER_KEYS = ["name", "email", "emailVerified", "image", "createdAt", "updatedAt", "role", "banned", "banReason", "banExpires", "id"];
@@ -241,6 +242,40 @@ forEachBackend("admin", (backend) => {
       assert.equal(payload.role, "admin");
       assert.equal(payload.banned, false);
       assert.equal(payload.sub, adm.user.id);
+    });
+  });
+
+  describe("gatehouse-tasks", { skip: GATEHOUSE_ONLY }, () => {
+    it("an admin lists every user's tasks (?all=true, role from the JWT or the session); a user only their own (403 for all)", async () => {
+      const tasks = await startTasks({ backend, gatehouseUrl: srv.url, hint: "admin-tasks", env: { TASKS_AUTH: "any" } });
+      try {
+        const u = await signUp(srv);
+        const jwtOf = async (jar) => (await raw(srv, "GET", "/token", { jar })).json.token;
+        const uJwt = await jwtOf(u.jar);
+        const aJwt = await jwtOf(adm.jar);
+        let r = await tasks.call("POST", "/api/tasks", { bearer: uJwt, json: { title: "user's task" } });
+        assert.equal(r.status, 201, r.text);
+        r = await tasks.call("POST", "/api/tasks", { bearer: aJwt, json: { title: "admin's task" } });
+        assert.equal(r.status, 201, r.text);
+        r = await tasks.call("GET", "/api/tasks", { bearer: uJwt });
+        assert.deepEqual(r.json.tasks.map((t) => t.title), ["user's task"]);
+        r = await tasks.call("GET", "/api/tasks?all=true", { bearer: uJwt });
+        assert.equal(r.status, 403);
+        r = await tasks.call("GET", "/api/tasks", { bearer: aJwt });
+        assert.deepEqual(r.json.tasks.map((t) => t.title), ["admin's task"], "without all: only the admin's own");
+        r = await tasks.call("GET", "/api/tasks?all=true", { bearer: aJwt });
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual(r.json.tasks.map((t) => t.title).sort(), ["admin's task", "user's task"]);
+        assert.equal(r.json.total, 2);
+        // the same through delegation: the role of the session's user
+        r = await tasks.call("GET", "/api/tasks?all=true", { cookie: adm.jar.header() });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.total, 2);
+        r = await tasks.call("GET", "/api/tasks?all=true", { cookie: u.jar.header() });
+        assert.equal(r.status, 403);
+      } finally {
+        await tasks.stop();
+      }
     });
   });
 

@@ -294,12 +294,43 @@ static void clash_refused(void **state) {
   gh_plugin_set_free(ps);
 }
 
+/* A migration's `add column if not exists` on SQLite: a column a better-auth database already has
+ * is left alone, a missing one is added. */
+static void sqlite_add_column_if_not_exists(void **state) {
+  (void)state;
+  gh_store *st;
+  assert_int_equal(gh_store_open("sqlite::memory:", &st), GH_OK);
+  assert_int_equal(gh_store_migrate(st, NULL, 0, NULL), GH_OK);
+  static const gh_query ADD = {"add_role", "alter table \"user\" add column \"role\" text", NULL,
+                               NULL};
+  assert_int_equal(gh_store_exec(st, &ADD, NULL, ""), GH_OK); /* as better-auth's migrator did */
+  static const gh_store_migration M[] = {
+      {"test/001_columns",
+       "alter table \"user\" add column if not exists \"role\" text;\n"
+       "alter table \"user\" add column if not exists \"banned\" integer;\n",
+       NULL},
+  };
+  int applied = 0;
+  assert_int_equal(gh_store_migrate(st, M, 1, &applied), GH_OK);
+  assert_int_equal(applied, 1);
+  static const gh_query COLS = {
+      "cols", "select count(*) from pragma_table_info('user') where name in ('role', 'banned')",
+      NULL, "i"};
+  gh_arena *a = gh_arena_new();
+  gh_rows r;
+  assert_int_equal(gh_store_query(st, a, &COLS, &r, ""), GH_OK);
+  assert_int_equal(gh_rows_at(&r, 0)[0].num, 2);
+  gh_arena_free(a);
+  gh_store_close(st);
+}
+
 int main(void) {
   if (sodium_init() < 0) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fields_sqlite),
       cmocka_unit_test(fields_postgres),
       cmocka_unit_test(clash_refused),
+      cmocka_unit_test(sqlite_add_column_if_not_exists),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
