@@ -149,6 +149,9 @@ typedef struct gh_plugin {
    */
   void (*session_created)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_session *s,
                           const gh_user *u);
+  /* The rolling refresh is due for this session: false keeps its expiresAt as it is (admin: an
+   * impersonation session ends when it was meant to, whatever cookies the client keeps). */
+  bool (*session_refresh)(void *self, const gh_sess *s);
   /* get-session is about to return this session to the client (set-auth-jwt). */
   void (*session_returned)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_sess *s);
   /* Sessions were deleted (sign-out, revoke-*, expiry, a password change that revokes). */

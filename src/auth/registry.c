@@ -377,6 +377,13 @@ void gh_hook_session_returned(gh_auth *au, gh_store *st, gh_req *req, gh_resp *r
   EACH_HOOK(session_returned) au->plugins[i_].p->session_returned(SELF, st, req, resp, s);
 }
 
+bool gh_hook_session_refresh(gh_auth *au, const gh_sess *s) {
+  EACH_HOOK(session_refresh) {
+    if (!au->plugins[i_].p->session_refresh(SELF, s)) return false;
+  }
+  return true;
+}
+
 void gh_hook_session_revoked(gh_auth *au, gh_store *st, const char *user_id, const char *token,
                              const char *except) {
   gh_revocation r = {.user_id = user_id, .token = token, .except = except};

@@ -66,7 +66,7 @@ gh_status gh_session_refresh_if_due(gh_auth *au, gh_store *st, gh_req *req, gh_r
   if (s->resolved) return GH_OK; /* a plugin's identity: no cookie session to refresh */
   int64_t now = gh_now_ms();
   int64_t exp_in = au->cfg.expires_in * 1000, upd = au->cfg.update_age * 1000;
-  if (s->dont_remember || s->s.expires_at - exp_in + upd > now) {
+  if (s->dont_remember || s->s.expires_at - exp_in + upd > now || !gh_hook_session_refresh(au, s)) {
     if (s->stale) { /* secret rotation: same session, cookie re-signed with the current secret */
       gh_set_session_cookie(au, req, resp, s->token, s->dont_remember);
       s->stale = false;

@@ -1169,6 +1169,14 @@ static bool sign_in(void *self, gh_store *st, gh_req *req, gh_resp *resp, const 
   return true;
 }
 
+/* An impersonation session is never extended (better-auth relies on the dont_remember cookie for
+ * that, which a client using the bearer token does not send back): it ends when it was meant to. */
+static bool session_refresh(void *self, const gh_sess *s) {
+  (void)self;
+  const gh_value *ib = gh_session_value(&s->s, "impersonatedBy");
+  return !ib || ib->null || !ib->text;
+}
+
 /* /list-sessions does not show impersonation sessions (the plugin's after hook). */
 static void after_route(void *self, gh_req *req, gh_resp *resp) {
   (void)self;
@@ -1333,5 +1341,6 @@ const gh_plugin gh_plugin_admin = {
     .commands = COMMANDS,
     .ncommands = 1,
     .sign_in = sign_in,
+    .session_refresh = session_refresh,
     .after_route = after_route,
 };

@@ -207,6 +207,11 @@ forEachBackend("admin", (backend) => {
       const j2 = adm.jar.clone();
       const imp2 = await raw(srv, "POST", "/admin/impersonate-user", { json: { userId: t.user.id }, jar: j2 });
       assert.ok(Date.parse(imp2.json.session.expiresAt) - Date.now() <= 2000);
+      if (!GATEHOUSE_ONLY) {
+        // the bearer token alone (no dont_remember cookie): get-session does not extend it
+        const viaBearer = await raw(srv, "GET", "/get-session", { bearer: imp2.json.session.token, origin: null });
+        assert.equal(viaBearer.json.session.expiresAt, imp2.json.session.expiresAt);
+      }
       await sleep(2200);
       assert.equal((await raw(srv, "GET", "/get-session", { jar: j2 })).text, "null");
     });
