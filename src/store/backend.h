@@ -7,7 +7,7 @@
 
 #include "store/store.h"
 
-#define GH_STORE_MAX_PARAMS 16
+#define GH_STORE_MAX_PARAMS 32
 
 /* One parameter of gh_store_exec / gh_store_query, converted from the varargs. */
 typedef struct {
