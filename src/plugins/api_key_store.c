@@ -182,11 +182,11 @@ gh_status ak_update(gh_store *st, const ak_row *r) {
   gh_arena *a = gh_arena_new();
   long changes = 0;
   gh_status rc = gh_store_exec(
-      st, &Q_UPDATE, &changes, "ttDtttttbttt", r->id, r->name,
-      r->enabled.null ? NULL : (r->enabled.v ? "true" : "false"), date_param(&r->expires_at),
-      r->metadata, int_param(a, r->remaining), int_param(a, r->refill_amount),
-      int_param(a, r->refill_interval), (int)(r->rate_limit_enabled.v != 0),
-      int_param(a, r->rate_limit_time_window), int_param(a, r->rate_limit_max), r->permissions);
+      st, &Q_UPDATE, &changes, "ttbDttttbttt", r->id, r->name,
+      (int)(r->enabled.null || r->enabled.v != 0), date_param(&r->expires_at), r->metadata,
+      int_param(a, r->remaining), int_param(a, r->refill_amount), int_param(a, r->refill_interval),
+      (int)(r->rate_limit_enabled.v != 0), int_param(a, r->rate_limit_time_window),
+      int_param(a, r->rate_limit_max), r->permissions);
   gh_arena_free(a);
   if (rc == GH_OK && changes == 0) rc = GH_ERR_NOT_FOUND;
   return rc;
