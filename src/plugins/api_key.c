@@ -1009,7 +1009,7 @@ static int cmd_apikey(void *self, gh_store *st, int argc, char **argv) {
     const char *exp_s = arg_value(argc, argv, "--expires-in");
     if (!name || !*name || js_length(name) > 32) {
       fprintf(stderr, "usage: gatehouse apikey create --email EMAIL --name NAME (1-32 chars) "
-                      "[--permissions JSON] [--expires-in SECONDS]\n");
+                      "[--permissions JSON] [--expires-in SECONDS] [--rate-limit-max N]\n");
       goto out;
     }
     char *perm_text = NULL;
@@ -1042,9 +1042,21 @@ static int cmd_apikey(void *self, gh_store *st, int argc, char **argv) {
       }
       exp = x;
     }
+    const char *rl_s = arg_value(argc, argv, "--rate-limit-max");
+    long long rl = -1;
+    if (rl_s) {
+      char *end;
+      rl = strtoll(rl_s, &end, 10);
+      if (*end || rl < 0 || rl > 1000000000) {
+        fprintf(stderr, "gatehouse: --rate-limit-max: uses per window, 0 = no rate limit\n");
+        goto out;
+      }
+    }
     ak_row r;
     char *key;
     new_row(p, a, u.id, gh_arena_strdup(a, name), NULL, exp, perm_text, NULL, &r, &key);
+    if (rl == 0) r.rate_limit_enabled.v = 0; /* a server-side setting, as rateLimitEnabled */
+    if (rl > 0) r.rate_limit_max.v = rl;
     rc = ak_insert(st, &r);
     if (rc != GH_OK) {
       sodium_memzero(key, strlen(key));
@@ -1099,7 +1111,9 @@ static const gh_route ROUTES[] = {
 static const gh_plugin_command COMMANDS[] = {
     {"apikey",
      "  apikey create --email E --name N [--permissions JSON] [--expires-in S]\n"
-     "                           new API key for the user; prints the key (only this once)\n"
+     "               [--rate-limit-max N]\n"
+     "                           new API key for the user; prints the key (only this once);\n"
+     "                           N uses per rate-limit window (0 = no per-key rate limit)\n"
      "  apikey list --email E    the user's API keys (never the keys themselves)\n"
      "  apikey revoke ID         deletes an API key\n",
      cmd_apikey},

@@ -4,7 +4,9 @@
 // `start`; x-api-key as the owner's session (GATEHOUSE_API_KEY_SESSIONS, off by default as
 // better-auth's enableSessionForAPIKeys) with its expiry, enabled, remaining/refill and per-key
 // rate limit; the browser-only routes that refuse keys; POST /api-key/verify and
-// delete-all-expired only for GATEHOUSE_SERVICE_TOKEN holders; the `gatehouse apikey` CLI; and
+// delete-all-expired only for GATEHOUSE_SERVICE_TOKEN holders; the `gatehouse apikey` CLI;
+// gatehouse-tasks accepting x-api-key through the verify route (scopes tasks:read/tasks:write,
+// fail-closed 503, the short positive cache); and
 // (PostgreSQL) two-way with the real better-auth + apiKey() on one database.
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
@@ -19,6 +21,8 @@ import { ID32, ISO_MS, assertBare404, assertError, forEachBackend, signUp } from
 import { sql } from "./lib/db.mjs";
 import { raw } from "./lib/http.mjs";
 import { freshDatabaseUrl, runCli, startServer } from "./lib/server.mjs";
+import { startTasks, tasksRequest } from "./lib/tasks.mjs";
+import { freePort } from "./lib/util.mjs";
 
 const SERVICE_TOKEN = "service-token-for-the-e2e-suite-0123456789abcdef";
 const PLUGINS = "bearer,jwt,api-key";
@@ -407,7 +411,7 @@ forEachBackend("api-key", (backend) => {
     it("gatehouse apikey create|list|revoke: the key printed once, permissions checked by verify, revoke deletes", async () => {
       const { user, email } = await signUp(srv);
       const env = { ...srv.env };
-      const made = await runCli(["apikey", "create", "--email", email, "--name", "deploy", "--permissions", '{"tasks":["read","write"]}', "--expires-in", "86400"], { env });
+      const made = await runCli(["apikey", "create", "--email", email, "--name", "deploy", "--permissions", '{"tasks":["read","write"]}', "--expires-in", "86400", "--rate-limit-max", "1000"], { env });
       assert.equal(made.code, 0, made.stderr);
       const key = made.stdout.trim();
       assert.match(key, /^[A-Za-z]{64}$/);
@@ -417,6 +421,7 @@ forEachBackend("api-key", (backend) => {
       assert.equal(rows[0].key, storedHash(key));
       assert.equal(rows[0].name, "deploy");
       assert.deepEqual(JSON.parse(rows[0].permissions), { tasks: ["read", "write"] });
+      assert.equal(Number(rows[0].rateLimitMax), 1000);
       assert.ok(Math.abs(new Date(rows[0].expiresAt).getTime() - (Date.now() + 86400000)) < 120000);
       const listed = await runCli(["apikey", "list", "--email", email], { env });
       assert.equal(listed.code, 0, listed.stderr);
@@ -434,6 +439,70 @@ forEachBackend("api-key", (backend) => {
       assert.equal(gone.code, 0, gone.stderr);
       assert.equal(await keyRow(srv, rows[0].id), null);
       assert.notEqual((await runCli(["apikey", "revoke", rows[0].id], { env })).code, 0);
+    });
+
+    it("gatehouse-tasks accepts x-api-key via the verify route: scopes from the key's permissions, limits answered 429, fail closed 503", async () => {
+      const { user, email } = await signUp(srv);
+      const env = { ...srv.env };
+      const mk = async (perm) => {
+        const args = ["apikey", "create", "--email", email, "--name", "tasks-bot"];
+        if (perm) args.push("--permissions", JSON.stringify(perm));
+        const r = await runCli(args, { env });
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout.trim();
+      };
+      const rw = await mk({ tasks: ["read", "write"] });
+      const ro = await mk({ tasks: ["read"] });
+      const none = await mk(null);
+      const api = await startTasks({ backend, gatehouseUrl: srv.url, hint: "tasks-apikey", env: { TASKS_SERVICE_TOKEN: SERVICE_TOKEN, TASKS_API_KEY_CACHE_TTL: "0" } });
+      const plain = await startTasks({ backend, gatehouseUrl: srv.url, hint: "tasks-nokeys" });
+      try {
+        const made = await tasksRequest(api.port, "POST", "/api/tasks", { json: { title: "from a key" }, headers: { "x-api-key": rw } });
+        assert.equal(made.status, 201, made.text);
+        const listed = await tasksRequest(api.port, "GET", `/api/${user.id}/tasks`, { headers: { "x-api-key": ro } });
+        assert.equal(listed.status, 200, listed.text);
+        assert.deepEqual(listed.json.tasks.map((t) => t.title), ["from a key"], "the key owner's tasks");
+        const denied = await tasksRequest(api.port, "POST", "/api/tasks", { json: { title: "nope" }, headers: { "x-api-key": ro } });
+        assert.equal(denied.status, 403, denied.text);
+        assert.equal(denied.json.code, "INSUFFICIENT_SCOPE");
+        assert.equal((await tasksRequest(api.port, "GET", "/api/tasks", { headers: { "x-api-key": none } })).status, 403);
+        const bad = await tasksRequest(api.port, "GET", "/api/tasks", { headers: { "x-api-key": "Q".repeat(64) } });
+        assert.equal(bad.status, 401, bad.text);
+        const off = await tasksRequest(plain.port, "GET", "/api/tasks", { headers: { "x-api-key": rw } });
+        assert.equal(off.status, 401, "without TASKS_SERVICE_TOKEN keys are refused");
+        assert.equal(off.json.message, "API keys are not accepted here");
+        // the key's own limits surface as 429
+        const hash = storedHash(ro);
+        await srv.db.all(sql`update "apikey" set "remaining" = ${0} where "key" = ${hash}`);
+        const over = await tasksRequest(api.port, "GET", "/api/tasks", { headers: { "x-api-key": ro } });
+        assert.equal(over.status, 429, over.text);
+        assert.ok(!api.stderrLines.some((l) => l.includes(rw) || l.includes(SERVICE_TOKEN)), "no key or token in the logs");
+      } finally {
+        await plain.stop();
+        await api.stop();
+      }
+      // the positive cache: a second request within the TTL does not ask gatehouse again
+      const cached = await startTasks({ backend, gatehouseUrl: srv.url, hint: "tasks-apikey-cache", env: { TASKS_SERVICE_TOKEN: SERVICE_TOKEN, TASKS_API_KEY_CACHE_TTL: "60" } });
+      try {
+        const before = Number((await srv.db.one(sql`select "requestCount" from "apikey" where "key" = ${storedHash(rw)}`)).requestCount);
+        for (let i = 0; i < 3; i++) assert.equal((await tasksRequest(cached.port, "GET", "/api/tasks", { headers: { "x-api-key": rw } })).status, 200);
+        const afterCount = Number((await srv.db.one(sql`select "requestCount" from "apikey" where "key" = ${storedHash(rw)}`)).requestCount);
+        assert.equal(afterCount, before + 1, "one verify for three requests");
+      } finally {
+        await cached.stop();
+      }
+    });
+
+    it("gatehouse-tasks answers 503 for an API key when gatehouse cannot be reached (fail closed)", async () => {
+      const closed = await freePort(); // nothing listens there
+      const down = await startTasks({ backend, gatehouseUrl: `http://127.0.0.1:${closed}`, hint: "tasks-apikey-down", env: { TASKS_SERVICE_TOKEN: SERVICE_TOKEN } });
+      try {
+        const r = await tasksRequest(down.port, "GET", "/api/tasks", { headers: { "x-api-key": "A".repeat(64) } });
+        assert.equal(r.status, 503, r.text);
+        assert.equal(r.headers["retry-after"] !== undefined, true, "503 with Retry-After");
+      } finally {
+        await down.stop();
+      }
     });
 
     it("delete-all-expired-api-keys (service token) deletes only expired keys → {success:true,error:null}", async () => {
