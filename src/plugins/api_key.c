@@ -393,10 +393,10 @@ static bool owned_key(gh_store *st, gh_req *req, gh_resp *resp, const char *id,
     gh_auth_db_error(resp, rc, "api_key_by_id");
     return false;
   }
+  /* resolveConfiguration: any configId resolves to the one (default) configuration, and only
+   * keys of that configuration are found */
+  (void)config_id;
   bool def_key = !row->config_id || !strcmp(row->config_id, "default");
-  bool def_req = !config_id || !*config_id || !strcmp(config_id, "default");
-  /* resolveConfiguration: an unknown configId falls back to the default configuration */
-  (void)def_req;
   if (!def_key || strcmp(row->reference_id, user_id) != 0) {
     gh_auth_error(resp, &AK_E_KEY_NOT_FOUND);
     return false;
