@@ -349,6 +349,23 @@ forEachBackend("api-key", (backend) => {
       assert.equal((await raw(srv, "GET", "/get-session", withKey(d.key))).status, 429);
     });
 
+    it("concurrent uses never exceed the limits: 20 parallel verifies of a key allowed 5 → exactly 5 valid, remaining never below 0", async () => {
+      const { jar } = await signUp(srv);
+      const k = await create(srv, jar);
+      await setRow(srv, k.id, { rateLimitMax: 5, rateLimitTimeWindow: 3600000 });
+      const rs = await Promise.all(Array.from({ length: 20 }, () => verify(srv, { key: k.key })));
+      assert.equal(rs.filter((r) => r.json?.valid === true).length, 5, rs.map((r) => r.text).join("\n"));
+      assert.ok(rs.filter((r) => r.json?.valid === false).every((r) => r.json.error.code === "RATE_LIMITED"));
+      assert.equal(Number((await keyRow(srv, k.id)).requestCount), 5);
+      const q = await create(srv, jar);
+      await setRow(srv, q.id, { remaining: 3, rateLimitEnabled: srv.db.kind === "sqlite" ? 0 : false });
+      const qs = await Promise.all(Array.from({ length: 12 }, () => verify(srv, { key: q.key })));
+      assert.equal(qs.filter((r) => r.json?.valid === true).length, 3);
+      const row = await keyRow(srv, q.id);
+      assert.ok(row === null || Number(row.remaining) === 0, "remaining never negative");
+      assert.ok(!srv.stderrLines.some((l) => l.includes(k.key) || l.includes(q.key) || l.includes(SERVICE_TOKEN)), "no key or token in the logs");
+    });
+
     it("remaining: each use takes one; 0 without refill → 429 USAGE_EXCEEDED and the key is deleted; a due refill restores refillAmount", async () => {
       const { jar } = await signUp(srv);
       const k = await create(srv, jar);
