@@ -264,8 +264,8 @@ static void plugin_free(void *self) {
 
 /* z.number() with optional .min(min) and .nullable(). *present: the member is there (null
  * included). Returns the value in *out (null when JSON null). */
-static void v_number(gh_vctx *v, const gh_json *b, const char *field, bool nullable, bool has_min,
-                     int64_t min, bool *present, ak_int *out) {
+static void v_number_real(gh_vctx *v, const gh_json *b, const char *field, bool nullable,
+                          bool has_min, int64_t min, bool *present, ak_int *out, double *real) {
   gh_json *j = gh_json_get(b, field);
   gh_json_type t = gh_json_typeof(j);
   *present = t != GH_JSON_UNDEFINED;
@@ -274,22 +274,26 @@ static void v_number(gh_vctx *v, const gh_json *b, const char *field, bool nulla
   if (t == GH_JSON_UNDEFINED) return;
   if (t == GH_JSON_NULL && nullable) return;
   const char *path = gh_arena_printf(v->a, "body.%s", field);
-  if (t != GH_JSON_INTEGER) {
-    gh_v_issue(v, path,
-               gh_arena_printf(v->a, "Invalid input: expected number, received %s",
-                               t == GH_JSON_REAL ? "number" : gh_json_type_name(t)));
-    if (t == GH_JSON_REAL) /* fractions: not kept in integer columns */
-      out->null = true;
+  if (t != GH_JSON_INTEGER && t != GH_JSON_REAL) {
+    gh_v_issue(
+        v, path,
+        gh_arena_printf(v->a, "Invalid input: expected number, received %s", gh_json_type_name(t)));
     return;
   }
-  int64_t n = gh_json_integer(j);
-  if (has_min && n < min) {
+  double d = gh_json_number(j);
+  if (has_min && d < (double)min) {
     gh_v_issue(v, path,
                gh_arena_printf(v->a, "Too small: expected number to be >=%lld", (long long)min));
     return;
   }
   out->null = false;
-  out->v = n;
+  out->v = (int64_t)d; /* integer columns; a fraction is kept only where it matters (expiresIn) */
+  if (real) *real = d;
+}
+
+static void v_number(gh_vctx *v, const gh_json *b, const char *field, bool nullable, bool has_min,
+                     int64_t min, bool *present, ak_int *out) {
+  v_number_real(v, b, field, nullable, has_min, min, present, out, NULL);
 }
 
 /* z.record(z.string(), z.array(z.string())) with optional .nullable(). */
@@ -414,8 +418,8 @@ static void answer_row(gh_resp *resp, const ak_row *r, const char *plaintext, gh
 }
 
 /* The expiresIn rule (days between 1 and 365). */
-static const gh_err_info *expires_in_error(int64_t seconds) {
-  double days = (double)seconds / 86400.0;
+static const gh_err_info *expires_in_error(double seconds) {
+  double days = seconds / 86400.0;
   if (days < 1) return &E_TOO_SMALL;
   if (days > 365) return &E_TOO_LARGE;
   return NULL;
@@ -423,7 +427,7 @@ static const gh_err_info *expires_in_error(int64_t seconds) {
 
 /* A new key row for user_id (the plugin's create defaults); *plaintext malloc'd. */
 static void new_row(ak_plugin *p, gh_arena *a, const char *user_id, const char *name,
-                    const char *prefix, int64_t expires_in, const char *permissions,
+                    const char *prefix, int64_t expires_ms, const char *permissions,
                     const char *metadata, ak_row *r, char **plaintext) {
   int64_t now = gh_now_ms();
   const char *pfx = prefix && *prefix ? prefix : p->default_prefix;
@@ -448,8 +452,8 @@ static void new_row(ak_plugin *p, gh_arena *a, const char *user_id, const char *
   r->request_count = (ak_int){false, 0};
   r->remaining = (ak_int){true, 0};
   r->last_request = (ak_int){true, 0};
-  int64_t exp = expires_in > 0 ? expires_in : p->default_expires_in;
-  r->expires_at = exp > 0 ? (ak_int){false, now + exp * 1000} : (ak_int){true, 0};
+  int64_t exp = expires_ms > 0 ? expires_ms : p->default_expires_in * 1000;
+  r->expires_at = exp > 0 ? (ak_int){false, now + exp} : (ak_int){true, 0};
   r->created_at = r->updated_at = now;
   r->permissions = (char *)permissions;
   r->metadata = (char *)(metadata ? metadata : "null");
@@ -468,10 +472,11 @@ static void route_create(void *self, gh_req *req, gh_resp *resp) {
   bool has_name = false, has_prefix = false, has_exp, has_rem, has_ra, has_ri, has_rw, has_rm;
   bool has_perm = false;
   ak_int exp = {true, 0}, rem = {true, 0}, tmp;
+  double exp_s = 0;
   if (gh_v_object(&v, b, "object")) {
     gh_v_string(&v, b, "configId", false, false, NULL);
     name = gh_v_string(&v, b, "name", false, false, &has_name);
-    v_number(&v, b, "expiresIn", true, true, 1, &has_exp, &exp);
+    v_number_real(&v, b, "expiresIn", true, true, 1, &has_exp, &exp, &exp_s);
     prefix = gh_v_string(&v, b, "prefix", false, false, &has_prefix);
     if (prefix && !gh_api_key_prefix_valid(prefix))
       gh_v_issue(&v, "body.prefix",
@@ -512,8 +517,8 @@ static void route_create(void *self, gh_req *req, gh_resp *resp) {
     }
     meta_text = dump(req->arena, metadata);
   }
-  if (!exp.null && exp.v) {
-    const gh_err_info *e = expires_in_error(exp.v);
+  if (!exp.null && exp_s != 0) {
+    const gh_err_info *e = expires_in_error(exp_s);
     if (e) {
       gh_auth_error(resp, e);
       return;
@@ -530,7 +535,8 @@ static void route_create(void *self, gh_req *req, gh_resp *resp) {
   ak_delete_expired_throttled(st);
   ak_row r;
   char *key;
-  new_row(p, req->arena, s.u.id, name, prefix, exp.null ? 0 : exp.v, NULL, meta_text, &r, &key);
+  new_row(p, req->arena, s.u.id, name, prefix, exp.null ? 0 : (int64_t)(exp_s * 1000), NULL,
+          meta_text, &r, &key);
   gh_status rc = ak_insert(st, &r);
   if (rc != GH_OK) {
     sodium_memzero(key, strlen(key));
@@ -647,6 +653,7 @@ static void route_update(void *self, gh_req *req, gh_resp *resp) {
   bool has_name = false, has_rem = false, has_ra = false, has_ri = false, has_exp = false;
   bool has_rw = false, has_rm = false, has_perm = false;
   ak_int rem, ra, ri, exp = {true, 0}, rw, rm;
+  double exp_s = 0;
   bool enabled = true;
   if (gh_v_object(&v, b, "object")) {
     gh_v_string(&v, b, "configId", false, false, NULL);
@@ -659,7 +666,7 @@ static void route_update(void *self, gh_req *req, gh_resp *resp) {
     v_number(&v, b, "remaining", false, true, 1, &has_rem, &rem);
     v_number(&v, b, "refillAmount", false, false, 0, &has_ra, &ra);
     v_number(&v, b, "refillInterval", false, false, 0, &has_ri, &ri);
-    v_number(&v, b, "expiresIn", true, true, 1, &has_exp, &exp);
+    v_number_real(&v, b, "expiresIn", true, true, 1, &has_exp, &exp, &exp_s);
     gh_v_bool(&v, b, "rateLimitEnabled", false);
     v_number(&v, b, "rateLimitTimeWindow", false, false, 0, &has_rw, &rw);
     v_number(&v, b, "rateLimitMax", false, false, 0, &has_rm, &rm);
@@ -697,14 +704,14 @@ static void route_update(void *self, gh_req *req, gh_resp *resp) {
   }
   if (has_exp) {
     if (!exp.null) {
-      const gh_err_info *e = expires_in_error(exp.v);
+      const gh_err_info *e = expires_in_error(exp_s);
       if (e) {
         gh_auth_error(resp, e);
         return;
       }
     }
-    r.expires_at =
-        !exp.null && exp.v ? (ak_int){false, gh_now_ms() + exp.v * 1000} : (ak_int){true, 0};
+    exp.v = (int64_t)(exp_s * 1000);
+    r.expires_at = !exp.null && exp.v ? (ak_int){false, gh_now_ms() + exp.v} : (ak_int){true, 0};
     changed = true;
   }
   gh_json *metadata = gh_json_get(b, "metadata");
@@ -1054,7 +1061,7 @@ static int cmd_apikey(void *self, gh_store *st, int argc, char **argv) {
     }
     ak_row r;
     char *key;
-    new_row(p, a, u.id, gh_arena_strdup(a, name), NULL, exp, perm_text, NULL, &r, &key);
+    new_row(p, a, u.id, gh_arena_strdup(a, name), NULL, exp * 1000, perm_text, NULL, &r, &key);
     if (rl == 0) r.rate_limit_enabled.v = 0; /* a server-side setting, as rateLimitEnabled */
     if (rl > 0) r.rate_limit_max.v = rl;
     rc = ak_insert(st, &r);

@@ -302,6 +302,7 @@ bool ak_permissions_allow(const char *granted_json, const gh_json *required) {
       ok = false;
       break;
     }
+    if (gh_json_array_size(want) == 0) ok = false; /* as better-auth's authorize: nothing asked */
     for (size_t i = 0; ok && i < gh_json_array_size(want); i++) {
       const char *w = gh_json_string(gh_json_array_get(want, i));
       bool found = false;

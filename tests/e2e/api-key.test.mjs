@@ -160,6 +160,9 @@ forEachBackend("api-key", (backend) => {
       assert.equal(k.name, null);
       assert.equal(k.metadata, null);
       assert.match(k.createdAt, ISO_MS);
+      const frac = await create(srv, jar, { expiresIn: 1.5 * 86400, name: "" }); // a number, not only integers; "" is no name
+      assert.ok(Math.abs(Date.parse(frac.expiresAt) - (Date.now() + 1.5 * 86400000)) < 120000, frac.expiresAt);
+      assert.equal(frac.name, "");
       assert.equal((await keyRow(srv, k.id)).metadata, "null");
     });
 
@@ -447,6 +450,8 @@ forEachBackend("api-key", (backend) => {
       const okRead = await verify(srv, { key, permissions: { tasks: ["read"] } });
       assert.equal(okRead.json.valid, true, okRead.text);
       assert.deepEqual(okRead.json.key.permissions, { tasks: ["read", "write"] });
+      const nothing = await verify(srv, { key, permissions: { tasks: [] } });
+      assert.equal(nothing.json.error?.code, "KEY_NOT_FOUND", "an empty action list is refused, as better-auth");
       const noAdmin = await verify(srv, { key, permissions: { tasks: ["admin"] } });
       assert.equal(noAdmin.json.valid, false);
       assert.equal(noAdmin.json.error.code, "KEY_NOT_FOUND");
