@@ -156,6 +156,15 @@ static const gh_err_info E_SERVICE_TOKEN = {401, "INVALID_SERVICE_TOKEN",
 static const gh_err_info E_BROWSER = {403, "SERVICE_ROUTE",
                                       "This route is for servers; browsers cannot call it"};
 
+/* Not in ERRORS: only answered when the admin plugin's banned field is installed. */
+static const gh_err_info E_USER_BANNED = {401, "USER_BANNED", "User is banned"};
+
+/* The admin plugin's user.banned, when that field is installed (delete refuses banned users). */
+static bool user_banned(const gh_user *u) {
+  const gh_value *v = gh_user_value(u, "banned");
+  return v && v->set && !v->null && v->num != 0;
+}
+
 /* One row per code (the registry checks they are unique); variants with another status share
  * a code (AK_E_INVALID_API_KEY_403, AK_E_KEY_NOT_FOUND_401). */
 static const gh_err_info ERRORS[] = {
@@ -755,6 +764,10 @@ static void route_delete(void *self, gh_req *req, gh_resp *resp) {
     key_id = gh_v_string(&v, b, "keyId", true, false, NULL);
   }
   if (gh_v_fail(&v, resp)) return;
+  if (user_banned(&s.u)) {
+    gh_auth_error(resp, &E_USER_BANNED);
+    return;
+  }
   ak_row r;
   if (!owned_key(st, req, resp, key_id, config_id, s.u.id, &r)) return;
   gh_status rc = ak_delete(st, r.id, NULL);
