@@ -189,13 +189,35 @@ forEachBackend("api-key", (backend) => {
       assert.equal(await srv.db.count("apikey", {}), (await srv.db.all(sql`select id from "apikey"`)).length);
     });
 
-    it("metadata is refused while disabled (GATEHOUSE_API_KEY_METADATA off, as better-auth's default)", async () => {
-      const plain = await startServer({ backend, hint: "apikey-nometa", env: { GATEHOUSE_PLUGINS: PLUGINS } });
+    it("options: metadata refused while disabled (better-auth's default), a default prefix, another key header, no browser-only list (`none`)", async () => {
+      const plain = await startServer({
+        backend,
+        hint: "apikey-opts",
+        env: {
+          GATEHOUSE_PLUGINS: PLUGINS,
+          GATEHOUSE_API_KEY_DEFAULT_PREFIX: "ghk_",
+          GATEHOUSE_API_KEY_SESSIONS: "true",
+          GATEHOUSE_API_KEY_HEADERS: "x-service-key, x-api-key",
+          GATEHOUSE_API_KEY_SESSION_DENY: "none",
+        },
+      });
       try {
-        const { jar } = await signUp(plain);
+        const { jar, user } = await signUp(plain);
         assertError(await raw(plain, "POST", "/api-key/create", { json: { metadata: { a: 1 } }, jar }), 400, "METADATA_DISABLED", "Metadata is disabled.");
         const k = await create(plain, jar, { metadata: null });
         assert.equal(k.metadata, null);
+        assert.match(k.key, /^ghk_[A-Za-z]{64}$/);
+        assert.equal(k.prefix, "ghk_");
+        assert.equal(k.start, "ghk_" + k.key.slice(4, 6));
+        const own = await create(plain, jar, { prefix: "mine" });
+        assert.match(own.key, /^mine[A-Za-z]{64}$/);
+        const gs = await raw(plain, "GET", "/get-session", { origin: null, headers: { "x-service-key": k.key } });
+        assert.equal(gs.status, 200, gs.text);
+        assert.equal(gs.json.user.id, user.id);
+        // with the list emptied a key is a session everywhere, as in better-auth
+        const ls = await raw(plain, "GET", "/list-sessions", withKey(k.key));
+        assert.equal(ls.status, 200, ls.text);
+        assert.ok(Array.isArray(ls.json));
       } finally {
         await plain.stop();
       }
