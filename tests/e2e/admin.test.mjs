@@ -250,6 +250,27 @@ forEachBackend("admin", (backend) => {
     });
   });
 
+  describe("GATEHOUSE_ADMIN_USER_IDS", () => {
+    it("a user id listed there has every admin permission whatever its role; impersonating it needs impersonate-admins", async () => {
+      const u = await signUp(srv);
+      const other = await startServer({ backend, databaseUrl: srv.databaseUrl, hint: "admin-ids", env: { ...ENV, GATEHOUSE_ADMIN_USER_IDS: `someone-else, ${u.user.id}` } });
+      try {
+        assert.equal(u.user.role, "user");
+        const lu = await raw(other, "GET", "/admin/list-users?limit=1", { jar: u.jar });
+        assert.equal(lu.status, 200, lu.text);
+        assert.equal(lu.json.limit, 1);
+        const hp = await raw(other, "POST", "/admin/has-permission", { json: { permissions: { user: ["impersonate-admins"] } }, jar: u.jar });
+        assert.equal(hp.json.success, true);
+        const imp = await raw(other, "POST", "/admin/impersonate-user", { json: { userId: u.user.id }, jar: adm.jar });
+        assertError(imp, 403, "YOU_CANNOT_IMPERSONATE_ADMINS", "You cannot impersonate admins");
+        // the same user on the server without the option is an ordinary user
+        assertError(await raw(srv, "GET", "/admin/list-users", { jar: u.jar }), 403, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS", "You are not allowed to list users");
+      } finally {
+        await other.stop();
+      }
+    });
+  });
+
   describe("gatehouse-tasks", { skip: GATEHOUSE_ONLY }, () => {
     it("an admin lists every user's tasks (?all=true, role from the JWT or the session); a user only their own (403 for all)", async () => {
       const tasks = await startTasks({ backend, gatehouseUrl: srv.url, hint: "admin-tasks", env: { TASKS_AUTH: "any" } });

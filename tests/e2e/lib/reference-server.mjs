@@ -59,7 +59,12 @@ export const options = {
     bearer(),
     ...(pluginIds.includes("jwt") ? [jwt()] : []),
     ...(pluginIds.includes("admin")
-      ? [admin({ impersonationSessionDuration: num(env.GATEHOUSE_ADMIN_IMPERSONATION_SECONDS, 3600) })]
+      ? [
+          admin({
+            impersonationSessionDuration: num(env.GATEHOUSE_ADMIN_IMPERSONATION_SECONDS, 3600),
+            adminUserIds: (env.GATEHOUSE_ADMIN_USER_IDS || "").split(",").map((s) => s.trim()).filter(Boolean),
+          }),
+        ]
       : []),
   ],
   rateLimit: { enabled: false },
