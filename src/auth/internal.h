@@ -56,6 +56,8 @@ struct gh_auth {
   gh_route *routes;
   gh_route_target *targets;
   size_t nroutes;
+  gh_rate_rule *rate_rules; /* every selected plugin's, collected before their init */
+  size_t nrate_rules;
   gh_throttle *throttle; /* NULL when off */
   void (*runtime_fn)(void *arg, gh_runtime_stats *out);
   void *runtime_arg;
