@@ -14,6 +14,7 @@ extern const gh_plugin gh_plugin_metrics;
 extern const gh_plugin gh_plugin_rate_limit;
 extern const gh_plugin gh_plugin_bearer;
 extern const gh_plugin gh_plugin_jwt;
+extern const gh_plugin gh_plugin_two_factor;
 
 /* Every built-in plugin, in the order the README lists them. */
 const gh_plugin *const *gh_plugins_builtin(size_t *n);
