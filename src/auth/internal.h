@@ -81,6 +81,7 @@ void gh_hook_session_returned(gh_auth *au, gh_store *st, gh_req *req, gh_resp *r
                               const gh_sess *s);
 void gh_hook_session_revoked(gh_auth *au, gh_store *st, const char *user_id, const char *token,
                              const char *except);
+void gh_hook_audited(gh_auth *au, gh_req *req, const gh_audit_event *ev);
 void gh_hook_user_created(gh_auth *au, gh_store *st, const gh_user *u);
 void gh_hook_user_deleted(gh_auth *au, gh_store *st, const char *user_id);
 

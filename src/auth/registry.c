@@ -59,7 +59,8 @@ static gh_status add_item(gh_plugin_set *ps, const gh_plugin *p, char *err, size
     snprintf(err, errlen, "%s", msg ? msg : "invalid plugin configuration");
     return GH_ERR_CONFIG;
   }
-  for (size_t i = 0; i < p->nmigrations; i++) {
+  size_t nmig = p->wants_migrations && !p->wants_migrations(it->conf) ? 0 : p->nmigrations;
+  for (size_t i = 0; i < nmig; i++) {
     ps->migrations = realloc(ps->migrations, (ps->nmigrations + 1) * sizeof *ps->migrations);
     if (!ps->migrations) gh_oom();
     ps->migrations[ps->nmigrations++] = p->migrations[i];
@@ -276,6 +277,26 @@ gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps) {
   return GH_OK;
 }
 
+gh_status gh_auth_serve_start(gh_auth *au) {
+  for (size_t i = 0; i < au->nplugins; i++) {
+    const gh_plugin *p = au->plugins[i].p;
+    gh_status rc = p->serve_start ? p->serve_start(au->plugins[i].self) : GH_OK;
+    if (rc != GH_OK) {
+      gh_log(GH_LOG_ERROR, "plugin.serve_failed", "plugin", p->id, "status", gh_status_str(rc),
+             NULL);
+      while (i-- > 0)
+        if (au->plugins[i].p->serve_stop) au->plugins[i].p->serve_stop(au->plugins[i].self);
+      return rc;
+    }
+  }
+  return GH_OK;
+}
+
+void gh_auth_serve_stop(gh_auth *au) {
+  for (size_t i = au->nplugins; i-- > 0;)
+    if (au->plugins[i].p->serve_stop) au->plugins[i].p->serve_stop(au->plugins[i].self);
+}
+
 void gh_registry_stop(gh_auth *au) {
   for (size_t i = au->nplugins; i-- > 0;)
     if (au->plugins[i].p->free) au->plugins[i].p->free(au->plugins[i].self);
@@ -352,6 +373,10 @@ void gh_hook_session_revoked(gh_auth *au, gh_store *st, const char *user_id, con
                              const char *except) {
   gh_revocation r = {.user_id = user_id, .token = token, .except = except};
   EACH_HOOK(session_revoked) au->plugins[i_].p->session_revoked(SELF, st, &r);
+}
+
+void gh_hook_audited(gh_auth *au, gh_req *req, const gh_audit_event *ev) {
+  EACH_HOOK(audited) au->plugins[i_].p->audited(SELF, req, ev);
 }
 
 void gh_hook_user_created(gh_auth *au, gh_store *st, const gh_user *u) {

@@ -187,6 +187,8 @@ GH_MUST_CHECK gh_status gh_store_check_list(gh_store *s, const gh_store_ledger *
                                             const gh_store_migration *list, size_t n);
 /* Cheap liveness check (SELECT 1). */
 GH_MUST_CHECK gh_status gh_store_ping(gh_store *s);
+/* PostgreSQL connections re-established after they broke (an outage, a restart), since start. */
+long gh_store_reconnect_count(void);
 /* The one rule for what a store error means to a client, in gatehouse and gatehouse-tasks: true
  * when the database cannot serve the request now (unreachable, busy, not migrated, or failing:
  * answer 503 + Retry-After), false for the caller's own errors (500). */
