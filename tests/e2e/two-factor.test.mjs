@@ -14,7 +14,7 @@ import { symmetricDecrypt } from "better-auth/crypto";
 import { twoFactor } from "better-auth/plugins";
 import { InProcessBetterAuth } from "./lib/better-auth.mjs";
 import { makeClient } from "./lib/client.mjs";
-import { GATEHOUSE_ONLY, SECRET, backends } from "./lib/config.mjs";
+import { GATEHOUSE_ONLY, IS_REFERENCE, SECRET, backends } from "./lib/config.mjs";
 import { CookieJar, DONT_REMEMBER_COOKIE, SESSION_COOKIE, verifyCookieValue } from "./lib/cookies.mjs";
 import { sql, toBool, toDate } from "./lib/db.mjs";
 import { ID32, PASSWORD, assertError, assertNear, forEachBackend, newEmail, signUp } from "./lib/fixtures.mjs";
@@ -157,7 +157,8 @@ forEachBackend("two-factor", (backend) => {
       assert.deepEqual(Object.keys(ok.json), ["token", "user"]);
       const after = jar.sessionToken(SECRET);
       assert.ok(after && after !== before, "a new session cookie");
-      assert.equal(ok.json.token, after);
+      // gatehouse answers with the new session's token; better-auth with the old (deleted) one
+      assert.equal(ok.json.token, IS_REFERENCE ? before : after);
       assert.equal(await srv.db.sessionByToken(before), null, "the old session is gone");
       const u2 = await srv.db.userByEmail(email);
       assert.equal(toBool(u2.twoFactorEnabled), true);
@@ -241,7 +242,7 @@ forEachBackend("two-factor", (backend) => {
       assert.equal(await srv.db.count("verification", { identifier: ident }), 0, "the challenge is spent");
     });
 
-    it("a TOTP code is accepted once per time step (no replay); the next step's code still works", async () => {
+    it("a TOTP code is accepted once per time step (no replay); the next step's code still works", { skip: GATEHOUSE_ONLY }, async () => {
       const u = await enrolledUser(srv); // its code of enrollStep was just used for enrollment
       const otp = createOTP(u.secret, { digits: 6, period: 30 });
       const { jar } = await signInRaw(srv, u.email);
@@ -456,7 +457,7 @@ forEachBackend("two-factor options", (backend) => {
     assert.deepEqual(codes, [401, 401, 401, 429]);
   });
 
-  it("GATEHOUSE_TWO_FACTOR_QR_CODE adds totpQRCode (an SVG data URI) after totpURI; the issuer is configurable", async () => {
+  it("GATEHOUSE_TWO_FACTOR_QR_CODE adds totpQRCode (an SVG data URI) after totpURI; the issuer is configurable", { skip: GATEHOUSE_ONLY }, async () => {
     const email = newEmail("qr");
     const jar = new CookieJar();
     await signUp(srv, { email, jar });

@@ -9,14 +9,16 @@
 // Environment (as gatehouse): PORT, GATEHOUSE_HOST, DATABASE_URL (postgres:// only), GATEHOUSE_SECRET,
 // GATEHOUSE_BASE_URL, GATEHOUSE_TRUSTED_ORIGINS, GATEHOUSE_ENV (→ NODE_ENV, read by better-auth at
 // import time, so it is set before the dynamic imports), GATEHOUSE_SESSION_EXPIRES_IN,
-// GATEHOUSE_SESSION_UPDATE_AGE, GATEHOUSE_SESSION_FRESH_AGE.
+// GATEHOUSE_SESSION_UPDATE_AGE, GATEHOUSE_SESSION_FRESH_AGE; GATEHOUSE_PLUGINS naming two-factor
+// adds twoFactor() (GATEHOUSE_TWO_FACTOR_ISSUER, _LOCKOUT_ATTEMPTS, _LOCKOUT_SECONDS);
+// GATEHOUSE_RATE_LIMIT=on turns better-auth's rate limiter on.
 import http from "node:http";
 
 const env = process.env;
 process.env.NODE_ENV = env.GATEHOUSE_ENV || "development";
 
 const { betterAuth } = await import("better-auth");
-const { bearer } = await import("better-auth/plugins");
+const { bearer, twoFactor } = await import("better-auth/plugins");
 const { toNodeHandler } = await import("better-auth/node");
 const { getMigrations } = await import("better-auth/db/migration");
 const { default: pg } = await import("pg");
@@ -54,8 +56,21 @@ export const options = {
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean),
-  plugins: [bearer()],
-  rateLimit: { enabled: false },
+  plugins: [
+    bearer(),
+    ...(/(^|,)\s*two-factor\s*(,|$)/.test(env.GATEHOUSE_PLUGINS || "")
+      ? [
+          twoFactor({
+            ...(env.GATEHOUSE_TWO_FACTOR_ISSUER ? { issuer: env.GATEHOUSE_TWO_FACTOR_ISSUER } : {}),
+            accountLockout: {
+              maxFailedAttempts: num(env.GATEHOUSE_TWO_FACTOR_LOCKOUT_ATTEMPTS, 10),
+              durationSeconds: num(env.GATEHOUSE_TWO_FACTOR_LOCKOUT_SECONDS, 900),
+            },
+          }),
+        ]
+      : []),
+  ],
+  rateLimit: { enabled: env.GATEHOUSE_RATE_LIMIT === "on" },
   telemetry: { enabled: false },
   logger: { disabled: true },
 };
