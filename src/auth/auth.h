@@ -24,6 +24,8 @@ typedef struct {
   int min_password;   /* 8 */
   int max_password;   /* 128 */
   bool delete_user_enabled;
+  bool require_email_verification; /* emailAndPassword.requireEmailVerification */
+  bool auto_sign_in_off;           /* emailAndPassword.autoSignIn: false */
   bool cors;            /* CORS headers and preflights for trusted origins (auth/cors.h) */
   bool signin_throttle; /* credential-stuffing throttle on sign-in (auth/throttle.h) */
   const gh_cidr_list *trusted_proxies; /* may be NULL; must outlive the gh_auth */

@@ -120,6 +120,15 @@ typedef struct gh_plugin {
   /* Whether its tables are wanted with these options (NULL: always): the rate limiter's table
    * only for GATEHOUSE_RATE_LIMIT_STORAGE=database. */
   bool (*wants_migrations)(const void *conf);
+  /* Its additional columns of the user and session tables (better-auth's plugin schema fields,
+   * e.g. admin's role): added by its migrations, read and written by the store's entity queries,
+   * returned in every user / session object after the core fields (in GATEHOUSE_PLUGINS order),
+   * and parsed from sign-up, update-user and update-session bodies as better-auth does
+   * (auth/fields.h). A name taken by the core or another plugin stops the server at start. */
+  const gh_field *user_fields;
+  size_t nuser_fields;
+  const gh_field *session_fields;
+  size_t nsession_fields;
   /* Its CLI commands. */
   const gh_plugin_command *commands;
   size_t ncommands;
@@ -141,6 +150,13 @@ typedef struct gh_plugin {
    * verification, two-factor): false = the hook answered (resp set: a refusal, or a challenge
    * such as two-factor's) and no session is created; the remaining plugins are not asked. */
   bool (*sign_in)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_sign_in *si);
+  /* A sign-up with e-mail and password was answered: created = a new user (u, committed) whose
+   * response may or may not have signed in; !created = the e-mail was taken and, enumeration
+   * protection being on, the response was a synthetic user: u is the existing owner (better-auth's
+   * emailVerification.sendOnSignUp and emailAndPassword.onExistingUserSignUp). callback = the
+   * request's callbackURL (validated) or NULL. */
+  void (*sign_up)(void *self, gh_store *st, gh_req *req, const gh_user *u, bool created,
+                  const char *callback);
   /* A session was created (sign-up, sign-in, change-password with revocation) and its cookie set.
    */
   void (*session_created)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_session *s,
@@ -194,6 +210,13 @@ typedef struct {
 } gh_runtime_stats;
 /* false when the server has not said (unit tests, CLI commands). */
 bool gh_auth_runtime_stats(const gh_auth *au, gh_runtime_stats *out);
+/* The base URL (scheme://host[:port], no trailing slash); links are <base URL>/api/auth/... */
+const char *gh_auth_base_url(const gh_auth *au);
+/* emailAndPassword.requireEmailVerification / autoSignIn (core options). */
+bool gh_auth_require_email_verification(const gh_auth *au);
+bool gh_auth_auto_sign_in(const gh_auth *au);
+/* The signing secret (HS256 e-mail tokens, as better-auth: the current secret only). */
+const char *gh_auth_signing_secret(const gh_auth *au);
 /* GATEHOUSE_ENV=production (better-auth's NODE_ENV=production defaults). */
 bool gh_auth_production(const gh_auth *au);
 /* Symmetric encryption with the server secret(s) (better-auth's symmetricEncrypt). */
@@ -205,6 +228,10 @@ const char *gh_auth_session_cookie(const gh_auth *au);
 /* The rate-limit rules of every running plugin, in GATEHOUSE_PLUGINS order (known from the start
  * of the registry, so the rate limiter's init may read them). */
 const gh_rate_rule *gh_auth_rate_rules(const gh_auth *au, size_t *n);
+/* The value a new row's additional field gets when none is given (better-auth's create "before"
+ * database hook, e.g. admin's defaultRole), instead of the field's def; for init. */
+GH_MUST_CHECK gh_status gh_auth_set_insert_default(gh_auth *au, gh_model m, const char *name,
+                                                   const char *value);
 /* Answers a plugin's wire error. */
 void gh_auth_error(gh_resp *resp, const gh_err_info *e);
 

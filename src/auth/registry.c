@@ -217,7 +217,23 @@ gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps) {
   au->plugins = gh_xcalloc(np ? np : 1, sizeof *au->plugins);
   size_t ncore;
   const gh_route *core = gh_core_routes(&ncore);
-  size_t total = ncore, nrules = 0;
+  size_t total = ncore;
+  au->fields = gh_store_fields_new();
+  for (size_t i = 0; i < np; i++) {
+    const gh_plugin *p = ps->items[i].p;
+    for (int m = 0; m < 2; m++) {
+      const gh_field *fl = m ? p->session_fields : p->user_fields;
+      size_t nf = m ? p->nsession_fields : p->nuser_fields;
+      for (size_t k = 0; k < nf; k++)
+        if (gh_store_fields_add(au->fields, m ? GH_MODEL_SESSION : GH_MODEL_USER, &fl[k]) !=
+            GH_OK) {
+          gh_log(GH_LOG_ERROR, "plugin.start_failed", "plugin", p->id, "message",
+                 "additional field invalid or already declared", "field", fl[k].name, NULL);
+          return GH_ERR_CONFIG;
+        }
+    }
+  }
+  size_t nrules = 0;
   for (size_t i = 0; i < np; i++) nrules += ps->items[i].p->nrate_rules;
   au->rate_rules = gh_xcalloc(nrules ? nrules : 1, sizeof *au->rate_rules);
   for (size_t i = 0; i < np; i++)
@@ -245,6 +261,7 @@ gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps) {
     total += p->nroutes;
   }
   if (au->cfg.cors) au->has_route_hooks = true;
+  gh_store_use_fields(au->fields);
   au->routes = gh_xcalloc(total, sizeof *au->routes);
   au->targets = gh_xcalloc(total, sizeof *au->targets);
   for (size_t i = 0; i < ncore; i++) {
@@ -300,6 +317,11 @@ void gh_auth_serve_stop(gh_auth *au) {
 void gh_registry_stop(gh_auth *au) {
   for (size_t i = au->nplugins; i-- > 0;)
     if (au->plugins[i].p->free) au->plugins[i].p->free(au->plugins[i].self);
+  if (au->fields) {
+    if (gh_store_fields_current() == au->fields) gh_store_use_fields(NULL);
+    gh_store_fields_free(au->fields);
+    au->fields = NULL;
+  }
   free(au->plugins);
   free(au->rate_rules);
   au->rate_rules = NULL;
@@ -381,6 +403,11 @@ void gh_hook_audited(gh_auth *au, gh_req *req, const gh_audit_event *ev) {
 
 void gh_hook_user_created(gh_auth *au, gh_store *st, const gh_user *u) {
   EACH_HOOK(user_created) au->plugins[i_].p->user_created(SELF, st, u);
+}
+
+void gh_hook_sign_up(gh_auth *au, gh_store *st, gh_req *req, const gh_user *u, bool created,
+                     const char *callback) {
+  EACH_HOOK(sign_up) au->plugins[i_].p->sign_up(SELF, st, req, u, created, callback);
 }
 
 void gh_hook_user_deleted(gh_auth *au, gh_store *st, const char *user_id) {

@@ -96,17 +96,20 @@ static void audited(void *self, gh_req *req, const gh_audit_event *ev) {
       gh_log(GH_LOG_WARN, "audit.db_failed", "event", "prune", "status", gh_status_str(rc), NULL);
   }
   const char *data = NULL;
+  gh_arena *own = req ? NULL : gh_arena_new(); /* an event outside a request (CLI) */
   if (ev->k1) {
     gh_json *o = gh_json_object();
     gh_json_set_new(o, ev->k1, gh_json_str(ev->v1));
     if (ev->k2) gh_json_set_new(o, ev->k2, gh_json_str(ev->v2));
-    data = gh_json_dump(req->arena, o, NULL);
+    data = gh_json_dump(req ? req->arena : own, o, NULL);
     gh_json_decref(o);
   }
   char id[33];
   gh_rand_id(id, 32);
-  gh_status rc = gh_store_exec(st, &Q_INSERT, NULL, "tdttttt", id, ev->at_ms, ev->event,
-                               ev->user_id, ev->ip, ev->user_agent, data);
+  gh_status rc =
+      gh_store_exec(st, &Q_INSERT, NULL, "tdttttt", id, ev->at_ms, ev->event, ev->user_id,
+                    *ev->ip ? ev->ip : NULL, *ev->user_agent ? ev->user_agent : NULL, data);
+  gh_arena_free(own);
   if (rc != GH_OK)
     gh_log(GH_LOG_WARN, "audit.db_failed", "event", ev->event, "status", gh_status_str(rc), NULL);
 }

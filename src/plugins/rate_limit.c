@@ -27,6 +27,7 @@
 
 #include <sodium.h>
 
+#include "auth/audit.h"
 #include "auth/db.h"
 #include "auth/plugin.h"
 #include "common/log.h"
@@ -136,7 +137,7 @@ typedef struct {
 } stripe;
 
 typedef struct {
-  const gh_auth *au;
+  gh_auth *au;
   bool on;
   bool database;
   int64_t longest_ms;        /* the longest window of any rule: older rows are pruned */
@@ -416,9 +417,7 @@ static bool before_route(void *self, gh_req *req, gh_resp *resp) {
   } else if (consume(l, key, strlen(key), window_ms, max, gh_now_ms(), &retry)) {
     return true;
   }
-  const char *ua = gh_req_header(req, "User-Agent");
-  gh_log(GH_LOG_INFO, "rate_limit.rejected", "client", ip, "path", path, "user_agent",
-         ua ? gh_arena_strndup(req->arena, ua, 256) : "", NULL);
+  gh_audit(l->au, req, "rate_limited", NULL, "path", path, NULL, NULL);
   gh_resp_header(resp, "X-Retry-After", gh_arena_printf(resp->arena, "%ld", retry));
   gh_resp_raw_json(resp, 429, "{\"message\":\"Too many requests. Please try again later.\"}");
   return false;

@@ -123,6 +123,8 @@ static int make_auth(const gh_config *c, gh_auth **au) {
       .min_password = (int)c->min_password,
       .max_password = (int)c->max_password,
       .delete_user_enabled = c->delete_user_enabled,
+      .require_email_verification = c->require_email_verification,
+      .auto_sign_in_off = !c->auto_sign_in,
       .cors = c->cors,
       .signin_throttle = !strcmp(c->signin_throttle, "on") ||
                          (!strcmp(c->signin_throttle, "auto") && c->production),
@@ -155,6 +157,7 @@ static int cmd_plugin(const gh_config *c, const char *name, int argc, char **arg
   }
   ret = 1;
   if (open_store(c, &st)) goto out;
+  gh_store_thread_init(c->database_url); /* for what the command's hooks write (audit rows) */
   gh_status rc = check_schema(st);
   if (rc != GH_OK) {
     fprintf(stderr, "gatehouse: database not ready (%s); run `gatehouse migrate`\n",

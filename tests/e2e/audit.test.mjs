@@ -6,13 +6,13 @@ import { GATEHOUSE_ONLY, backends } from "./lib/config.mjs";
 import { sql } from "./lib/db.mjs";
 import { PASSWORD, signIn, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
-import { startServer } from "./lib/server.mjs";
+import { runCli, startServer } from "./lib/server.mjs";
 
 for (const backend of backends()) {
   describe(`audit table (${backend})`, { skip: GATEHOUSE_ONLY }, () => {
     let srv, off;
     before(async () => {
-      srv = await startServer({ backend, hint: "audit", env: { GATEHOUSE_AUDIT_DB: "true" } });
+      srv = await startServer({ backend, hint: "audit", env: { GATEHOUSE_AUDIT_DB: "true", GATEHOUSE_RATE_LIMIT: "on", GATEHOUSE_RATE_LIMIT_RULES: "/list-sessions=60/1" } });
     });
     after(async () => {
       await srv?.stop();
@@ -38,6 +38,22 @@ for (const backend of backends()) {
       const all = JSON.stringify(rows);
       assert.ok(!all.includes(wrong) && !all.includes(PASSWORD), "a password in the audit table");
       assert.ok(!all.includes(s.token ?? "no-token-here"), "a session token in the audit table");
+    });
+
+    it("a rate-limited request and a key rotation (a CLI command) are rows too", async () => {
+      assert.equal((await raw(srv, "GET", "/list-sessions")).status, 401);
+      assert.equal((await raw(srv, "GET", "/list-sessions")).status, 429);
+      const limited = await srv.db.one(sql`SELECT * FROM "auditLog" WHERE "event" = 'rate_limited'`);
+      assert.ok(limited, "no rate_limited row");
+      assert.equal(limited.ipAddress, "127.0.0.1");
+      assert.deepEqual(JSON.parse(limited.data), { path: "/list-sessions" });
+      const cli = await runCli(["keys", "rotate"], { env: { DATABASE_URL: srv.databaseUrl, GATEHOUSE_SECRET: srv.secret, GATEHOUSE_AUDIT_DB: "true" } });
+      assert.equal(cli.code, 0, cli.stderr);
+      const kid = /new signing key (\S+)/.exec(cli.stdout)?.[1];
+      const rotated = await srv.db.one(sql`SELECT * FROM "auditLog" WHERE "event" = 'key.rotated'`);
+      assert.ok(rotated, "no key.rotated row");
+      assert.equal(JSON.parse(rotated.data).kid, kid);
+      assert.equal(rotated.ipAddress, null, "no client for a CLI command");
     });
 
     it("off by default: no auditLog table", async () => {
