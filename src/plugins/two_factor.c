@@ -13,7 +13,8 @@
  * Beyond better-auth (documented in docs/api.md): a TOTP code is accepted once per time step — a
  * verification row "2fa-totp-step-<userId>" remembers the newest accepted step and a code of that
  * step or an older one is refused as INVALID_CODE (GATEHOUSE_TWO_FACTOR_TOTP_REPLAY=on allows
- * replays, as better-auth). The e-mail OTP (/send-otp, /verify-otp) is not implemented yet. */
+ * replays, as better-auth). user.twoFactorEnabled is a plugin-declared user field (in every user
+ * object). The e-mail OTP (/send-otp, /verify-otp) is not implemented yet. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,11 @@ static const gh_store_migration MIGRATIONS[] = {
 };
 
 static const gh_rate_rule RATE_RULES[] = {{"/two-factor/", 10, 3}};
+
+/* user.twoFactorEnabled: in every user object (after the core fields), false for new users, never
+ * set by a client (better-auth's input: false). */
+static const gh_field USER_FIELDS[] = {
+    {"twoFactorEnabled", GH_FIELD_BOOLEAN, "false", false, false}};
 
 /* --- queries --------------------------------------------------------------------------------- */
 
@@ -823,6 +829,8 @@ static void route_disable(void *self, gh_req *req, gh_resp *resp) {
     return;
   }
   s.u.updated_at = now;
+  gh_value *slot = gh_values_slot(a, &s.u.extra, GH_MODEL_USER, "twoFactorEnabled");
+  if (slot) *slot = (gh_value){.set = true, .num = 0};
   gh_session ns;
   if (!rotate_session(t, st, req, resp, &s, &ns)) return;
   char *trust_name = gh_auth_cookie_name(t->au, a, "trust_device");
@@ -941,8 +949,16 @@ static void route_verify_totp(void *self, gh_req *req, gh_resp *resp) {
       if (rc == GH_OK && !on) {
         int64_t now = gh_now_ms();
         rc = gh_store_exec(st, &Q_USER_SET_2FA, NULL, "tbd", ch.user.id, true, now);
-        if (rc == GH_OK) {
-          ch.sess.u.updated_at = ch.user.updated_at = now;
+        if (rc == GH_OK) { /* the answer keeps the user as it was, as better-auth's */
+          ch.sess.u.updated_at = now;
+          gh_values *ex = &ch.sess.u.extra; /* its own copy: ch.user shares the array */
+          if (ex->n) {
+            gh_value *copy = gh_arena_alloc(a, ex->n * sizeof *copy);
+            memcpy(copy, ex->v, ex->n * sizeof *copy);
+            ex->v = copy;
+          }
+          gh_value *slot = gh_values_slot(a, &ch.sess.u.extra, GH_MODEL_USER, "twoFactorEnabled");
+          if (slot) *slot = (gh_value){.set = true, .num = 1};
           gh_session ns;
           if (!rotate_session(t, st, req, resp, &ch.sess, &ns)) return;
           ch.sess.token = ns.token;
@@ -1120,6 +1136,8 @@ const gh_plugin gh_plugin_two_factor = {
     .nerrors = sizeof ERRORS / sizeof ERRORS[0],
     .migrations = MIGRATIONS,
     .nmigrations = sizeof MIGRATIONS / sizeof MIGRATIONS[0],
+    .user_fields = USER_FIELDS,
+    .nuser_fields = sizeof USER_FIELDS / sizeof USER_FIELDS[0],
     .rate_rules = RATE_RULES,
     .nrate_rules = sizeof RATE_RULES / sizeof RATE_RULES[0],
     .sign_in = sign_in,

@@ -103,9 +103,17 @@ forEachBackend("two-factor", (backend) => {
             ];
       assert.deepEqual(cols.map((c) => c.replace(/:(.*)$/, (m, t) => `:${backend === "sqlite" ? t.toUpperCase() : t}`)), want);
       const u = await signUp(srv, { email: newEmail("schema") });
+      assert.equal(u.user.twoFactorEnabled, false, "in the sign-up's user object");
       const row = await srv.db.userByEmail(u.email);
       assert.ok("twoFactorEnabled" in row, "user.twoFactorEnabled exists");
-      assert.ok(!toBool(row.twoFactorEnabled));
+      assert.equal(toBool(row.twoFactorEnabled), false);
+      // a client cannot turn it on: sign-up takes the default, update-user refuses it
+      const up = await raw(srv, "POST", "/sign-up/email", { json: { name: "X", email: newEmail("schema2"), password: PASSWORD, twoFactorEnabled: true } });
+      assert.equal(up.status, 200, up.text);
+      assert.equal(up.json.user.twoFactorEnabled, false);
+      const upd = await raw(srv, "POST", "/update-user", { json: { twoFactorEnabled: true }, jar: u.jar });
+      assertError(upd, 400, "FIELD_NOT_ALLOWED", "twoFactorEnabled is not allowed to be set");
+      assert.equal(toBool((await srv.db.userByEmail(u.email)).twoFactorEnabled), false);
     });
   });
 
@@ -155,6 +163,8 @@ forEachBackend("two-factor", (backend) => {
       const ok = await raw(srv, "POST", "/two-factor/verify-totp", { json: { code: await codeAt(secret) }, jar });
       assert.equal(ok.status, 200, ok.text);
       assert.deepEqual(Object.keys(ok.json), ["token", "user"]);
+      assert.deepEqual(Object.keys(ok.json.user), ["name", "email", "emailVerified", "image", "createdAt", "updatedAt", "twoFactorEnabled", "id"]);
+      assert.equal(ok.json.user.twoFactorEnabled, false, "the user as it was before (better-auth's answer)");
       const after = jar.sessionToken(SECRET);
       assert.ok(after && after !== before, "a new session cookie");
       // gatehouse answers with the new session's token; better-auth with the old (deleted) one
@@ -237,8 +247,10 @@ forEachBackend("two-factor", (backend) => {
       assert.equal(v.data.user.email, u.email);
       assert.equal(jar.sessionToken(SECRET), v.data.token);
       assert.ok(!jar.has(TWO_FACTOR_COOKIE), "two_factor cookie expired");
+      assert.equal(v.data.user.twoFactorEnabled, true);
       const s2 = await client.getSession();
       assert.equal(s2.data.user.id, u.userId);
+      assert.equal(s2.data.user.twoFactorEnabled, true);
       assert.equal(await srv.db.count("verification", { identifier: ident }), 0, "the challenge is spent");
     });
 
