@@ -14,7 +14,8 @@
  * verification row "2fa-totp-step-<userId>" remembers the newest accepted step and a code of that
  * step or an older one is refused as INVALID_CODE (GATEHOUSE_TWO_FACTOR_TOTP_REPLAY=on allows
  * replays, as better-auth). user.twoFactorEnabled is a plugin-declared user field (in every user
- * object). The e-mail OTP (/send-otp, /verify-otp) is not implemented yet. */
+ * object). E-mailed codes (/send-otp, /verify-otp, method "otp") with GATEHOUSE_TWO_FACTOR_OTP,
+ * through the mail outbox (mail/mail.h). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "crypto/cookie_sign.h"
 #include "crypto/password.h"
 #include "json/json.h"
+#include "mail/mail.h"
 #include "plugins/plugins.h"
 #include "plugins/totp.h"
 
@@ -52,6 +54,8 @@ typedef struct {
   long lockout_seconds;
   bool totp_replay;
   bool qr_code;
+  bool otp;
+  long otp_expires_in;
 } tf_conf;
 
 #define O(f) offsetof(tf_conf, f)
@@ -74,6 +78,11 @@ static const gh_conf_opt OPTS[] = {
     {"GATEHOUSE_TWO_FACTOR_QR_CODE", NULL, GH_CONF_BOOL, "false", 0, 0, 0, O(qr_code),
      "Add `totpQRCode` (the URI's QR code as an SVG data URI) after `totpURI` in the enable and "
      "get-totp-uri responses"},
+    {"GATEHOUSE_TWO_FACTOR_OTP", NULL, GH_CONF_BOOL, "false", 0, 0, 0, O(otp),
+     "One-time codes by e-mail as a second factor (better-auth's otpOptions.sendOTP), sent "
+     "through the mail outbox (GATEHOUSE_MAIL must not be off)"},
+    {"GATEHOUSE_TWO_FACTOR_OTP_EXPIRES_IN", NULL, GH_CONF_INT, "180", 30, 3600, 0,
+     O(otp_expires_in), "Seconds an e-mailed code stays valid"},
 };
 #undef O
 
@@ -96,6 +105,7 @@ static const gh_err_info ERR_LOCKED = {
     "later."};
 static const gh_err_info ERR_COOKIE = {401, "INVALID_TWO_FACTOR_COOKIE",
                                        "Invalid two factor cookie"};
+static const gh_err_info ERR_OTP_EXPIRED = {400, "OTP_HAS_EXPIRED", "OTP has expired"};
 /* better-auth's other codes of this plugin, registered so that no other plugin takes them */
 static const gh_err_info ERRORS[] = {
     {400, "OTP_NOT_ENABLED", "OTP not enabled"},
@@ -244,6 +254,12 @@ typedef struct {
 } tf;
 
 static gh_status init(gh_auth *au, const void *conf, void **self) {
+  const tf_conf *c = conf;
+  if (c->otp && gh_mail_mode_now() == GH_MAIL_OFF) {
+    gh_log(GH_LOG_ERROR, "two_factor.otp_without_mail", "message",
+           "GATEHOUSE_TWO_FACTOR_OTP needs mail (GATEHOUSE_MAIL is off)", NULL);
+    return GH_ERR_CONFIG;
+  }
   tf *t = gh_xcalloc(1, sizeof *t);
   t->au = au;
   t->c = conf;
@@ -533,6 +549,7 @@ static bool sign_in(void *self, gh_store *st, gh_req *req, gh_resp *resp, const 
   gh_json_set_new(o, "twoFactorRedirect", gh_json_bool(true));
   gh_json *methods = gh_json_array();
   if (trc == GH_OK && row.verified != 0) gh_json_append_new(methods, gh_json_str("totp"));
+  if (t->c->otp) gh_json_append_new(methods, gh_json_str("otp"));
   gh_json_set_new(o, "twoFactorMethods", methods);
   gh_audit(t->au, req, "two_factor.challenged", uid, "method", si->method, NULL, NULL);
   gh_resp_json(resp, 200, o);
@@ -646,12 +663,14 @@ static bool not_locked(tf *t, gh_store *st, gh_req *req, gh_resp *resp, const tf
 }
 
 /* A failed code in a sign-in: the challenge's counter and the account's consecutive failures. */
+/* (row NULL: a user without a twoFactor row, only an e-mailed code; per_challenge false: an
+ * e-mailed code counts its own attempts) */
 static void record_failure(tf *t, gh_store *st, gh_req *req, const challenge *ch, const tf_row *row,
-                           const char *what) {
+                           const char *what, bool per_challenge) {
   if (!ch->sign_in) return;
-  rearm(st, req->arena, ch, ch->attempts + 1);
+  if (per_challenge) rearm(st, req->arena, ch, ch->attempts + 1);
   gh_audit(t->au, req, "two_factor.failure", ch->user.id, "factor", what, NULL, NULL);
-  if (!t->c->lockout) return;
+  if (!t->c->lockout || !row) return;
   gh_rows r;
   gh_status rc = gh_store_query(st, req->arena, &Q_TF_FAIL, &r, "t", row->id);
   if (rc == GH_OK && r.n && gh_rows_at(&r, 0)[0].num >= t->c->lockout_attempts) {
@@ -665,7 +684,7 @@ static void record_failure(tf *t, gh_store *st, gh_req *req, const challenge *ch
 }
 
 static gh_status reset_failures(tf *t, gh_store *st, const challenge *ch, const tf_row *row) {
-  if (!ch->sign_in || !t->c->lockout) return GH_OK;
+  if (!ch->sign_in || !t->c->lockout || !row) return GH_OK;
   return gh_store_exec(st, &Q_TF_RESET, NULL, "t", row->id);
 }
 
@@ -756,8 +775,24 @@ static void route_enable(void *self, gh_req *req, gh_resp *resp) {
   const char *issuer = gh_v_string(&v, b, "issuer", false, false, NULL);
   if (gh_v_fail(&v, resp)) return;
   if (!check_password(st, req, resp, s.u.id, pw, plen)) return;
-  if (!strcmp(method, "otp")) {
-    gh_auth_error(resp, &ERR_OTP_NOT_CONFIGURED);
+  if (!strcmp(method, "otp")) { /* on at once: the codes come by e-mail */
+    if (!t->c->otp) {
+      gh_auth_error(resp, &ERR_OTP_NOT_CONFIGURED);
+      return;
+    }
+    int64_t now = gh_now_ms();
+    gh_status urc = gh_store_exec(st, &Q_USER_SET_2FA, NULL, "tbd", s.u.id, true, now);
+    if (urc != GH_OK) {
+      gh_auth_db_error(resp, urc, "two_factor.enable_otp");
+      return;
+    }
+    s.u.updated_at = now;
+    gh_value *slot = gh_values_slot(a, &s.u.extra, GH_MODEL_USER, "twoFactorEnabled");
+    if (slot) *slot = (gh_value){.set = true, .num = 1};
+    gh_session ns;
+    if (!rotate_session(t, st, req, resp, &s, &ns)) return;
+    gh_audit(t->au, req, "two_factor.enabled", s.u.id, "method", "otp", NULL, NULL);
+    gh_resp_raw_json(resp, 200, "{\"method\":\"otp\"}");
     return;
   }
   tf_row row;
@@ -937,7 +972,7 @@ static void route_verify_totp(void *self, gh_req *req, gh_resp *resp) {
     }
   }
   if (!ok) {
-    record_failure(t, st, req, &ch, &row, "totp");
+    record_failure(t, st, req, &ch, &row, "totp", true);
     gh_auth_error(resp, &ERR_INVALID_CODE);
     return;
   }
@@ -1026,7 +1061,7 @@ static void route_verify_backup_code(void *self, gh_req *req, gh_resp *resp) {
     if (!eq) gh_json_append_new(left, gh_json_incref(c));
   }
   if (!found) {
-    record_failure(t, st, req, &ch, &row, "backup_code");
+    record_failure(t, st, req, &ch, &row, "backup_code", true);
     gh_auth_error(resp, &ERR_INVALID_BACKUP);
     return;
   }
@@ -1111,6 +1146,149 @@ static void route_generate_backup_codes(void *self, gh_req *req, gh_resp *resp) 
   gh_resp_json(resp, 200, o);
 }
 
+/* --- e-mailed codes (better-auth's otp2fa with a sendOTP) ------------------------------------- */
+
+/* The key of the codes of a verification: the challenge, or "<userId>!<sessionId>". */
+static const char *otp_key(gh_arena *a, const challenge *ch) {
+  return ch->sign_in ? ch->key : gh_arena_printf(a, "%s!%s", ch->user.id, ch->sess.s.id);
+}
+
+static void route_send_otp(void *self, gh_req *req, gh_resp *resp) {
+  tf *t = self;
+  gh_arena *a = req->arena;
+  gh_store *st;
+  challenge ch;
+  if (!gh_origin_check(t->au, req, resp, false)) return;
+  gh_vctx v = {.a = a};
+  const gh_json *b = body_object(&v, req, resp);
+  if (!b) return;
+  (void)gh_v_bool(&v, b, "trustDevice", false);
+  if (gh_v_fail(&v, resp)) return;
+  if (!t->c->otp) {
+    gh_resp_error_msg(resp, 400, "OTP_NOT_CONFIGURED", "otp isn't configured");
+    return;
+  }
+  if (!begin_verify(t, req, resp, &st, &ch)) return;
+  char code[7];
+  uint8_t rnd[6];
+  for (size_t i = 0; i < 6; i++) { /* uniform digits: bytes >= 250 are drawn again */
+    do gh_rand_bytes(rnd + i, 1);
+    while (rnd[i] >= 250);
+    code[i] = (char)('0' + rnd[i] % 10);
+  }
+  code[6] = 0;
+  char *ident = gh_arena_printf(a, "2fa-otp-%s", otp_key(a, &ch));
+  char *expires = gh_arena_printf(a, "%ld minutes", (t->c->otp_expires_in + 59) / 60);
+  if (t->c->otp_expires_in % 60) expires = gh_arena_printf(a, "%ld seconds", t->c->otp_expires_in);
+  gh_mail_var vars[] = {{"name", ch.user.name}, {"otp", code}, {"expiresIn", expires}};
+  gh_status rc = gh_store_begin(st);
+  if (rc == GH_OK)
+    rc = verification_add(st, ident, gh_arena_printf(a, "%s:0", code),
+                          gh_now_ms() + t->c->otp_expires_in * 1000);
+  if (rc == GH_OK)
+    rc = gh_mail_queue(st, a, ch.user.email, "otp", vars, sizeof vars / sizeof vars[0]);
+  rc = gh_store_end(st, rc);
+  memset(code, 0, sizeof code);
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "two_factor.send_otp");
+    return;
+  }
+  gh_mail_kick();
+  gh_audit(t->au, req, "two_factor.otp_sent", ch.user.id, NULL, NULL, NULL, NULL);
+  gh_resp_raw_json(resp, 200, "{\"status\":true}");
+}
+
+static void route_verify_otp(void *self, gh_req *req, gh_resp *resp) {
+  tf *t = self;
+  gh_arena *a = req->arena;
+  gh_store *st;
+  challenge ch;
+  if (!gh_origin_check(t->au, req, resp, false)) return;
+  gh_vctx v = {.a = a};
+  const gh_json *b = body_object(&v, req, resp);
+  if (!b) return;
+  const char *code = gh_v_string(&v, b, "code", true, false, NULL);
+  bool trust = gh_v_bool(&v, b, "trustDevice", false);
+  if (gh_v_fail(&v, resp)) return;
+  if (!begin_verify(t, req, resp, &st, &ch)) return;
+  tf_row row;
+  bool has_row = false;
+  if (ch.sign_in) {
+    gh_status rc = tf_get(st, a, ch.user.id, &row);
+    if (rc != GH_OK && rc != GH_ERR_NOT_FOUND) {
+      gh_auth_db_error(resp, rc, "two_factor.get");
+      return;
+    }
+    has_row = rc == GH_OK;
+    if (has_row && !not_locked(t, st, req, resp, &row, ch.user.id)) return;
+  }
+  char *ident = gh_arena_printf(a, "2fa-otp-%s", otp_key(a, &ch));
+  char *stored;
+  int64_t exp = 0;
+  gh_status rc = verification_consume(st, a, ident, &stored, &exp);
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "two_factor.otp_consume");
+    return;
+  }
+  if (!stored) {
+    gh_auth_error(resp, &ERR_OTP_EXPIRED);
+    return;
+  }
+  char *colon = strchr(stored, ':');
+  long attempts = 0;
+  if (colon) {
+    *colon = 0;
+    attempts = strtol(colon + 1, NULL, 10);
+    if (attempts < 0) attempts = 0;
+  }
+  if (attempts >= ATTEMPTS_PER_CHALLENGE) {
+    gh_auth_error(resp, &ERR_TOO_MANY);
+    return;
+  }
+  size_t sl = strlen(stored);
+  if (!(strlen(code) == sl && gh_ct_equal(stored, code, sl))) {
+    rc = verification_add(st, ident, gh_arena_printf(a, "%s:%ld", stored, attempts + 1), exp);
+    if (rc != GH_OK) gh_log(GH_LOG_WARN, "two_factor.rearm_failed", "user_id", ch.user.id, NULL);
+    record_failure(t, st, req, &ch, has_row ? &row : NULL, "otp", false);
+    gh_auth_error(resp, &ERR_INVALID_CODE);
+    return;
+  }
+  rc = reset_failures(t, st, &ch, has_row ? &row : NULL);
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "two_factor.reset");
+    return;
+  }
+  bool on = false;
+  rc = user_enabled(st, a, ch.user.id, &on);
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "two_factor.user_enabled");
+    return;
+  }
+  if (!on) { /* better-auth: a code with the session turns two-factor on */
+    if (ch.sign_in) {
+      gh_resp_error_msg(resp, 400, "FAILED_TO_CREATE_SESSION", "Failed to create session");
+      return;
+    }
+    int64_t now = gh_now_ms();
+    rc = gh_store_exec(st, &Q_USER_SET_2FA, NULL, "tbd", ch.user.id, true, now);
+    if (rc != GH_OK) {
+      gh_auth_db_error(resp, rc, "two_factor.enable_otp");
+      return;
+    }
+    ch.sess.u.updated_at = now;
+    gh_value *slot = gh_values_slot(a, &ch.sess.u.extra, GH_MODEL_USER, "twoFactorEnabled");
+    if (slot) *slot = (gh_value){.set = true, .num = 1};
+    gh_session ns;
+    if (!rotate_session(t, st, req, resp, &ch.sess, &ns)) return;
+    gh_json *o = gh_json_object();
+    gh_json_set_new(o, "token", gh_json_str(ns.token));
+    gh_json_set_new(o, "user", gh_user_json(&ch.sess.u));
+    gh_resp_json(resp, 200, o);
+    return;
+  }
+  finish(t, st, req, resp, &ch, trust, "otp");
+}
+
 static const gh_route ROUTES[] = {
     {"POST", BASE "/enable", route_enable, GH_ROUTE_SLOW, NULL},
     {"POST", BASE "/disable", route_disable, GH_ROUTE_SLOW, NULL},
@@ -1118,13 +1296,16 @@ static const gh_route ROUTES[] = {
     {"POST", BASE "/verify-totp", route_verify_totp, 0, NULL},
     {"POST", BASE "/verify-backup-code", route_verify_backup_code, 0, NULL},
     {"POST", BASE "/generate-backup-codes", route_generate_backup_codes, GH_ROUTE_SLOW, NULL},
+    {"POST", BASE "/send-otp", route_send_otp, 0, NULL},
+    {"POST", BASE "/verify-otp", route_verify_otp, 0, NULL},
 };
 
 const gh_plugin gh_plugin_two_factor = {
     .id = "two-factor",
-    .summary = "better-auth's twoFactor(): TOTP (authenticator apps) with backup codes and trusted "
-               "devices, a second step after sign-in (`twoFactorRedirect`), lockout after "
-               "repeated failures; a TOTP code is accepted once per time step",
+    .summary = "better-auth's twoFactor(): TOTP (authenticator apps) with backup codes, codes by "
+               "e-mail (optional) and trusted devices, a second step after sign-in "
+               "(`twoFactorRedirect`), lockout after repeated failures; a TOTP code is accepted "
+               "once per time step",
     .opts = OPTS,
     .nopts = sizeof OPTS / sizeof OPTS[0],
     .conf_size = sizeof(tf_conf),

@@ -19,7 +19,8 @@ import { CookieJar, DONT_REMEMBER_COOKIE, SESSION_COOKIE, verifyCookieValue } fr
 import { sql, toBool, toDate } from "./lib/db.mjs";
 import { ID32, PASSWORD, assertError, assertNear, forEachBackend, newEmail, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
-import { freshDatabaseUrl, startServer } from "./lib/server.mjs";
+import { freshDatabaseUrl, runCli, startServer } from "./lib/server.mjs";
+import { startSmtp } from "./lib/smtp.mjs";
 
 const TWO_FACTOR_COOKIE = "better-auth.two_factor";
 const TRUST_COOKIE = "better-auth.trust_device";
@@ -196,6 +197,8 @@ forEachBackend("two-factor", (backend) => {
         "OTP_NOT_CONFIGURED",
         "OTP is not available",
       );
+      // without e-mailed codes configured (the default), send-otp says so
+      assertError(await raw(srv, "POST", "/two-factor/send-otp", { json: {}, jar }), 400, "OTP_NOT_CONFIGURED", "otp isn't configured");
       const issuer = await raw(srv, "POST", "/two-factor/enable", { json: { password: PASSWORD, issuer: "Acme & Co" }, jar });
       assert.equal(issuer.status, 200, issuer.text);
       assert.match(issuer.json.totpURI, /^otpauth:\/\/totp\/Acme%20%26%20Co:.*&issuer=Acme\+%26\+Co&/);
@@ -482,6 +485,122 @@ forEachBackend("two-factor options", (backend) => {
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" viewBox="0 0 \d+ \d+"/);
   });
 });
+
+// E-mailed codes (better-auth's otpOptions.sendOTP) through the mail outbox and a real SMTP server.
+if (!IS_REFERENCE)
+forEachBackend(
+  "two-factor e-mail OTP",
+  (backend) => {
+    let smtp, srv;
+    before(async () => {
+      smtp = await startSmtp();
+      srv = await startServer({
+        backend,
+        hint: "tf-otp",
+        env: {
+          GATEHOUSE_PLUGINS: PLUGINS,
+          GATEHOUSE_TWO_FACTOR_OTP: "true",
+          GATEHOUSE_SMTP_URL: smtp.url,
+          GATEHOUSE_MAIL_RETRY_MS: "200",
+          GATEHOUSE_MAIL_POLL_MS: "200",
+        },
+      });
+    });
+    after(async () => {
+      await srv?.stop();
+      await smtp?.stop();
+    });
+    const codeMail = async (email) => {
+      const m = await smtp.waitFor((x) => x.to === email);
+      assert.equal(m.subject, "Your verification code");
+      const code = m.text.match(/\b(\d{6})\b/)?.[1];
+      assert.ok(code, m.text);
+      return code;
+    };
+
+    it("enable with method otp turns it on at once; a sign-in offers otp; send-otp mails a code that verify-otp takes once", async () => {
+      const email = newEmail("otp");
+      const jar = new CookieJar();
+      await signUp(srv, { email, jar });
+      const { client } = makeClient(srv, { jar, plugins: [twoFactorClient()] });
+      const before = jar.sessionToken(SECRET);
+      const en = await client.twoFactor.enable({ password: PASSWORD, method: "otp" });
+      assert.equal(en.error, null, JSON.stringify(en.error));
+      assert.deepEqual(en.data, { method: "otp" });
+      assert.notEqual(jar.sessionToken(SECRET), before, "session re-issued");
+      assert.equal(toBool((await srv.db.userByEmail(email)).twoFactorEnabled), true);
+
+      const j2 = new CookieJar();
+      const { client: c2 } = makeClient(srv, { jar: j2, plugins: [twoFactorClient()] });
+      const si = await c2.signIn.email({ email, password: PASSWORD });
+      assert.deepEqual(si.data, { twoFactorRedirect: true, twoFactorMethods: ["otp"] });
+      // no code sent yet
+      assertError(await raw(srv, "POST", "/two-factor/verify-otp", { json: { code: "123456" }, jar: j2 }), 400, "OTP_HAS_EXPIRED", "OTP has expired");
+      const sent = await c2.twoFactor.sendOtp();
+      assert.equal(sent.error, null, JSON.stringify(sent.error));
+      assert.deepEqual(sent.data, { status: true });
+      const code = await codeMail(email);
+      const ident = `2fa-otp-${verifyCookieValue(j2.get(TWO_FACTOR_COOKIE), SECRET)}`;
+      const row = await srv.db.one(sql`SELECT "value", "expiresAt" FROM "verification" WHERE "identifier" = ${ident}`);
+      assert.equal(row.value, `${code}:0`, "stored as better-auth stores it (plain, with the attempt count)");
+      assertNear(toDate(row.expiresAt).getTime(), Date.now() + 180000, "3 minutes");
+      const wrong = code === "000000" ? "111111" : "000000";
+      assertError(await raw(srv, "POST", "/two-factor/verify-otp", { json: { code: wrong }, jar: j2 }), 401, "INVALID_CODE", "Invalid code");
+      const ok = await c2.twoFactor.verifyOtp({ code });
+      assert.equal(ok.error, null, JSON.stringify(ok.error));
+      assert.deepEqual(Object.keys(ok.data), ["token", "user"]);
+      assert.equal(j2.sessionToken(SECRET), ok.data.token);
+      assert.equal(ok.data.user.twoFactorEnabled, true);
+      // spent: a new sign-in cannot use it again
+      const again = await signInRaw(srv, email);
+      assertError(await raw(srv, "POST", "/two-factor/verify-otp", { json: { code }, jar: again.jar }), 400, "OTP_HAS_EXPIRED", "OTP has expired");
+    });
+
+    it("5 wrong codes, then TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE; an expired code is OTP_HAS_EXPIRED; a TOTP user is offered both", async () => {
+      const u = await enrolledUser(srv);
+      const { res, jar } = await signInRaw(srv, u.email);
+      assert.deepEqual(res.json.twoFactorMethods, ["totp", "otp"]);
+      assert.equal((await raw(srv, "POST", "/two-factor/send-otp", { json: {}, jar })).status, 200);
+      const code = await codeMail(u.email);
+      const wrong = code === "000000" ? "111111" : "000000";
+      for (let i = 0; i < 5; i++)
+        assertError(await raw(srv, "POST", "/two-factor/verify-otp", { json: { code: wrong }, jar }), 401, "INVALID_CODE", "Invalid code");
+      assertError(
+        await raw(srv, "POST", "/two-factor/verify-otp", { json: { code }, jar }),
+        400,
+        "TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE",
+        "Too many attempts. Please request a new code.",
+      );
+      const row = await srv.db.one(sql`SELECT "failedVerificationCount" FROM "twoFactor" WHERE "userId" = ${u.userId}`);
+      assert.equal(Number(row.failedVerificationCount), 5, "wrong e-mailed codes count toward the lockout");
+      // a new code, expired by moving its row back in time
+      assert.equal((await raw(srv, "POST", "/two-factor/send-otp", { json: {}, jar })).status, 200);
+      const code2 = await codeMail(u.email);
+      await srv.db.all(sql`UPDATE "verification" SET "expiresAt" = ${new Date(Date.now() - 1000)} WHERE "identifier" LIKE ${"2fa-otp-%"} AND "value" = ${`${code2}:0`}`);
+      assertError(await raw(srv, "POST", "/two-factor/verify-otp", { json: { code: code2 }, jar }), 400, "OTP_HAS_EXPIRED", "OTP has expired");
+      // send-otp needs a challenge or a session
+      assertError(await raw(srv, "POST", "/two-factor/send-otp", { json: {} }), 401, "INVALID_TWO_FACTOR_COOKIE", "Invalid two factor cookie");
+    });
+
+    it("GATEHOUSE_TWO_FACTOR_OTP without mail (GATEHOUSE_MAIL=off) stops the server at start", async () => {
+      const r = await runCli(["serve", "--migrate"], {
+        env: {
+          DATABASE_URL: await freshDatabaseUrl(backend, "tf-otp-off"),
+          GATEHOUSE_SECRET: SECRET,
+          GATEHOUSE_BASE_URL: "http://127.0.0.1:9",
+          GATEHOUSE_PLUGINS: "two-factor",
+          GATEHOUSE_TWO_FACTOR_OTP: "true",
+          GATEHOUSE_MAIL: "off",
+          PORT: "0",
+        },
+        timeoutMs: 15000,
+      });
+      assert.notEqual(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stderr, /two_factor\.otp_without_mail/);
+    });
+
+  },
+);
 
 // Two-way with the real better-auth twoFactor() on one PostgreSQL database.
 const pgSkip = backends().includes("postgres") ? GATEHOUSE_ONLY : "two-way runs on PostgreSQL only";
