@@ -632,9 +632,16 @@ describe("two-factor two-way with better-auth [postgres]", { skip: pgSkip }, () 
       const { client, jar: gj } = makeClient(srv, { plugins: [twoFactorClient()] });
       const si = await client.signIn.email({ email, password: PASSWORD });
       assert.deepEqual(si.data, { twoFactorRedirect: true, twoFactorMethods: ["totp"] });
-      const v = await client.twoFactor.verifyTotp({ code: await codeAt(secret, 1) });
+      const v = await client.twoFactor.verifyTotp({ code: await codeAt(secret, 1), trustDevice: true });
       assert.equal(v.error, null, JSON.stringify(v.error));
       assert.equal(gj.sessionToken(SECRET), v.data.token);
+      // the trusted device gatehouse made is honoured by better-auth (no challenge, cookie rotated)
+      const tj = new CookieJar();
+      tj.set(TRUST_COOKIE, gj.get(TRUST_COOKIE));
+      const trusted = await baReq(ba, "POST", "/sign-in/email", { json: { email, password: PASSWORD }, cookie: tj.header() });
+      assert.equal(trusted.status, 200, trusted.text);
+      assert.ok(trusted.json.token, "trusted by better-auth: no challenge");
+      assert.ok(trusted.cookie(TRUST_COOKIE), "rotated");
       // a backup code better-auth made
       const { client: c2, jar: j2 } = makeClient(srv, { plugins: [twoFactorClient()] });
       await c2.signIn.email({ email, password: PASSWORD });
