@@ -450,6 +450,14 @@ forEachBackend("two-factor", (backend) => {
       assert.ok(s.res.json.token);
       assertError(await raw(srv, "POST", "/two-factor/get-totp-uri", { json: { password: PASSWORD }, jar }), 400, "TOTP_NOT_ENABLED", "TOTP not enabled");
     });
+
+    it("delete-user takes the user's twoFactor row with it", async () => {
+      const u = await enrolledUser(srv);
+      assert.equal(await srv.db.count("twoFactor", { userId: u.userId }), 1);
+      const d = await raw(srv, "POST", "/delete-user", { json: { password: PASSWORD }, jar: u.jar });
+      assert.equal(d.status, 200, d.text);
+      assert.equal(await srv.db.count("twoFactor", { userId: u.userId }), 0);
+    });
   });
 });
 
