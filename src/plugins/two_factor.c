@@ -1010,17 +1010,20 @@ static void route_verify_totp(void *self, gh_req *req, gh_resp *resp) {
   finish(t, st, req, resp, &ch, trust, "totp");
 }
 
-/* The backup codes of a row (decrypted JSON array of strings); NULL when unreadable. */
-static gh_json *read_codes(tf *t, gh_arena *a, const char *stored) {
+/* The backup codes of a row: the decrypted JSON array (an empty one when the plaintext is not a
+ * JSON array, as better-auth's safeJSONParse). GH_ERR_CRYPTO when it cannot be decrypted. */
+static gh_status read_codes(tf *t, gh_arena *a, const char *stored, gh_json **out) {
   uint8_t *pt;
   size_t n;
-  if (!stored || gh_aead_decrypt(a, gh_auth_secrets(t->au), stored, &pt, &n) != GH_OK) return NULL;
+  if (!stored || gh_aead_decrypt(a, gh_auth_secrets(t->au), stored, &pt, &n) != GH_OK)
+    return GH_ERR_CRYPTO;
   gh_json *arr = NULL;
   gh_status rc = gh_json_parse((const char *)pt, n, &arr);
   memset(pt, 0, n);
-  if (rc != GH_OK) return NULL;
-  gh_json_own(a, arr);
-  return gh_json_typeof(arr) == GH_JSON_ARRAY ? arr : NULL;
+  if (rc == GH_OK) gh_json_own(a, arr);
+  *out =
+      rc == GH_OK && gh_json_typeof(arr) == GH_JSON_ARRAY ? arr : gh_json_own(a, gh_json_array());
+  return GH_OK;
 }
 
 static void route_verify_backup_code(void *self, gh_req *req, gh_resp *resp) {
@@ -1049,11 +1052,18 @@ static void route_verify_backup_code(void *self, gh_req *req, gh_resp *resp) {
   }
   if (ch.sign_in && !not_locked(t, st, req, resp, &row, ch.user.id)) return;
   if (ch.sign_in && !begin_attempt(t, st, req, resp, &ch)) return;
-  gh_json *codes = read_codes(t, a, row.backup_codes);
+  gh_json *codes = NULL;
+  if (read_codes(t, a, row.backup_codes, &codes) !=
+      GH_OK) { /* better-auth: the decryption throws (500), the attempt is given back */
+    if (ch.sign_in) rearm(st, a, &ch, ch.attempts);
+    gh_log(GH_LOG_ERROR, "two_factor.decrypt_failed", "user_id", ch.user.id, NULL);
+    gh_resp_error(resp, GH_E_INTERNAL);
+    return;
+  }
   bool found = false;
   gh_json *left = gh_json_own(a, gh_json_array());
   size_t cl = strlen(code);
-  for (size_t i = 0; codes && i < gh_json_array_size(codes); i++) {
+  for (size_t i = 0; i < gh_json_array_size(codes); i++) {
     gh_json *c = gh_json_array_get(codes, i);
     const char *s = gh_json_string(c);
     bool eq = s && strlen(s) == cl && gh_ct_equal(s, code, cl);

@@ -451,6 +451,20 @@ forEachBackend("two-factor", (backend) => {
       assertError(await raw(srv, "POST", "/two-factor/get-totp-uri", { json: { password: PASSWORD }, jar }), 400, "TOTP_NOT_ENABLED", "TOTP not enabled");
     });
 
+    it("a row that cannot be decrypted (another secret) answers 500 and gives the attempt back", { skip: GATEHOUSE_ONLY }, async () => {
+      const u = await enrolledUser(srv);
+      await srv.db.all(sql`UPDATE "twoFactor" SET "backupCodes" = ${"00".repeat(60)}, "secret" = ${"11".repeat(60)} WHERE "userId" = ${u.userId}`);
+      const { jar } = await signInRaw(srv, u.email);
+      const ident = verifyCookieValue(jar.get(TWO_FACTOR_COOKIE), SECRET);
+      for (const path of ["/two-factor/verify-backup-code", "/two-factor/verify-totp"]) {
+        const res = await raw(srv, "POST", path, { json: { code: path.endsWith("code") ? u.backupCodes[0] : "123456" }, jar });
+        assert.equal(res.status, 500, res.text);
+        const left = await srv.db.one(sql`SELECT "value" FROM "verification" WHERE "identifier" = ${`2fa-attempts-${ident}`}`);
+        assert.equal(left.value, "0");
+      }
+      assert.ok(srv.logs.some((l) => l.event === "two_factor.decrypt_failed" && l.user_id === u.userId));
+    });
+
     it("delete-user takes the user's twoFactor row with it", async () => {
       const u = await enrolledUser(srv);
       assert.equal(await srv.db.count("twoFactor", { userId: u.userId }), 1);
