@@ -165,6 +165,10 @@ const char *gh_auth_session_cookie(const gh_auth *au) {
   return au->ck_session;
 }
 
+gh_status gh_auth_set_insert_default(gh_auth *au, gh_model m, const char *name, const char *value) {
+  return gh_store_fields_set_insert_default(au->fields, m, name, value);
+}
+
 void gh_auth_error(gh_resp *resp, const gh_err_info *e) {
   gh_resp_error_msg(resp, e->status, e->code, e->message);
 }

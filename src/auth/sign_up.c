@@ -36,6 +36,9 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
    * new one (a synthetic user, token null) after the same hashing work; the owner is told. */
   bool generic_duplicate = au->cfg.require_email_verification || au->cfg.auto_sign_in_off;
   bool skip_sign_in = generic_duplicate;
+  /* the plugins' additional fields (better-auth's parseUserInput, after the password checks) */
+  gh_values extra = {0};
+  if (!gh_fields_parse_input(a, resp, GH_MODEL_USER, b, true, &extra, NULL)) return;
   gh_store *st = gh_auth_store(resp);
   if (!st) return;
   char *lower = gh_ascii_lower(a, email);
@@ -50,6 +53,7 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
     memset(hash, 0, sizeof hash);
     gh_user fake;
     gh_user_init(a, &fake, name, lower, image, gh_now_ms());
+    if (extra.n) fake.extra = extra; /* the same shape as a real user, plugin fields included */
     gh_audit(au, req, "sign_up.existing", existing.id, NULL, NULL, NULL, NULL);
     gh_hook_sign_up(au, st, req, &existing, false, callback);
     gh_json *o = gh_json_object();
@@ -76,6 +80,7 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
   int64_t now = gh_now_ms();
   gh_user u;
   gh_user_init(a, &u, name, lower, image, now);
+  if (extra.n) u.extra = extra;
   gh_account acc;
   gh_credential_init(a, &acc, &u, hash, now);
   gh_session s;

@@ -244,22 +244,27 @@ gh_status gh_mail_start(const gh_mail_config *c) {
   if (M.c.retry_max_ms < M.c.retry_base_ms) M.c.retry_max_ms = M.c.retry_base_ms;
   if (M.c.poll_ms < 10) M.c.poll_ms = 10;
   M.configured = true;
-  M.stop = false;
-  M.kicked = true; /* what a previous run left in the outbox goes first */
+  pthread_mutex_unlock(&M.mu);
+  gh_arena_free(a);
+  return GH_OK;
+}
+
+gh_status gh_mail_deliver_start(void) {
+  pthread_mutex_lock(&M.mu);
   gh_status rc = GH_OK;
-  if (c->mode == GH_MAIL_SMTP) {
+  if (M.configured && M.c.mode == GH_MAIL_SMTP && !M.running) {
+    M.stop = false;
+    M.kicked = true; /* what a previous run left in the outbox goes first */
     if (pthread_create(&M.thread, NULL, run, NULL) == 0)
       M.running = true;
     else
       rc = GH_ERR_IO;
   }
-  if (rc) forget();
   pthread_mutex_unlock(&M.mu);
-  gh_arena_free(a);
   return rc;
 }
 
-void gh_mail_stop(void) {
+void gh_mail_deliver_stop(void) {
   pthread_mutex_lock(&M.mu);
   bool running = M.running;
   M.stop = true;
@@ -268,6 +273,12 @@ void gh_mail_stop(void) {
   if (running) pthread_join(M.thread, NULL);
   pthread_mutex_lock(&M.mu);
   M.running = false;
+  pthread_mutex_unlock(&M.mu);
+}
+
+void gh_mail_stop(void) {
+  gh_mail_deliver_stop();
+  pthread_mutex_lock(&M.mu);
   forget();
   pthread_mutex_unlock(&M.mu);
 }

@@ -176,6 +176,16 @@ static gh_status init(gh_auth *au, const void *cv, void **out) {
   return GH_OK;
 }
 
+static gh_status serve_start(void *self) {
+  (void)self;
+  return gh_mail_deliver_start();
+}
+
+static void serve_stop(void *self) {
+  (void)self;
+  gh_mail_deliver_stop();
+}
+
 static void plugin_free(void *self) {
   gh_mail_stop();
   free(self);
@@ -794,6 +804,8 @@ const gh_plugin gh_plugin_email = {
     .validate = validate,
     .init = init,
     .free = plugin_free,
+    .serve_start = serve_start,
+    .serve_stop = serve_stop,
     .routes = ROUTES,
     .nroutes = sizeof ROUTES / sizeof ROUTES[0],
     .sign_in = sign_in,

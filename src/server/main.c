@@ -157,6 +157,7 @@ static int cmd_plugin(const gh_config *c, const char *name, int argc, char **arg
   }
   ret = 1;
   if (open_store(c, &st)) goto out;
+  gh_store_thread_init(c->database_url); /* for what the command's hooks write (audit rows) */
   gh_status rc = check_schema(st);
   if (rc != GH_OK) {
     fprintf(stderr, "gatehouse: database not ready (%s); run `gatehouse migrate`\n",
@@ -247,6 +248,14 @@ static int cmd_serve(gh_config *c, bool with_migrate) {
     return 1;
   }
   atomic_store(&rt.http, h);
+  if (gh_auth_serve_start(au) != GH_OK) {
+    fprintf(stderr, "gatehouse: a plugin could not start (see the log)\n");
+    gh_http_quiesce(h, 0);
+    gh_workpool_free(pool);
+    gh_http_free(h);
+    gh_auth_free(au);
+    return 1;
+  }
   /* under steady request traffic one core stays free of the memory-hard hashes (which otherwise
    * triple the request threads' tail latency on a small machine) */
   if (c->hash_yield_rps && gh_workpool_threads(pool) > 1)
@@ -280,6 +289,7 @@ static int cmd_serve(gh_config *c, bool with_migrate) {
   }
   gh_http_quiesce(h, 10000);
   gh_workpool_free(pool); /* runs what is still queued; each job resumes its connection */
+  gh_auth_serve_stop(au);
   gh_http_free(h);
   gh_auth_free(au);
   gh_log(GH_LOG_INFO, "server.stopped", NULL);
