@@ -12,7 +12,9 @@ import { PASSWORD, assertError, assertNoSetCookie, forEachBackend, newEmail, scr
 import { raw } from "./lib/http.mjs";
 import { startServer } from "./lib/server.mjs";
 import { startSmtp } from "./lib/smtp.mjs";
-import { sleep } from "./lib/util.mjs";
+import { makeTempDir, sleep } from "./lib/util.mjs";
+import fs from "node:fs";
+import path from "node:path";
 
 const b64url = (x) => Buffer.from(x).toString("base64url");
 /** An HS256 token exactly as better-auth makes them (header {"alg":"HS256"}), with any claims. */
@@ -360,6 +362,21 @@ forEachBackend("mail", (backend) => {
       for (const e of ["email_verification.sent", "email.verified", "password_reset.requested", "password_reset.completed", "email.changed"])
         assert.ok(events.has(e), e);
     });
+
+    it("a message queued while the SMTP server is down survives a restart of gatehouse and is delivered by the new process", async () => {
+      const { email } = await verifiedUser("restart");
+      await smtp.stop();
+      assert.equal((await raw(srv, "POST", "/request-password-reset", { json: { email } })).status, 200);
+      await srv.stop();
+      const rows = await srv.db.all(sql`SELECT "recipient", "attempts" FROM "gatehouse_mail_outbox"`);
+      assert.ok(rows.some((r) => r.recipient === email), "the message waits in the outbox");
+      await smtp.start();
+      srv = await startServer({ backend, databaseUrl: srv.databaseUrl, hint: "mail", env: { ...BASE_ENV, GATEHOUSE_SMTP_URL: smtp.url } });
+      const m = await smtp.waitFor(to(email));
+      assert.equal(m.subject, "Reset your password");
+      for (let i = 0; i < 100 && (await srv.db.count("gatehouse_mail_outbox", { recipient: email })) > 0; i++) await sleep(50);
+      assert.equal(await srv.db.count("gatehouse_mail_outbox", { recipient: email }), 0, "delivered rows are deleted");
+    });
   });
 });
 
@@ -388,6 +405,84 @@ forEachBackend("mail without SMTP", (backend) => {
       const email = newEmail("off");
       await raw(srv, "POST", "/sign-up/email", { json: { name: "O", email, password: PASSWORD } });
       assertError(await raw(srv, "POST", "/sign-in/email", { json: { email, password: PASSWORD } }), 403, "EMAIL_NOT_VERIFIED", "Email not verified");
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  const logLink = async (srv, email) => {
+    for (let i = 0; i < 100 && !srv.logs.some((l) => l.event === "mail.log" && l.to === email); i++) await sleep(20);
+    return srv.logs.find((l) => l.event === "mail.log" && l.to === email).text.match(/https?:\/\/\S+/)[0];
+  };
+
+  it("GATEHOUSE_AUTO_SIGN_IN_AFTER_VERIFICATION: the link signs the user in", async () => {
+    const srv = await startServer({ backend, hint: "mail-auto", env: { GATEHOUSE_REQUIRE_EMAIL_VERIFICATION: "true", GATEHOUSE_AUTO_SIGN_IN_AFTER_VERIFICATION: "true" } });
+    try {
+      const email = newEmail("auto");
+      await raw(srv, "POST", "/sign-up/email", { json: { name: "A", email, password: PASSWORD } });
+      const jar = new CookieJar();
+      const r = await raw(srv, "GET", apiPath(await logLink(srv, email)), { jar });
+      assert.equal(r.status, 302);
+      assert.ok(jar.get(SESSION_COOKIE), "session cookie set");
+      const s = await raw(srv, "GET", "/get-session", { jar });
+      assert.equal(s.json?.user?.email, email);
+      assert.equal(s.json.user.emailVerified, true);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it("GATEHOUSE_REVOKE_SESSIONS_ON_PASSWORD_RESET: a reset deletes every session of the user", async () => {
+    const srv = await startServer({ backend, hint: "mail-revoke", env: { GATEHOUSE_REVOKE_SESSIONS_ON_PASSWORD_RESET: "true" } });
+    try {
+      const email = newEmail("revoke");
+      const up = await raw(srv, "POST", "/sign-up/email", { json: { name: "R", email, password: PASSWORD } });
+      assert.ok(up.json.token);
+      await raw(srv, "POST", "/sign-in/email", { json: { email, password: PASSWORD } });
+      assert.equal((await srv.db.sessionsOf(up.json.user.id)).length, 2);
+      await raw(srv, "POST", "/request-password-reset", { json: { email } });
+      const token = new URL(await logLink(srv, email)).pathname.split("/").pop();
+      assert.equal((await raw(srv, "POST", `/reset-password?token=${token}`, { json: { newPassword: "brand-new-password" } })).status, 200);
+      assert.equal((await srv.db.sessionsOf(up.json.user.id)).length, 0);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it("GATEHOUSE_AUTO_SIGN_IN=false: sign-up answers token null, and a taken e-mail a synthetic user (enumeration protection without verification)", async () => {
+    const srv = await startServer({ backend, hint: "mail-noauto", env: { GATEHOUSE_AUTO_SIGN_IN: "false" } });
+    try {
+      const email = newEmail("noauto");
+      const a = await raw(srv, "POST", "/sign-up/email", { json: { name: "N", email, password: PASSWORD } });
+      assert.equal(a.status, 200);
+      assert.equal(a.json.token, null);
+      assertNoSetCookie(a);
+      const b = await raw(srv, "POST", "/sign-up/email", { json: { name: "N2", email, password: PASSWORD } });
+      assert.equal(b.status, 200);
+      assert.equal(b.json.token, null);
+      assert.notEqual(b.json.user.id, a.json.user.id);
+      assert.deepEqual(Object.keys(b.json.user), Object.keys(a.json.user));
+      assert.equal(await srv.db.count("user", { email }), 1);
+      // sign-in is not gated (verification not required)
+      assert.equal((await raw(srv, "POST", "/sign-in/email", { json: { email, password: PASSWORD } })).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it("GATEHOUSE_MAIL_TEMPLATES: a deployer's files replace the built-in parts they name", async () => {
+    const dir = makeTempDir("gh-e2e-mail-templates");
+    fs.writeFileSync(path.join(dir, "reset-password.subject"), "Passwort für {{name}} zurücksetzen\n");
+    fs.writeFileSync(path.join(dir, "reset-password.txt"), "Link: {{url}}\n");
+    const srv = await startServer({ backend, hint: "mail-tpl", env: { GATEHOUSE_MAIL_TEMPLATES: dir } });
+    try {
+      const email = newEmail("tpl");
+      await raw(srv, "POST", "/sign-up/email", { json: { name: "Jörg", email, password: PASSWORD } });
+      await raw(srv, "POST", "/request-password-reset", { json: { email } });
+      for (let i = 0; i < 100 && !srv.logs.some((l) => l.event === "mail.log" && l.to === email); i++) await sleep(20);
+      const line = srv.logs.find((l) => l.event === "mail.log" && l.to === email);
+      assert.equal(line.subject, "Passwort für Jörg zurücksetzen");
+      assert.match(line.text, /^Link: http:\/\/\S+\/api\/auth\/reset-password\/[A-Za-z0-9]{24}\?callbackURL=\n$/);
     } finally {
       await srv.stop();
     }
