@@ -450,7 +450,7 @@ static void route_verify_email(void *self, gh_req *req, gh_resp *resp) {
     gh_json_set_new(o, "user", gh_user_json(&u));
     return done_verify(resp, callback, o);
   }
-  rc = gh_store_user_by_email(st, a, cl.email, &u);
+  rc = gh_store_user_by_email(st, a, gh_ascii_lower(a, cl.email), &u);
   if (rc == GH_ERR_NOT_FOUND)
     return fail_verify(req, resp, callback, "USER_NOT_FOUND", "User not found");
   if (rc != GH_OK) return gh_auth_db_error(resp, rc, "user_by_email");
@@ -598,6 +598,11 @@ static char *with_param(gh_arena *a, email *e, const char *callback, const char 
   const char *hash = strchr(base, '#');
   size_t n = hash ? (size_t)(hash - base) : strlen(base);
   char *head = gh_arena_strndup(a, base, n);
+  const char *auth = strstr(head, "://"); /* new URL("https://h") has the path "/" */
+  const char *pe = auth ? strpbrk(auth + 3, "/?") : NULL;
+  if (auth && (!pe || *pe == '?'))
+    head = gh_arena_printf(a, "%.*s/%s", (int)(pe ? pe - head : (long)strlen(head)), head,
+                           pe ? pe : "");
   char *q = strchr(head, '?');
   char *query = NULL;
   if (q) {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { InProcessBetterAuth } from "./lib/better-auth.mjs";
 import { makeClient } from "./lib/client.mjs";
 import { CookieJar, SESSION_COOKIE } from "./lib/cookies.mjs";
-import { sql, toBool, toDate } from "./lib/db.mjs";
+import { openDb, sql, toBool, toDate, withHelpers } from "./lib/db.mjs";
 import { PASSWORD, assertError, assertNoSetCookie, forEachBackend, newEmail, scryptMatches } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
 import { startServer } from "./lib/server.mjs";
@@ -258,6 +258,8 @@ forEachBackend("mail", (backend) => {
       await srv.db.all(sql`UPDATE "verification" SET "expiresAt" = ${backend === "sqlite" ? past.toISOString() : past} WHERE "identifier" = ${`reset-password:${token}`}`);
       const cb = await raw(srv, "GET", `/reset-password/${token}?callbackURL=${encodeURIComponent("https://app.example.com/r")}`);
       assert.equal(cb.headers.location, "https://app.example.com/r?error=INVALID_TOKEN");
+      const bare = await raw(srv, "GET", `/reset-password/${token}?callbackURL=${encodeURIComponent("https://app.example.com?x=1&error=old#f")}`);
+      assert.equal(bare.headers.location, "https://app.example.com/?x=1&error=INVALID_TOKEN#f", "as new URL(callbackURL) with searchParams.set");
       assertError(await raw(srv, "POST", "/reset-password", { json: { token, newPassword: "whatever-password" } }), 400, "INVALID_TOKEN", "Invalid token");
       assertError(await raw(srv, "POST", "/request-password-reset", { json: { email, redirectTo: "https://evil.example.net" } }), 403, "INVALID_REDIRECT_URL", "Invalid redirectURL");
       assertError(await raw(srv, "GET", `/reset-password/${token}?callbackURL=${encodeURIComponent("https://evil.example.net")}`), 403, "INVALID_CALLBACK_URL", "Invalid callbackURL");
@@ -368,7 +370,9 @@ forEachBackend("mail", (backend) => {
       await smtp.stop();
       assert.equal((await raw(srv, "POST", "/request-password-reset", { json: { email } })).status, 200);
       await srv.stop();
-      const rows = await srv.db.all(sql`SELECT "recipient", "attempts" FROM "gatehouse_mail_outbox"`);
+      const db = withHelpers(openDb(srv.databaseUrl));
+      const rows = await db.all(sql`SELECT "recipient", "attempts" FROM "gatehouse_mail_outbox"`);
+      await db.close();
       assert.ok(rows.some((r) => r.recipient === email), "the message waits in the outbox");
       await smtp.start();
       srv = await startServer({ backend, databaseUrl: srv.databaseUrl, hint: "mail", env: { ...BASE_ENV, GATEHOUSE_SMTP_URL: smtp.url } });
