@@ -8,6 +8,7 @@
 // (interleaved, one at a time) and prints the mean time of each and the difference:
 //   POST /sign-up/email            existing e-mail (synthetic user) vs a new one (user created)
 //   POST /request-password-reset   known vs unknown address
+//   POST /send-verification-email  an unverified user's address (mail queued) vs an unknown one
 //   POST /change-email             taken vs free address (better-auth answers {status:true})
 // Not a test: speed is never asserted; the figure goes to docs/operations.md.
 import { performance } from "node:perf_hooks";
@@ -75,6 +76,11 @@ await measure(
   "POST /request-password-reset",
   () => raw(srv, "POST", "/request-password-reset", { json: { email: taken } }),
   () => raw(srv, "POST", "/request-password-reset", { json: { email: fresh() } }),
+);
+await measure(
+  "POST /send-verification-email (no session)",
+  () => raw(srv, "POST", "/send-verification-email", { json: { email: other } }),
+  () => raw(srv, "POST", "/send-verification-email", { json: { email: fresh() } }),
 );
 await measure(
   "POST /change-email",
