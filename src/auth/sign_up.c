@@ -32,13 +32,13 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
   if (gh_v_fail(&v, resp)) return;
 
   if (!gh_check_new_password(au, resp, password, plen)) return;
+  /* the plugins' additional fields (better-auth's parseUserInput, after the password checks) */
+  gh_values extra = {0};
+  if (!gh_fields_parse_input(a, resp, GH_MODEL_USER, b, true, &extra, NULL)) return;
   /* better-auth 1.5+: with verification required or autoSignIn off a taken e-mail answers like a
    * new one (a synthetic user, token null) after the same hashing work; the owner is told. */
   bool generic_duplicate = au->cfg.require_email_verification || au->cfg.auto_sign_in_off;
   bool skip_sign_in = generic_duplicate;
-  /* the plugins' additional fields (better-auth's parseUserInput, after the password checks) */
-  gh_values extra = {0};
-  if (!gh_fields_parse_input(a, resp, GH_MODEL_USER, b, true, &extra, NULL)) return;
   gh_store *st = gh_auth_store(resp);
   if (!st) return;
   char *lower = gh_ascii_lower(a, email);
@@ -53,7 +53,7 @@ void gh_route_sign_up(void *app, gh_req *req, gh_resp *resp) {
     memset(hash, 0, sizeof hash);
     gh_user fake;
     gh_user_init(a, &fake, name, lower, image, gh_now_ms());
-    if (extra.n) fake.extra = extra; /* the same shape as a real user, plugin fields included */
+    if (extra.n) fake.extra = extra; /* the same shape as a real user's, plugin fields included */
     gh_audit(au, req, "sign_up.existing", existing.id, NULL, NULL, NULL, NULL);
     gh_hook_sign_up(au, st, req, &existing, false, callback);
     gh_json *o = gh_json_object();
