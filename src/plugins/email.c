@@ -172,6 +172,11 @@ static gh_status init(gh_auth *au, const void *cv, void **out) {
     free(e);
     return GH_ERR_CONFIG;
   }
+  if (e->mode == GH_MAIL_LOG && gh_auth_production(au))
+    gh_log(GH_LOG_WARN, "mail.log_in_production", "message",
+           "GATEHOUSE_MAIL=log writes every message, links and tokens included, to the log; set "
+           "GATEHOUSE_SMTP_URL",
+           NULL);
   *out = e;
   return GH_OK;
 }
