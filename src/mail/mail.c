@@ -69,6 +69,7 @@ static void wipe_free(char *s) {
 
 static void forget(void) {
   free((char *)M.c.smtp_url);
+  free((char *)M.c.smtp_ca_file);
   free((char *)M.c.smtp_user);
   wipe_free((char *)M.c.smtp_password);
   free((char *)M.c.from);
@@ -149,8 +150,13 @@ static int deliver_due(void) {
     gh_arena_free(a);
     return 0;
   }
-  gh_smtp_conf sc = {M.c.smtp_url, M.c.smtp_user, M.c.smtp_password, M.c.connect_timeout_ms,
-                     M.c.timeout_ms};
+  gh_smtp_conf sc = {.url = M.c.smtp_url,
+                     .user = M.c.smtp_user,
+                     .password = M.c.smtp_password,
+                     .ca_file = M.c.smtp_ca_file,
+                     .require_tls = M.c.smtp_require_tls,
+                     .connect_timeout_ms = M.c.connect_timeout_ms,
+                     .timeout_ms = M.c.timeout_ms};
   for (size_t i = 0; i < rows.n; i++) {
     const gh_cell *c = gh_rows_at(&rows, i);
     const char *id = c[0].text, *to = c[1].text, *from = c[2].text, *msg = c[3].text;
@@ -234,6 +240,7 @@ gh_status gh_mail_start(const gh_mail_config *c) {
   }
   M.c = *c;
   M.c.smtp_url = dup_or_null(c->smtp_url);
+  M.c.smtp_ca_file = c->smtp_ca_file && *c->smtp_ca_file ? gh_xstrdup(c->smtp_ca_file) : NULL;
   M.c.smtp_user = dup_or_null(c->smtp_user);
   M.c.smtp_password = dup_or_null(c->smtp_password);
   M.c.from = dup_or_null(c->from);

@@ -25,6 +25,8 @@ typedef enum { GH_MAIL_OFF = 0, GH_MAIL_LOG, GH_MAIL_SMTP } gh_mail_mode;
 typedef struct {
   gh_mail_mode mode;
   const char *smtp_url, *smtp_user, *smtp_password;
+  const char *smtp_ca_file;  /* NULL: the system's CA store */
+  bool smtp_require_tls;     /* no plain-text fallback when the server offers no STARTTLS */
   const char *from;          /* "Name <addr@host>" */
   const char *templates_dir; /* NULL: built-ins */
   long connect_timeout_ms, timeout_ms;

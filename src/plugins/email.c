@@ -28,12 +28,12 @@
 
 typedef struct {
   char *mode; /* auto | off | log | smtp */
-  char *smtp_url, *smtp_user, *smtp_password, *from, *templates;
+  char *smtp_url, *smtp_user, *smtp_password, *smtp_ca, *from, *templates;
   long connect_timeout, timeout, max_attempts, retry_ms, poll_ms;
   long verify_expires, reset_expires;
   char *send_on_sign_up; /* auto | true | false */
   bool send_on_sign_in, auto_sign_in_after, revoke_on_reset, change_email, change_confirm;
-  bool existing_mail;
+  bool existing_mail, smtp_require_tls;
 } conf;
 
 #define O(f) offsetof(conf, f)
@@ -49,6 +49,12 @@ static const gh_conf_opt OPTS[] = {
      "SMTP AUTH user (none: no AUTH)"},
     {"GATEHOUSE_SMTP_PASSWORD", NULL, GH_CONF_STR, NULL, 0, 0, GH_CONF_SECRET, O(smtp_password),
      "SMTP AUTH password"},
+    {"GATEHOUSE_SMTP_CA_FILE", NULL, GH_CONF_STR, "", 0, 0, 0, O(smtp_ca),
+     "PEM file of the CA(s) that sign the SMTP server's certificate (STARTTLS or smtps); empty: "
+     "the system's CA store"},
+    {"GATEHOUSE_SMTP_REQUIRE_TLS", NULL, GH_CONF_BOOL, "false", 0, 0, 0, O(smtp_require_tls),
+     "smtp://: deliver only inside STARTTLS (a server that does not offer it, or a stripped offer, "
+     "fails and is retried) instead of falling back to plain text"},
     {"GATEHOUSE_MAIL_FROM", NULL, GH_CONF_STR, NULL, 0, 0, 0, O(from),
      "From of every message (`Name <address>`); unset: `gatehouse <no-reply@HOST>`, HOST from "
      "the base URL"},
@@ -156,6 +162,8 @@ static gh_status init(gh_auth *au, const void *cv, void **out) {
                        .smtp_url = c->smtp_url,
                        .smtp_user = c->smtp_user,
                        .smtp_password = c->smtp_password,
+                       .smtp_ca_file = c->smtp_ca,
+                       .smtp_require_tls = c->smtp_require_tls,
                        .from = from,
                        .templates_dir = c->templates,
                        .connect_timeout_ms = c->connect_timeout * 1000,

@@ -11,7 +11,7 @@ import { openDb, sql, toBool, toDate, withHelpers } from "./lib/db.mjs";
 import { PASSWORD, assertError, assertNoSetCookie, forEachBackend, newEmail, scryptMatches } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
 import { startServer } from "./lib/server.mjs";
-import { startSmtp } from "./lib/smtp.mjs";
+import { selfSignedCert, startSmtp } from "./lib/smtp.mjs";
 import { makeTempDir, sleep } from "./lib/util.mjs";
 import fs from "node:fs";
 import path from "node:path";
@@ -504,6 +504,60 @@ forEachBackend("mail without SMTP", (backend) => {
       assertError(await raw(srv, "GET", `/verify-email?token=${token}`), 401, "TOKEN_EXPIRED", "Token expired");
     } finally {
       await srv.stop();
+    }
+  });
+});
+
+forEachBackend("mail over STARTTLS with AUTH", (backend) => {
+  it("STARTTLS is used when offered, the certificate is verified against GATEHOUSE_SMTP_CA_FILE, AUTH uses the configured user; a wrong password or an unknown CA is retried, never sent in clear", async () => {
+    const { cert, key } = selfSignedCert();
+    const smtp = await startSmtp({ tls: { cert, key, user: "mailer", password: "s3cret-pw" } });
+    const env = { GATEHOUSE_SMTP_URL: smtp.url, GATEHOUSE_SMTP_USER: "mailer", GATEHOUSE_MAIL_RETRY_MS: "100", GATEHOUSE_MAIL_POLL_MS: "100" };
+    const servers = [];
+    try {
+      const good = await startServer({ backend, hint: "mail-tls", env: { ...env, GATEHOUSE_SMTP_PASSWORD: "s3cret-pw", GATEHOUSE_SMTP_CA_FILE: cert } });
+      servers.push(good);
+      const email = newEmail("tls");
+      await raw(good, "POST", "/sign-up/email", { json: { name: "T", email, password: PASSWORD } });
+      await raw(good, "POST", "/request-password-reset", { json: { email } });
+      const m = await smtp.waitFor((x) => x.envelope.to.includes(email));
+      assert.equal(m.envelope.tls, true, "delivered inside STARTTLS");
+      assert.equal(m.envelope.authUser, "mailer");
+      assert.ok(!good.stderrLines.join("\n").includes("s3cret-pw"), "the SMTP password is never logged");
+
+      // a plain-text server (no STARTTLS offer) with GATEHOUSE_SMTP_REQUIRE_TLS: nothing is sent
+      const plain = await startSmtp();
+      try {
+        const srv = await startServer({ backend, hint: "mail-tls-req", env: { ...env, GATEHOUSE_SMTP_URL: plain.url, GATEHOUSE_SMTP_REQUIRE_TLS: "true" } });
+        servers.push(srv);
+        const e = newEmail("tls-req");
+        await raw(srv, "POST", "/sign-up/email", { json: { name: "T", email: e, password: PASSWORD } });
+        await raw(srv, "POST", "/request-password-reset", { json: { email: e } });
+        for (let i = 0; i < 100 && !srv.logs.some((l) => l.event === "mail.retry"); i++) await sleep(50);
+        assert.ok(srv.logs.some((l) => l.event === "mail.retry"), "refused without TLS");
+        assert.equal(plain.messages().length, 0, "nothing reached the plain-text server");
+      } finally {
+        await plain.stop();
+      }
+
+      for (const [hint, extra, reason] of [
+        ["mail-tls-badpw", { GATEHOUSE_SMTP_PASSWORD: "wrong", GATEHOUSE_SMTP_CA_FILE: cert }, /Login denied|auth|535/i],
+        ["mail-tls-noca", { GATEHOUSE_SMTP_PASSWORD: "s3cret-pw" }, /certificate|SSL/i],
+      ]) {
+        const srv = await startServer({ backend, hint, env: { ...env, ...extra } });
+        servers.push(srv);
+        const e = newEmail(hint);
+        await raw(srv, "POST", "/sign-up/email", { json: { name: "T", email: e, password: PASSWORD } });
+        assert.equal((await raw(srv, "POST", "/request-password-reset", { json: { email: e } })).status, 200);
+        for (let i = 0; i < 100 && !srv.logs.some((l) => l.event === "mail.retry"); i++) await sleep(50);
+        const retry = srv.logs.find((l) => l.event === "mail.retry");
+        assert.ok(retry, `${hint}: a failed delivery is logged`);
+        assert.match(retry.error, reason);
+        assert.equal(smtp.messages().filter((x) => x.envelope.to.includes(e)).length, 0);
+      }
+    } finally {
+      for (const s of servers) await s.stop();
+      await smtp.stop();
     }
   });
 });
