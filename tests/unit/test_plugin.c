@@ -196,6 +196,13 @@ static void user_created(void *self, gh_store *st, const gh_user *u) {
   ev(T(self)->name, "user_created");
 }
 
+static void sign_up_hook(void *self, gh_store *st, gh_req *req, const gh_user *u, bool created,
+                         const char *callback) {
+  (void)st, (void)req, (void)callback;
+  assert_non_null(u->id);
+  ev(T(self)->name, created ? "sign_up" : "sign_up(existing)");
+}
+
 static void user_deleted(void *self, gh_store *st, const char *user_id) {
   (void)st;
   assert_non_null(user_id);
@@ -227,6 +234,7 @@ static const gh_plugin PLUGIN_A = {
     .session_returned = session_returned,
     .session_revoked = session_revoked,
     .user_created = user_created,
+    .sign_up = sign_up_hook,
     .user_deleted = user_deleted,
 };
 
@@ -249,6 +257,7 @@ static const gh_plugin PLUGIN_B = {
     .session_returned = session_returned,
     .session_revoked = session_revoked,
     .user_created = user_created,
+    .sign_up = sign_up_hook,
     .user_deleted = user_deleted,
 };
 
@@ -507,12 +516,13 @@ static void routes_and_hooks(void **state) {
   assert_non_null(strstr(r, "HTTP/1.1 429"));
   assert_string_equal(events, "a.before a.after b.after");
 
-  /* sign-up: user_created then session_created, each in plugin order, inside the route hooks */
+  /* sign-up: user_created, sign_up, then session_created, each in plugin order, inside the route
+   * hooks */
   events[0] = 0;
   r = request(port, "POST", "/api/auth/sign-up/email", NULL,
               "{\"name\":\"P\",\"email\":\"p@example.com\",\"password\":\"correct-horse\"}");
   assert_non_null(strstr(r, "HTTP/1.1 200"));
-  assert_string_equal(events, "a.before b.before a.user_created b.user_created "
+  assert_string_equal(events, "a.before b.before a.user_created b.user_created a.sign_up b.sign_up "
                               "a.session_created b.session_created a.after b.after");
   const char *tok = strstr(r, "\"token\":\"");
   assert_non_null(tok);
@@ -547,6 +557,13 @@ static void routes_and_hooks(void **state) {
   assert_non_null(strstr(r, "\"code\":\"TEST_GATED\""));
   assert_null(strstr(r, "better-auth.session_token="));
   assert_string_equal(events, "a.before b.before a.sign_in a.after b.after");
+
+  /* a taken e-mail without enumeration protection: 422, no sign_up hook */
+  events[0] = 0;
+  r = request(port, "POST", "/api/auth/sign-up/email", NULL,
+              "{\"name\":\"P2\",\"email\":\"p@example.com\",\"password\":\"correct-horse\"}");
+  assert_non_null(strstr(r, "HTTP/1.1 422"));
+  assert_string_equal(events, "a.before b.before a.after b.after");
 
   /* revoke-sessions: session_revoked(all) */
   events[0] = 0;
