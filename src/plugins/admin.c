@@ -909,7 +909,7 @@ static void route_impersonate(void *self, gh_req *req, gh_resp *resp) {
     return;
   }
   gh_clear_session_cookies(ad->au, resp);
-  gh_set_signed_cookie(ad->au, resp, ADMIN_COOKIE,
+  gh_set_signed_cookie(ad->au, resp, gh_auth_cookie_name(ad->au, a, ADMIN_COOKIE),
                        gh_arena_printf(a, "%s:%s", s.token, s.dont_remember ? "true" : ""),
                        gh_auth_session_max_age(ad->au));
   gh_set_session_cookie(ad->au, req, resp, ns.token, true);
@@ -941,7 +941,7 @@ static void route_stop_impersonating(void *self, gh_req *req, gh_resp *resp) {
     gh_resp_error_msg(resp, 500, NULL, "Failed to find user");
     return;
   }
-  const char *cookie = gh_get_signed_cookie(ad->au, req, ADMIN_COOKIE);
+  const char *cookie = gh_signed_cookie(ad->au, req, gh_auth_cookie_name(ad->au, a, ADMIN_COOKIE));
   const char *colon = cookie ? strchr(cookie, ':') : NULL;
   if (!cookie) {
     gh_resp_error_msg(resp, 500, NULL, "Failed to find admin session");
@@ -966,7 +966,7 @@ static void route_stop_impersonating(void *self, gh_req *req, gh_resp *resp) {
     return;
   }
   gh_set_session_cookie(ad->au, req, resp, as.token, dont_remember);
-  gh_expire_cookie(ad->au, resp, ADMIN_COOKIE);
+  gh_expire_cookie(ad->au, resp, gh_auth_cookie_name(ad->au, a, ADMIN_COOKIE));
   audit(ad, req, "admin.stop_impersonating", &s, s.u.id, NULL, NULL);
   gh_json *o = gh_json_object();
   gh_json_set_new(o, "session", gh_session_json(&as));

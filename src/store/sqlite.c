@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "common/time.h"
@@ -194,56 +195,64 @@ static void sq_rollback(gh_store *base) {
   (void)status;
 }
 
-/* One statement of a script: `alter table "T" add column if not exists "C" ...` (which SQLite
- * does not know) runs as a plain add column unless table T has column C already (a database
- * better-auth migrated); anything else as it is. */
-static int exec_one(sq_store *s, const char *stmt, char **err) {
-  static const char ADD[] = " add column if not exists ";
-  const char *p = strstr(stmt, ADD);
-  if (!p) return sqlite3_exec(s->db, stmt, NULL, NULL, err);
-  const char *t = strchr(stmt, '"'), *te = t ? strchr(t + 1, '"') : NULL;
-  const char *c = p + strlen(ADD), *ce = *c == '"' ? strchr(c + 1, '"') : NULL;
-  if (!t || !te || te > p || !ce) return sqlite3_exec(s->db, stmt, NULL, NULL, err);
-  char *q = sqlite3_mprintf("select 1 from pragma_table_info('%.*q') where name = '%.*q'",
-                            (int)(te - t - 1), t + 1, (int)(ce - c - 1), c + 1);
-  if (!q) gh_oom();
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(s->db, q, -1, &st, NULL);
-  sqlite3_free(q);
-  if (rc != SQLITE_OK) return rc;
-  rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc == SQLITE_ROW) return SQLITE_OK; /* the column is there */
-  if (rc != SQLITE_DONE) return rc;
-  char *plain = sqlite3_mprintf("%.*s add column %s", (int)(p - stmt), stmt, c);
-  if (!plain) gh_oom();
-  rc = sqlite3_exec(s->db, plain, NULL, NULL, err);
-  sqlite3_free(plain);
-  return rc;
+/* An "alter table ... add column" whose column exists already: SQLite has no ADD COLUMN IF NOT
+ * EXISTS, so a migration adding a column better-auth may have added first (a plugin's user field)
+ * treats this error as done, as PostgreSQL's IF NOT EXISTS does. */
+static bool column_exists_error(const char *text, sqlite3 *db) {
+  for (;;) { /* skip blanks and "--" comment lines */
+    while (*text == ' ' || *text == '\n' || *text == '\t' || *text == '\r') text++;
+    if (text[0] != '-' || text[1] != '-') break;
+    text += strcspn(text, "\n");
+  }
+  return text && strncasecmp(text, "alter table", 11) == 0 &&
+         strstr(sqlite3_errmsg(db), "duplicate column name") != NULL;
 }
 
+/* PostgreSQL's "add column if not exists", which SQLite does not parse, as a plain add column
+ * (column_exists_error then takes an existing column as done); NULL when sql has none. */
+static char *without_if_not_exists(const char *sql) {
+  static const char FROM[] = " add column if not exists ", TO[] = " add column ";
+  if (!strstr(sql, FROM)) return NULL;
+  char *out = sqlite3_mprintf("%s", sql);
+  if (!out) gh_oom();
+  char *p;
+  while ((p = strstr(out, FROM))) /* shrinks in place */
+    memmove(p + strlen(TO), p + strlen(FROM), strlen(p + strlen(FROM)) + 1);
+  return out;
+}
+
+static gh_status run_script(sq_store *s, const char *sql, const char *op);
+
+/* Runs a migration's statements one by one (sqlite3_exec's loop, plus column_exists_error). */
 static gh_status sq_script(gh_store *base, const char *sql, const char *op) {
   sq_store *s = (sq_store *)base;
-  char *err = NULL;
-  int rc = SQLITE_OK;
-  if (!strstr(sql, " add column if not exists ")) {
-    rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
-  } else { /* statement by statement (such scripts hold no ';' but between statements) */
-    for (const char *cur = sql; rc == SQLITE_OK && *cur;) {
-      const char *end = strchr(cur, ';');
-      size_t n = end ? (size_t)(end - cur) : strlen(cur);
-      char *stmt = sqlite3_mprintf("%.*s", (int)n, cur);
-      if (!stmt) gh_oom();
-      bool blank = strspn(stmt, " \t\r\n") == strlen(stmt);
-      if (!blank) rc = exec_one(s, stmt, &err);
-      sqlite3_free(stmt);
-      cur = end ? end + 1 : cur + n;
+  char *plain = without_if_not_exists(sql);
+  gh_status status = run_script(s, plain ? plain : sql, op);
+  sqlite3_free(plain);
+  return status;
+}
+
+static gh_status run_script(sq_store *s, const char *sql, const char *op) {
+  const char *tail = sql;
+  while (tail && *tail) {
+    sqlite3_stmt *st = NULL;
+    const char *start = tail;
+    int rc = sqlite3_prepare_v2(s->db, start, -1, &st, &tail);
+    if (rc == SQLITE_OK && !st) continue; /* whitespace or a comment */
+    if (rc == SQLITE_OK) {
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      }
+      if (rc == SQLITE_DONE) rc = SQLITE_OK;
     }
+    if (rc != SQLITE_OK && tail > start && column_exists_error(start, s->db)) rc = SQLITE_OK;
+    if (rc != SQLITE_OK) {
+      gh_store_log("sqlite", op, "migration", sqlite3_errmsg(s->db));
+      sqlite3_finalize(st);
+      return (rc & 0xff) == SQLITE_BUSY ? GH_ERR_DB_UNAVAILABLE : GH_ERR_DB;
+    }
+    sqlite3_finalize(st);
   }
-  if (rc == SQLITE_OK) return GH_OK;
-  gh_store_log("sqlite", op, "migration", err ? err : sqlite3_errmsg(s->db));
-  sqlite3_free(err);
-  return (rc & 0xff) == SQLITE_BUSY ? GH_ERR_DB_UNAVAILABLE : GH_ERR_DB;
+  return GH_OK;
 }
 
 /* --- open / close ------------------------------------------------------------------------- */

@@ -235,10 +235,10 @@ GH_MUST_CHECK gh_status gh_store_threads_get(gh_store_threads *t, gh_store **out
 /* --- migrations ---------------------------------------------------------------------------- */
 
 /* One versioned schema change, in static storage: name "NNN_what" (recorded once applied; never
- * rename or edit an applied one), and its SQL per backend (may hold several statements). The
- * SQLite text may use `alter table "T" add column if not exists "C" type;` like PostgreSQL's
- * (skipped when the column exists, e.g. in a database better-auth migrated); such a script is
- * run statement by statement, split at each ';'. */
+ * rename or edit an applied one), and its SQL per backend (may hold several statements). A column
+ * that better-auth may have added first: PostgreSQL "alter table ... add column if not exists";
+ * on SQLite (which has no IF NOT EXISTS there) an "alter table ... add column" of a column that
+ * exists is taken as done, and PostgreSQL's "add column if not exists" is understood there too. */
 typedef struct {
   const char *name;
   const char *sqlite;

@@ -196,6 +196,13 @@ static void user_created(void *self, gh_store *st, const gh_user *u) {
   ev(T(self)->name, "user_created");
 }
 
+static void sign_up_hook(void *self, gh_store *st, gh_req *req, const gh_user *u, bool created,
+                         const char *callback) {
+  (void)st, (void)req, (void)callback;
+  assert_non_null(u->id);
+  ev(T(self)->name, created ? "sign_up" : "sign_up(existing)");
+}
+
 static void user_deleted(void *self, gh_store *st, const char *user_id) {
   (void)st;
   assert_non_null(user_id);
@@ -227,12 +234,17 @@ static const gh_plugin PLUGIN_A = {
     .session_returned = session_returned,
     .session_revoked = session_revoked,
     .user_created = user_created,
+    .sign_up = sign_up_hook,
     .user_deleted = user_deleted,
 };
+
+static const gh_rate_rule RATE_B[] = {{"/test-b/", 10, 3}};
 
 static const gh_plugin PLUGIN_B = {
     .id = "test-b",
     .summary = "another",
+    .rate_rules = RATE_B,
+    .nrate_rules = 1,
     .init = init_b,
     .free = free_t,
     .credential = credential,
@@ -245,6 +257,7 @@ static const gh_plugin PLUGIN_B = {
     .session_returned = session_returned,
     .session_revoked = session_revoked,
     .user_created = user_created,
+    .sign_up = sign_up_hook,
     .user_deleted = user_deleted,
 };
 
@@ -431,6 +444,29 @@ static void clashes_refused_at_start(void **state) {
   }
 }
 
+/* A plugin's rate-limit rules are known to the core (for the rate limiter) only while it runs. */
+static void rate_rules_of_running_plugins(void **state) {
+  (void)state;
+  char err[512];
+  for (int with_b = 0; with_b < 2; with_b++) {
+    gh_plugin_set *ps = NULL;
+    assert_int_equal(gh_plugin_set_new(AVAILABLE, NAVAIL, with_b ? "test-a,test-b" : "test-a", &ps,
+                                       err, sizeof err),
+                     GH_OK);
+    gh_auth *au = new_auth(ps);
+    size_t n = 99;
+    const gh_rate_rule *r = gh_auth_rate_rules(au, &n);
+    assert_int_equal(n, (size_t)with_b);
+    if (with_b) {
+      assert_string_equal(r[0].path, "/test-b/");
+      assert_int_equal(r[0].window, 10);
+      assert_int_equal(r[0].max, 3);
+    }
+    gh_auth_free(au);
+    gh_plugin_set_free(ps);
+  }
+}
+
 static char g_db[256];
 
 static void routes_and_hooks(void **state) {
@@ -480,12 +516,13 @@ static void routes_and_hooks(void **state) {
   assert_non_null(strstr(r, "HTTP/1.1 429"));
   assert_string_equal(events, "a.before a.after b.after");
 
-  /* sign-up: user_created then session_created, each in plugin order, inside the route hooks */
+  /* sign-up: user_created, sign_up, then session_created, each in plugin order, inside the route
+   * hooks */
   events[0] = 0;
   r = request(port, "POST", "/api/auth/sign-up/email", NULL,
               "{\"name\":\"P\",\"email\":\"p@example.com\",\"password\":\"correct-horse\"}");
   assert_non_null(strstr(r, "HTTP/1.1 200"));
-  assert_string_equal(events, "a.before b.before a.user_created b.user_created "
+  assert_string_equal(events, "a.before b.before a.user_created b.user_created a.sign_up b.sign_up "
                               "a.session_created b.session_created a.after b.after");
   const char *tok = strstr(r, "\"token\":\"");
   assert_non_null(tok);
@@ -520,6 +557,13 @@ static void routes_and_hooks(void **state) {
   assert_non_null(strstr(r, "\"code\":\"TEST_GATED\""));
   assert_null(strstr(r, "better-auth.session_token="));
   assert_string_equal(events, "a.before b.before a.sign_in a.after b.after");
+
+  /* a taken e-mail without enumeration protection: 422, no sign_up hook */
+  events[0] = 0;
+  r = request(port, "POST", "/api/auth/sign-up/email", NULL,
+              "{\"name\":\"P2\",\"email\":\"p@example.com\",\"password\":\"correct-horse\"}");
+  assert_non_null(strstr(r, "HTTP/1.1 422"));
+  assert_string_equal(events, "a.before b.before a.after b.after");
 
   /* revoke-sessions: session_revoked(all) */
   events[0] = 0;
@@ -565,6 +609,7 @@ int main(void) {
       cmocka_unit_test(options_parsed_validated_printed),
       cmocka_unit_test(migrations_listed_in_order),
       cmocka_unit_test(clashes_refused_at_start),
+      cmocka_unit_test(rate_rules_of_running_plugins),
       cmocka_unit_test(routes_and_hooks),
       cmocka_unit_test(no_plugins_no_dispatch),
   };

@@ -5,7 +5,7 @@
 import { createAuthClient } from "better-auth/client";
 import { CookieJar } from "./cookies.mjs";
 
-// plugins: client plugins (adminClient(), ...) for the plugin endpoints.
+// plugins: better-auth client plugins (adminClient(), twoFactorClient(), ...).
 export function makeClient(srv, { origin = srv.baseURL, headers = {}, jar = new CookieJar(), plugins = [] } = {}) {
   const seen = []; // every response: { url, method, status, headers }
   const client = createAuthClient({
