@@ -23,6 +23,10 @@ long gh_auth_db_error_count(void) {
 }
 
 void gh_auth_db_error(gh_resp *resp, gh_status st, const char *what) {
+  if (st == GH_ERR_REFUSED) { /* a plugin refused (session_creating) and answered already */
+    gh_resp_remove_header(resp, "Set-Cookie", NULL, NULL);
+    return;
+  }
   db_errors++;
   gh_log(GH_LOG_ERROR, "db.error", "op", what, "status", gh_status_str(st), NULL);
   gh_resp_remove_header(resp, "Set-Cookie", NULL, NULL);

@@ -81,6 +81,9 @@ void gh_hook_session_created(gh_auth *au, gh_store *st, gh_req *req, gh_resp *re
                              const gh_session *s, const gh_user *u);
 void gh_hook_session_returned(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
                               const gh_sess *s);
+/* false when a plugin refused a new session for u (resp set). */
+bool gh_hook_session_creating(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
+                              const gh_user *u);
 /* false when a plugin keeps this session from being extended by the rolling refresh. */
 bool gh_hook_session_refresh(gh_auth *au, const gh_sess *s);
 void gh_hook_session_revoked(gh_auth *au, gh_store *st, const char *user_id, const char *token,

@@ -170,6 +170,10 @@ typedef struct gh_plugin {
    */
   void (*session_created)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_session *s,
                           const gh_user *u);
+  /* A session for u is about to be created by gh_session_create (sign-in, after two-factor, after
+   * e-mail verification, ...: better-auth's session create "before" database hook): false =
+   * refused, resp set (admin: 403 BANNED_USER); no session is made. */
+  bool (*session_creating)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_user *u);
   /* The rolling refresh is due for this session: false keeps its expiresAt as it is (admin: an
    * impersonation session ends when it was meant to, whatever cookies the client keeps). */
   bool (*session_refresh)(void *self, const gh_sess *s);

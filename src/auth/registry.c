@@ -391,6 +391,14 @@ void gh_hook_session_returned(gh_auth *au, gh_store *st, gh_req *req, gh_resp *r
   EACH_HOOK(session_returned) au->plugins[i_].p->session_returned(SELF, st, req, resp, s);
 }
 
+bool gh_hook_session_creating(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
+                              const gh_user *u) {
+  EACH_HOOK(session_creating) {
+    if (!au->plugins[i_].p->session_creating(SELF, st, req, resp, u)) return false;
+  }
+  return true;
+}
+
 bool gh_hook_session_refresh(gh_auth *au, const gh_sess *s) {
   EACH_HOOK(session_refresh) {
     if (!au->plugins[i_].p->session_refresh(SELF, s)) return false;

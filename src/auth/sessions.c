@@ -141,6 +141,7 @@ void gh_session_fill(gh_auth *au, gh_req *req, const char *user_id, bool dont_re
 gh_status gh_session_create(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp, const gh_user *u,
                             bool dont_remember, gh_session *out) {
   gh_session_fill(au, req, u->id, dont_remember, out);
+  if (!gh_hook_session_creating(au, st, req, resp, u)) return GH_ERR_REFUSED;
   gh_status rc = gh_store_create_session(st, out);
   if (rc != GH_OK) return rc;
   gh_set_session_cookie(au, req, resp, out->token, dont_remember);

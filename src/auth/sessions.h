@@ -40,7 +40,9 @@ bool gh_require_session(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp, g
  * dont_remember cookie, extends the session to now + expiresIn and re-sends the cookie. */
 GH_MUST_CHECK gh_status gh_session_refresh_if_due(gh_auth *au, gh_store *st, gh_req *req,
                                                   gh_resp *resp, gh_sess *s);
-/* Creates a session row for user (rememberMe semantics), sets its cookie, runs session_created. */
+/* Creates a session row for user (rememberMe semantics), sets its cookie, runs session_created.
+ * GH_ERR_REFUSED when a plugin's session_creating hook refused it (admin: a banned user) and
+ * answered; gh_auth_db_error then keeps that answer. */
 GH_MUST_CHECK gh_status gh_session_create(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
                                           const gh_user *u, bool dont_remember, gh_session *out);
 /* Fills a new session (ids, token, times, ip, user agent) without storing it. */

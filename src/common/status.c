@@ -28,6 +28,8 @@ const char *gh_status_str(gh_status st) {
     return "busy";
   case GH_ERR_CONFIG:
     return "invalid configuration";
+  case GH_ERR_REFUSED:
+    return "refused";
   }
   return "unknown";
 }

@@ -18,6 +18,7 @@ typedef enum {
   GH_ERR_TOO_LARGE,      /* input over a hard limit */
   GH_ERR_BUSY,           /* queue full; try again later (maps to 503) */
   GH_ERR_CONFIG,         /* invalid configuration */
+  GH_ERR_REFUSED,        /* refused by a plugin, which has answered the request itself */
 } gh_status;
 
 const char *gh_status_str(gh_status st);

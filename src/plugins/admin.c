@@ -1149,22 +1149,33 @@ static const gh_route ROUTES[] = {
 
 /* ---------------------------------------------------------------- hooks */
 
-/* The session-create check of better-auth's admin plugin, at sign-in. */
-static bool sign_in(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_sign_in *si) {
+/* better-auth's session create "before" hook of the admin plugin: every new session (sign-in,
+ * after a second factor, after e-mail verification) of a banned user is refused; an expired ban is
+ * lifted. The user is read again, so a ban made after the password step still counts. */
+static bool session_creating(void *self, gh_store *st, gh_req *req, gh_resp *resp,
+                             const gh_user *given) {
   admin *ad = self;
+  gh_user fresh;
+  const gh_user *u = given;
+  gh_status rc = gh_store_user_by_id(st, req->arena, given->id, &fresh);
+  if (rc == GH_OK)
+    u = &fresh;
+  else if (rc != GH_ERR_NOT_FOUND) {
+    gh_auth_db_error(resp, rc, "user_by_id");
+    return false;
+  }
   bool expired;
-  if (banned_now(si->user, gh_now_ms(), &expired)) {
-    gh_audit(ad->au, req, "sign_in.banned", si->user->id, NULL, NULL, NULL, NULL);
+  if (banned_now(u, gh_now_ms(), &expired)) {
+    gh_audit(ad->au, req, "sign_in.banned", u->id, NULL, NULL, NULL, NULL);
     gh_resp_error_msg(resp, 403, "BANNED_USER", ad->c->banned_message);
     return false;
   }
   if (expired) {
-    gh_status rc = lift_ban(st, si->user->id);
-    if (rc != GH_OK) {
+    if ((rc = lift_ban(st, u->id)) != GH_OK) {
       gh_auth_db_error(resp, rc, "lift_ban");
       return false;
     }
-    gh_audit(ad->au, req, "admin.ban_expired", si->user->id, NULL, NULL, NULL, NULL);
+    gh_audit(ad->au, req, "admin.ban_expired", u->id, NULL, NULL, NULL, NULL);
   }
   return true;
 }
@@ -1340,7 +1351,7 @@ const gh_plugin gh_plugin_admin = {
     .nsession_fields = 1,
     .commands = COMMANDS,
     .ncommands = 1,
-    .sign_in = sign_in,
+    .session_creating = session_creating,
     .session_refresh = session_refresh,
     .after_route = after_route,
 };

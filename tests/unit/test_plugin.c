@@ -190,6 +190,18 @@ static bool sign_in_gate(void *self, gh_store *st, gh_req *req, gh_resp *resp,
   return true;
 }
 
+/* plugin b refuses every new session of refused@example.com (as a ban does) */
+static bool session_creating(void *self, gh_store *st, gh_req *req, gh_resp *resp,
+                             const gh_user *u) {
+  (void)st, (void)req;
+  ev(T(self)->name, "session_creating");
+  if (strcmp(u->email, "refused@example.com") == 0) {
+    gh_resp_error_msg(resp, 403, "TEST_REFUSED", "refused by b");
+    return false;
+  }
+  return true;
+}
+
 static void user_created(void *self, gh_store *st, const gh_user *u) {
   (void)st;
   assert_non_null(u->id);
@@ -254,6 +266,7 @@ static const gh_plugin PLUGIN_B = {
     .serve_start = serve_start,
     .serve_stop = serve_stop,
     .session_created = session_created,
+    .session_creating = session_creating,
     .session_returned = session_returned,
     .session_revoked = session_revoked,
     .user_created = user_created,
@@ -544,8 +557,17 @@ static void routes_and_hooks(void **state) {
   r = request(port, "POST", "/api/auth/sign-in/email", NULL,
               "{\"email\":\"p@example.com\",\"password\":\"correct-horse\"}");
   assert_non_null(strstr(r, "HTTP/1.1 200"));
-  assert_string_equal(events, "a.before b.before a.sign_in b.sign_in a.session_created "
-                              "b.session_created a.after b.after");
+  assert_string_equal(events, "a.before b.before a.sign_in b.sign_in b.session_creating "
+                              "a.session_created b.session_created a.after b.after");
+  /* session_creating refuses: its answer, no session cookie */
+  r = request(port, "POST", "/api/auth/sign-up/email", NULL,
+              "{\"name\":\"R\",\"email\":\"refused@example.com\",\"password\":\"correct-horse\"}");
+  assert_non_null(strstr(r, "HTTP/1.1 200"));
+  r = request(port, "POST", "/api/auth/sign-in/email", NULL,
+              "{\"email\":\"refused@example.com\",\"password\":\"correct-horse\"}");
+  assert_non_null(strstr(r, "HTTP/1.1 403"));
+  assert_non_null(strstr(r, "\"code\":\"TEST_REFUSED\""));
+  assert_null(strstr(r, "better-auth.session_token="));
   /* a gate that refuses: its answer, no session, the later plugins' gates not asked */
   r = request(port, "POST", "/api/auth/sign-up/email", NULL,
               "{\"name\":\"G\",\"email\":\"gated@example.com\",\"password\":\"correct-horse\"}");
