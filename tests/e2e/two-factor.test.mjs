@@ -74,7 +74,7 @@ async function forgetStep(srv, userId) {
 forEachBackend("two-factor", (backend) => {
   let srv;
   before(async () => {
-    srv = await startServer({ backend, hint: "tf", env: { GATEHOUSE_PLUGINS: PLUGINS } });
+    srv = await startServer({ backend, hint: "tf", env: { GATEHOUSE_PLUGINS: PLUGINS, GATEHOUSE_DELETE_USER: "true" } });
   });
   after(async () => {
     await srv?.stop();
