@@ -393,6 +393,29 @@ forEachBackend("tasks", (backend) => {
         }
       });
 
+      it("a token without kid signed by the issuer's real key → 401 (kid required); TASKS_JWT_ALLOW_MISSING_KID=true accepts it", async () => {
+        const now = Math.floor(Date.now() / 1000);
+        const noKid = await new SignJWT({ iss: ISS, aud: AUD, iat: now, exp: now + 300, sub: "u-nokid" }).setProtectedHeader({ alg: "EdDSA", typ: "JWT" }).sign(keys.privateKey);
+        assert.equal(JSON.parse(Buffer.from(noKid.split(".")[0], "base64url")).kid, undefined);
+        assertUnauthorized(await api.call("GET", "/api/tasks", { bearer: noKid }), "no kid");
+        const relaxed = await startTasks({
+          backend,
+          databaseUrl: dbUrl,
+          gatehouseUrl: srv.url,
+          hint: "tasks-nokid",
+          env: { TASKS_JWKS_URL: jwks.url, TASKS_JWT_ISSUER: ISS, TASKS_JWT_AUDIENCE: AUD, TASKS_JWT_ALLOW_MISSING_KID: "true" },
+        });
+        try {
+          const res = await relaxed.call("GET", "/api/u-nokid/tasks", { bearer: noKid });
+          assert.equal(res.status, 200, res.text);
+          const other = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+          const forged = await new SignJWT({ iss: ISS, aud: AUD, iat: now, exp: now + 300, sub: "u-nokid" }).setProtectedHeader({ alg: "EdDSA" }).sign(other.privateKey);
+          assertUnauthorized(await relaxed.call("GET", "/api/tasks", { bearer: forged }), "no kid, foreign key, relaxed");
+        } finally {
+          await relaxed.stop();
+        }
+      });
+
       it("JWKS unreachable before the first fetch → 503 + Retry-After (fail closed); reachable again → 200", async () => {
         const port = await freePort(); // nothing listens there
         const down = await startTasks({
