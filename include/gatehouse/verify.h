@@ -5,7 +5,8 @@
  *   2. Session delegation: the request's session cookie or bearer session token is forwarded to
  *      GET /api/auth/get-session. Revocation is immediate; gatehouse must be reachable.
  *
- * Depends on OpenSSL 3, jansson and libcurl only. Thread-safe: one ghv_verifier may be shared by
+ * Depends on OpenSSL 3, libsodium (Ed25519, unless built with GHV_ED25519=openssl), jansson and
+ * libcurl only. Thread-safe: one ghv_verifier may be shared by
  * every thread of the host. Never aborts and never exits: every failure is a ghv_status. Secrets
  * (tokens, cookies) are never logged or kept beyond the call, except hashed in the optional
  * delegation micro-cache.

@@ -176,6 +176,12 @@ static int teardown(void **state) {
 
 static void valid_every_alg(void **state) {
   (void)state;
+  /* the library verifies Ed25519 with libsodium unless built with GHV_ED25519=openssl */
+#ifdef GHV_EXPECT_SODIUM
+  assert_true(keys[K_ED]->sodium_ed25519);
+#else
+  assert_false(keys[K_ED]->sodium_ed25519);
+#endif
   ghv_verifier *v = new_verifier(srv);
   for (int i = 0; i < K_N; i++) {
     json_t *c = good_claims(srv->base);
