@@ -59,6 +59,7 @@ bench: build
 	@scripts/deps.sh --bench
 	@bench/run.sh
 	@bench/resource.sh
+	@bench/forward-auth.sh
 
 fmt:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
