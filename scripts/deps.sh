@@ -10,8 +10,8 @@ PKGS=(cmake ninja-build pkg-config gcc make libmicrohttpd-dev libjansson-dev lib
       libcurl4-openssl-dev)
 for arg in "$@"; do
   case "$arg" in
-    --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3 clang libclang-rt-14-dev valgrind curl
-                   nginx python3-fastapi python3-uvicorn python3-jwt python3-httpx
+    --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3 clang libclang-rt-14-dev valgrind curl systemd
+                   python3-aiosmtpd nginx python3-fastapi python3-uvicorn python3-jwt python3-httpx
                    python3-cryptography python3-pytest) ;;
     --bench) PKGS+=(wrk postgresql bc) ;;
   esac

@@ -9,6 +9,7 @@
 #include "auth/cors.h"
 #include "auth/credentials.h"
 #include "auth/db.h"
+#include "auth/fields.h"
 #include "auth/origin_check.h"
 #include "auth/plugin.h"
 #include "auth/sessions.h"
@@ -56,7 +57,8 @@ struct gh_auth {
   gh_route *routes;
   gh_route_target *targets;
   size_t nroutes;
-  gh_throttle *throttle; /* NULL when off */
+  gh_store_fields *fields; /* the plugins' additional user/session fields (installed) */
+  gh_throttle *throttle;   /* NULL when off */
   void (*runtime_fn)(void *arg, gh_runtime_stats *out);
   void *runtime_arg;
 };
@@ -70,13 +72,19 @@ GH_MUST_CHECK gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps);
 void gh_registry_stop(gh_auth *au);
 /* Hook calls, in plugin order. */
 GH_MUST_CHECK gh_status gh_hook_credential(gh_auth *au, gh_req *req, gh_credential *out);
+/* The sign_in gate: false = a plugin answered (refused or challenged) and no session is made. */
+GH_MUST_CHECK bool gh_hook_sign_in(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
+                                   const gh_sign_in *si);
 void gh_hook_session_created(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
                              const gh_session *s, const gh_user *u);
 void gh_hook_session_returned(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
                               const gh_sess *s);
 void gh_hook_session_revoked(gh_auth *au, gh_store *st, const char *user_id, const char *token,
                              const char *except);
+void gh_hook_audited(gh_auth *au, gh_req *req, const gh_audit_event *ev);
 void gh_hook_user_created(gh_auth *au, gh_store *st, const gh_user *u);
+void gh_hook_sign_up(gh_auth *au, gh_store *st, gh_req *req, const gh_user *u, bool created,
+                     const char *callback);
 void gh_hook_user_deleted(gh_auth *au, gh_store *st, const char *user_id);
 
 /* --- core route handlers (app = the gh_auth) */
@@ -90,6 +98,7 @@ void gh_route_revoke_session(void *app, gh_req *req, gh_resp *resp);
 void gh_route_revoke_sessions(void *app, gh_req *req, gh_resp *resp);
 void gh_route_revoke_other_sessions(void *app, gh_req *req, gh_resp *resp);
 void gh_route_update_user(void *app, gh_req *req, gh_resp *resp);
+void gh_route_update_session(void *app, gh_req *req, gh_resp *resp);
 void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp);
 void gh_route_change_password(void *app, gh_req *req, gh_resp *resp);
 void gh_route_verify_password(void *app, gh_req *req, gh_resp *resp);

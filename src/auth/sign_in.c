@@ -90,6 +90,13 @@ void gh_route_sign_in(void *app, gh_req *req, gh_resp *resp) {
     return;
   }
 
+  gh_sign_in si = {.user = &u, .method = "email", .dont_remember = !remember, .callback = callback};
+  if (!gh_hook_sign_in(au, st, req, resp, &si)) {
+    gh_audit(au, req, "sign_in.gated", u.id, "status", gh_arena_printf(a, "%d", resp->status), NULL,
+             NULL);
+    if (au->throttle) gh_throttle_succeeded(au->throttle, gh_auth_client_address(au, req), lower);
+    return;
+  }
   gh_session s;
   rc = gh_session_create(au, st, req, resp, &u, !remember, &s);
   if (rc != GH_OK) {

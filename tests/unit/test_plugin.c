@@ -188,6 +188,28 @@ static void session_revoked(void *self, gh_store *st, const gh_revocation *r) {
   ev(T(self)->name, r->token ? "session_revoked(one)" : "session_revoked(all)");
 }
 
+static gh_status serve_start(void *self) {
+  ev(T(self)->name, "serve_start");
+  return GH_OK;
+}
+
+static void serve_stop(void *self) {
+  ev(T(self)->name, "serve_stop");
+}
+
+/* plugin a refuses the sign-in of gated@example.com (as a ban would), b lets everyone through */
+static bool sign_in_gate(void *self, gh_store *st, gh_req *req, gh_resp *resp,
+                         const gh_sign_in *si) {
+  (void)st, (void)req;
+  assert_string_equal(si->method, "email");
+  ev(T(self)->name, "sign_in");
+  if (strcmp(T(self)->name, "a") == 0 && strcmp(si->user->email, "gated@example.com") == 0) {
+    gh_resp_error_msg(resp, 403, "TEST_GATED", "gated by a");
+    return false;
+  }
+  return true;
+}
+
 static void user_created(void *self, gh_store *st, const gh_user *u) {
   (void)st;
   assert_non_null(u->id);
@@ -218,6 +240,9 @@ static const gh_plugin PLUGIN_A = {
     .credential = credential,
     .before_route = before_route,
     .after_route = after_route,
+    .sign_in = sign_in_gate,
+    .serve_start = serve_start,
+    .serve_stop = serve_stop,
     .session_created = session_created,
     .session_returned = session_returned,
     .session_revoked = session_revoked,
@@ -233,6 +258,9 @@ static const gh_plugin PLUGIN_B = {
     .credential = credential,
     .before_route = before_route,
     .after_route = after_route,
+    .sign_in = sign_in_gate,
+    .serve_start = serve_start,
+    .serve_stop = serve_stop,
     .session_created = session_created,
     .session_returned = session_returned,
     .session_revoked = session_revoked,
@@ -500,6 +528,25 @@ static void routes_and_hooks(void **state) {
   assert_non_null(strstr(r, "HTTP/1.1 200"));
   assert_string_equal(events, "a.before b.before a.credential b.credential a.session_returned "
                               "b.session_returned a.after b.after");
+  /* sign-in: the gate of each plugin, then session_created */
+  events[0] = 0;
+  r = request(port, "POST", "/api/auth/sign-in/email", NULL,
+              "{\"email\":\"p@example.com\",\"password\":\"correct-horse\"}");
+  assert_non_null(strstr(r, "HTTP/1.1 200"));
+  assert_string_equal(events, "a.before b.before a.sign_in b.sign_in a.session_created "
+                              "b.session_created a.after b.after");
+  /* a gate that refuses: its answer, no session, the later plugins' gates not asked */
+  r = request(port, "POST", "/api/auth/sign-up/email", NULL,
+              "{\"name\":\"G\",\"email\":\"gated@example.com\",\"password\":\"correct-horse\"}");
+  assert_non_null(strstr(r, "HTTP/1.1 200"));
+  events[0] = 0;
+  r = request(port, "POST", "/api/auth/sign-in/email", NULL,
+              "{\"email\":\"gated@example.com\",\"password\":\"correct-horse\"}");
+  assert_non_null(strstr(r, "HTTP/1.1 403"));
+  assert_non_null(strstr(r, "\"code\":\"TEST_GATED\""));
+  assert_null(strstr(r, "better-auth.session_token="));
+  assert_string_equal(events, "a.before b.before a.sign_in a.after b.after");
+
   /* revoke-sessions: session_revoked(all) */
   events[0] = 0;
   r = request(port, "POST", "/api/auth/revoke-sessions", hdr, "{}");
@@ -507,6 +554,12 @@ static void routes_and_hooks(void **state) {
   assert_non_null(strstr(events, "a.session_revoked(all) b.session_revoked(all)"));
   r = request(port, "GET", "/api/auth/get-session", hdr, NULL);
   assert_non_null(strstr(r, "\r\n\r\nnull"));
+
+  /* serving: serve_start in order, serve_stop in reverse */
+  events[0] = 0;
+  assert_int_equal(gh_auth_serve_start(au), GH_OK);
+  gh_auth_serve_stop(au);
+  assert_string_equal(events, "a.serve_start b.serve_start b.serve_stop a.serve_stop");
 
   gh_http_quiesce(h, 1000);
   gh_workpool_free(pool);
