@@ -46,7 +46,8 @@ static const gh_conf_opt OPTS[] = {
      "Browser navigations without a session get a 302 to this URL (absolute, or a path) with "
      "callbackURL=<the original URL> instead of 401 (empty = always 401)"},
     {"GATEHOUSE_FORWARD_AUTH_JWT", NULL, GH_CONF_BOOL, "false", 0, 0, 0, offsetof(fa_conf, jwt),
-     "Also answer a fresh JWT for the session in X-Auth-Token (needs the jwt plugin)"},
+     "Also answer a fresh JWT for the session in X-Auth-Token (needs the jwt plugin with "
+     "GATEHOUSE_JWT_HEADER on, its default)"},
     {"GATEHOUSE_FORWARD_AUTH_RULES", NULL, GH_CONF_STR, "", 0, 0, 0, offsetof(fa_conf, rules),
      "Per-path role rules `PREFIX=role,role` separated by `;` (e.g. "
      "`/admin/=admin;/ops/=admin,ops`): the longest prefix of the original path that matches "
