@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gatehouse needs to build, run and test (when root and missing).
 #   scripts/deps.sh          build + run dependencies
-#   scripts/deps.sh --test   also test dependencies (cmocka, postgresql, node/npm, nginx, the
+#   scripts/deps.sh --test   also test dependencies (cmocka, postgresql, node/npm, nginx, caddy, the
 #                            FastAPI integration's Debian Python packages)
 #   scripts/deps.sh --bench  also benchmark dependencies (wrk, postgresql, node/npm)
 set -euo pipefail
@@ -11,7 +11,7 @@ PKGS=(cmake ninja-build pkg-config gcc make libmicrohttpd-dev libjansson-dev lib
 for arg in "$@"; do
   case "$arg" in
     --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3 clang libclang-rt-14-dev valgrind curl systemd
-                   python3-aiosmtpd nginx python3-fastapi python3-uvicorn python3-jwt python3-httpx
+                   python3-aiosmtpd nginx caddy python3-fastapi python3-uvicorn python3-jwt python3-httpx
                    python3-cryptography python3-pytest) ;;
     --bench) PKGS+=(wrk postgresql bc) ;;
   esac

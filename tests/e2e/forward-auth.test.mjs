@@ -3,7 +3,9 @@
 // it receives). Users are signed up with the official better-auth client. Proves: signed-in requests
 // reach the backend with X-Auth-User-Id / X-Auth-Email (and a JWT in X-Auth-Token when configured),
 // others are refused before the backend, X-Auth-* sent by the client never reach it, sign-out
-// refuses at once, and gatehouse down is a 503 from nginx, never a pass-through. Directly: 401 /
+// refuses at once, and gatehouse down is a 503 from nginx, never a pass-through. The same with a
+// REAL Caddy (Debian's, forward_auth, the Caddyfile of docs/integrations.md), including the 302 to
+// the sign-in page passed through to a browser. Directly: 401 /
 // 302 to the sign-in page for browser navigations, X-Forwarded-* honoured, per-path role rules
 // (refusals; normalised paths), GATEHOUSE_FORWARD_AUTH=false → 404.
 import assert from "node:assert/strict";
@@ -15,11 +17,13 @@ import { GATEHOUSE_ONLY } from "./lib/config.mjs";
 import { SESSION_COOKIE } from "./lib/cookies.mjs";
 import { PASSWORD, forEachBackend, newEmail } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
+import { caddyAvailable, startCaddy } from "./lib/caddy.mjs";
 import { nginxAvailable, startNginx } from "./lib/nginx.mjs";
 import { startServer } from "./lib/server.mjs";
 import { freePort } from "./lib/util.mjs";
 
 const NO_NGINX = nginxAvailable() ? false : "nginx with auth_request not installed (scripts/deps.sh --test)";
+const NO_CADDY = caddyAvailable() ? false : "caddy not installed (scripts/deps.sh --test)";
 
 /** Sign up through the official client: { id, email, cookie, signedToken, client, jar }. */
 async function newUser(srv, name) {
@@ -244,6 +248,56 @@ forEachBackend("forward-auth", (backend) => {
         assert.equal(res.headers["retry-after"], "5");
       }
       assert.equal(app.seen.length, before, "nothing reached the backend");
+    });
+  });
+  describe("forward-auth behind a real Caddy (forward_auth)", { skip: GATEHOUSE_ONLY || NO_CADDY }, () => {
+    let srv, app, cdy, alice;
+    before(async () => {
+      srv = await startServer({
+        backend,
+        hint: "fa-caddy",
+        env: { GATEHOUSE_FORWARD_AUTH_JWT: "true", GATEHOUSE_FORWARD_AUTH_SIGN_IN_URL: "https://login.example.com/sign-in" },
+      });
+      app = await startBackend();
+      cdy = await startCaddy({ gatehouseUrl: srv.url, backendUrl: app.url });
+      alice = await newUser(srv, "Alice");
+    });
+    after(async () => {
+      await cdy?.stop();
+      await app?.close();
+      await srv?.stop({ expectCode: null });
+    });
+
+    it("signed in: the backend gets gatehouse's identity headers and JWT, never the client's", async () => {
+      const forged = { "x-auth-user-id": "someone-else", "x-auth-email": "x@evil.example", "x-auth-role": "admin", "x-auth-token": "forged" };
+      const res = await viaProxy(cdy, "/app/page?q=1", { ...forged, cookie: alice.cookie });
+      assert.equal(res.status, 200, res.text);
+      const h = res.json.headers;
+      assert.equal(h["x-auth-user-id"], alice.id);
+      assert.equal(h["x-auth-email"], alice.email);
+      assert.equal(h["x-auth-role"], undefined, "the injected role is gone (gatehouse has none)");
+      assert.notEqual(h["x-auth-token"], "forged");
+      assert.equal(h["x-auth-token"].split(".").length, 3);
+    });
+
+    it("without a session: 401 (API) or the 302 to the sign-in page (browser), the backend never sees it", async () => {
+      const before = app.seen.length;
+      const api = await viaProxy(cdy, "/app/page", { accept: "application/json", "x-auth-user-id": alice.id });
+      assert.equal(api.status, 401);
+      const nav = await viaProxy(cdy, "/app/page?q=1", { accept: "text/html", "sec-fetch-mode": "navigate" });
+      assert.equal(nav.status, 302);
+      const loc = new URL(nav.headers.location);
+      assert.equal(`${loc.origin}${loc.pathname}`, "https://login.example.com/sign-in");
+      assert.equal(loc.searchParams.get("callbackURL"), `http://127.0.0.1:${cdy.port}/app/page?q=1`);
+      assert.equal(app.seen.length, before);
+    });
+
+    it("gatehouse down: an error from Caddy, never the backend", async () => {
+      await srv.stop();
+      const before = app.seen.length;
+      const res = await viaProxy(cdy, "/app/x", { cookie: alice.cookie, "x-auth-user-id": alice.id });
+      assert.ok(res.status >= 500, `status ${res.status}`);
+      assert.equal(app.seen.length, before);
     });
   });
 });
