@@ -12,6 +12,7 @@ import httpx
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from ._apikey import ApiKeyVerifier
 from ._errors import Invalid, Unavailable
 from ._jwt import JwtVerifier, looks_like_jwt
 from ._session import SessionVerifier, session_cookie_header
@@ -24,19 +25,26 @@ class Principal:
     """Who made the request."""
 
     id: str
-    source: Literal["jwt", "session"]
+    source: Literal["jwt", "session", "api_key"]
     email: str | None = None
     name: str | None = None
     role: str | None = None  # the admin plugin's role field ("admin" or "admin,user"), when present
     email_verified: bool = False
     session_id: str | None = None  # session strategy
     token_id: str | None = None  # jwt: jti when present
-    expires_at: int | None = None  # unix seconds: JWT exp or the session's expiresAt
-    raw: dict = field(default_factory=dict, repr=False)  # the claims, or get-session's answer
+    expires_at: int | None = None  # unix seconds: JWT exp, the session's or the API key's expiresAt
+    api_key_id: str | None = None  # api_key: the key's id
+    permissions: dict | None = None  # api_key: the key's permissions ({"tasks": ["read"]})
+    raw: dict = field(default_factory=dict, repr=False)  # the claims, get-session's answer, the key
 
     @property
     def roles(self) -> set[str]:
         return {r.strip() for r in (self.role or "").split(",") if r.strip()}
+
+    def allows(self, resource: str, action: str) -> bool:
+        """An API key's permission (False for every other principal)."""
+        acts = (self.permissions or {}).get(resource)
+        return isinstance(acts, list) and action in acts
 
 
 class GatehouseError(HTTPException):
@@ -105,6 +113,10 @@ class Gatehouse:
         max_connections: int = 100,
         realm: str = "gatehouse",
         retry_after_s: int = 5,
+        service_token: str | None = None,
+        api_key_url: str | None = None,
+        api_key_header: str = "x-api-key",
+        api_key_cache_ttl_s: int = 5,
     ) -> None:
         if strategy not in ("jwt", "session", "any"):
             raise ValueError("strategy: expected jwt, session or any")
@@ -135,12 +147,25 @@ class Gatehouse:
             allow_missing_kid=allow_missing_kid,
         )
         self.session = SessionVerifier(session_url=session_url or f"{self.url}/api/auth/get-session", http=self.http)
+        # API keys (the api-key plugin) only with the service token; otherwise an API key is 401
+        self.api_key_header = api_key_header.lower()
+        self.api_keys = (
+            ApiKeyVerifier(
+                verify_url=api_key_url or f"{self.url}/api/auth/api-key/verify",
+                service_token=service_token,
+                http=self.http,
+                cache_ttl_s=api_key_cache_ttl_s,
+            )
+            if service_token
+            else None
+        )
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides: Any) -> "Gatehouse":
         """GATEHOUSE_URL (default http://localhost:3000), GATEHOUSE_AUTH (jwt | session | any),
         GATEHOUSE_JWKS_URL, GATEHOUSE_SESSION_URL, GATEHOUSE_JWT_ISSUER, GATEHOUSE_JWT_AUDIENCE,
-        GATEHOUSE_JWT_LEEWAY, GATEHOUSE_JWT_ALLOW_MISSING_KID, GATEHOUSE_HTTP_TIMEOUT_MS."""
+        GATEHOUSE_JWT_LEEWAY, GATEHOUSE_JWT_ALLOW_MISSING_KID, GATEHOUSE_HTTP_TIMEOUT_MS,
+        GATEHOUSE_SERVICE_TOKEN (enables API keys), GATEHOUSE_API_KEY_URL."""
         e = os.environ if env is None else env
         kw: dict[str, Any] = {
             "url": e.get("GATEHOUSE_URL") or "http://localhost:3000",
@@ -152,6 +177,8 @@ class Gatehouse:
             "leeway_s": int(e.get("GATEHOUSE_JWT_LEEWAY") or 30),
             "allow_missing_kid": _bool_env(e.get("GATEHOUSE_JWT_ALLOW_MISSING_KID"), False),
             "timeout_s": int(e.get("GATEHOUSE_HTTP_TIMEOUT_MS") or 3000) / 1000,
+            "service_token": e.get("GATEHOUSE_SERVICE_TOKEN") or None,
+            "api_key_url": e.get("GATEHOUSE_API_KEY_URL") or None,
         }
         kw.update(overrides)
         return cls(**kw)
@@ -202,7 +229,23 @@ class Gatehouse:
         return rest.strip() or None
 
     async def authenticate(self, request: Request) -> Principal:
-        """The request's principal; raises Invalid or Unavailable."""
+        """The request's principal; raises Invalid or Unavailable. An API key (x-api-key) comes
+        first, whatever the strategy; then the strategy's credential."""
+        key = request.headers.get(self.api_key_header)
+        if key is not None:
+            if self.api_keys is None:
+                raise Invalid("API keys are not accepted here")
+            k = await self.api_keys.verify(key.strip())
+            exp = _iso_seconds(k.get("expiresAt"))
+            return Principal(
+                id=k["referenceId"],
+                source="api_key",
+                name=k.get("name") if isinstance(k.get("name"), str) else None,
+                api_key_id=k["id"],
+                permissions=k.get("permissions") if isinstance(k.get("permissions"), dict) else None,
+                expires_at=exp,
+                raw=k,
+            )
         tok = self._bearer(request)
         use_jwt = self.strategy == "jwt" or (self.strategy == "any" and tok is not None and looks_like_jwt(tok))
         if use_jwt:
@@ -268,6 +311,19 @@ class Gatehouse:
         async def dep(user_id: str, user: Principal = Depends(current)) -> Principal:
             if user_id != user.id:
                 raise GatehouseError(403, "FORBIDDEN", "Forbidden: the user in the path is not the caller")
+            return user
+
+        return dep
+
+    def require_permission(self, resource: str, action: str) -> Callable:
+        """Dependency factory for API-key scopes: the principal when it is an API key whose
+        permissions list action under resource, or a user signed in otherwise (a user acts as
+        themselves); 403 INSUFFICIENT_SCOPE for a key without that permission."""
+        current = self.current_user
+
+        async def dep(user: Principal = Depends(current)) -> Principal:
+            if user.source == "api_key" and not user.allows(resource, action):
+                raise GatehouseError(403, "INSUFFICIENT_SCOPE", f"The API key lacks the permission {resource}:{action}")
             return user
 
         return dep

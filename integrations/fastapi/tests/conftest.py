@@ -56,6 +56,7 @@ class GatehouseServer:
             "DATABASE_URL": f"sqlite:{self.dir}/gatehouse.db",
             **(env or {}),
         }
+        self.env = full
         self.log = open(os.path.join(self.dir, "stderr.log"), "wb")
         self.proc = subprocess.Popen([GATEHOUSE_BIN, "serve", "--migrate"], env=full, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 30
@@ -81,6 +82,12 @@ class GatehouseServer:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+    def cli(self, *args: str) -> str:
+        """Runs the gatehouse CLI on this server's database; its stdout."""
+        r = subprocess.run([GATEHOUSE_BIN, *args], env=self.env, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
 
     def sign_up(self, name: str = "User") -> dict:
         email = f"{name.lower()}-{uuid.uuid4().hex[:10]}@example.com"
