@@ -406,6 +406,11 @@ bool gh_hook_session_refresh(gh_auth *au, const gh_sess *s) {
   return true;
 }
 
+void gh_auth_session_returned(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
+                              const gh_sess *s) {
+  gh_hook_session_returned(au, st, req, resp, s);
+}
+
 void gh_hook_session_revoked(gh_auth *au, gh_store *st, const char *user_id, const char *token,
                              const char *except) {
   gh_revocation r = {.user_id = user_id, .token = token, .except = except};

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "auth/auth.h"
+#include "auth/db.h"
 #include "auth/plugin.h"
 #include "auth/sessions.h"
 #include "common/workpool.h"
@@ -41,6 +42,7 @@ typedef struct {
 
 typedef struct {
   const char *name; /* "a" / "b" */
+  gh_auth *au;
   char *greeting;
   long times;
 } tself;
@@ -75,8 +77,9 @@ static gh_status init_common(const char *name, const void *conf, void **self) {
 }
 
 static gh_status init_a(gh_auth *au, const void *conf, void **self) {
-  (void)au;
-  return init_common("a", conf, self);
+  gh_status rc = init_common("a", conf, self);
+  ((tself *)*self)->au = au;
+  return rc;
 }
 
 static gh_status init_b(gh_auth *au, const void *conf, void **self) {
@@ -110,9 +113,26 @@ static void teapot(void *self, gh_req *req, gh_resp *resp) {
   gh_auth_error(resp, &ERRS_A[0]);
 }
 
+/* A route that hands the session on (as forward-auth does): gh_auth_session_returned runs every
+ * plugin's session_returned hook on its response. */
+static void whoami(void *self, gh_req *req, gh_resp *resp) {
+  tself *t = self;
+  gh_store *st = gh_auth_store(resp);
+  if (!st) return;
+  gh_sess s;
+  assert_int_equal(gh_session_resolve(t->au, st, req, &s), GH_OK);
+  if (!s.found) {
+    gh_resp_empty(resp, 401, false);
+    return;
+  }
+  gh_auth_session_returned(t->au, st, req, resp, &s);
+  gh_resp_raw_json(resp, 200, gh_arena_printf(resp->arena, "{\"id\":\"%s\"}", s.u.id));
+}
+
 static const gh_route ROUTES_A[] = {
     {"GET", "/api/auth/test-plugin/hello", hello, 0, NULL},
     {"GET", "/api/auth/test-plugin/teapot", teapot, 0, NULL},
+    {"GET", "/api/auth/test-plugin/whoami", whoami, 0, NULL},
 };
 
 static const gh_store_migration MIG_A[] = {
@@ -231,7 +251,7 @@ static const gh_plugin PLUGIN_A = {
     .init = init_a,
     .free = free_t,
     .routes = ROUTES_A,
-    .nroutes = 2,
+    .nroutes = 3,
     .errors = ERRS_A,
     .nerrors = 1,
     .migrations = MIG_A,
@@ -550,6 +570,12 @@ static void routes_and_hooks(void **state) {
   r = request(port, "GET", "/api/auth/get-session", hdr, NULL);
   assert_non_null(strstr(r, "HTTP/1.1 200"));
   assert_non_null(strstr(r, token));
+  assert_string_equal(events, "a.before b.before a.credential b.credential a.session_returned "
+                              "b.session_returned a.after b.after");
+  /* a plugin's route runs the session_returned hooks through gh_auth_session_returned */
+  events[0] = 0;
+  r = request(port, "GET", "/api/auth/test-plugin/whoami", hdr, NULL);
+  assert_non_null(strstr(r, "HTTP/1.1 200"));
   assert_string_equal(events, "a.before b.before a.credential b.credential a.session_returned "
                               "b.session_returned a.after b.after");
   /* sign-in: the gate of each plugin, then session_created */
