@@ -22,8 +22,8 @@ static gh_json *scopes_json(gh_arena *a, const char *scope) {
     const char *s = p;
     size_t len = n;
     while (len && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) s++, len--;
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
-                   s[len - 1] == '\r'))
+    while (len &&
+           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
       len--;
     if (len) gh_json_append_new(arr, gh_json_str(gh_arena_strndup(a, s, len)));
     p = e ? e + 1 : NULL;

@@ -4,8 +4,8 @@
 static const gh_plugin *const BUILTIN[] = {
     &gh_plugin_metrics,    /* always runs, first (its timing wraps the others); GATEHOUSE_METRICS */
     &gh_plugin_rate_limit, /* always runs; GATEHOUSE_RATE_LIMIT */
-    &gh_plugin_bearer,
-    &gh_plugin_jwt,
+    &gh_plugin_oauth,      /* always runs; on per provider (GATEHOUSE_GOOGLE_*, GATEHOUSE_OIDC_*) */
+    &gh_plugin_bearer,     &gh_plugin_jwt,
 };
 
 const gh_plugin *const *gh_plugins_builtin(size_t *n) {

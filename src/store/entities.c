@@ -428,7 +428,8 @@ static const gh_query Q_ACCOUNT_DELETE = {
     "account_delete", "delete from \"account\" where \"id\" = ?1 and \"userId\" = ?2",
     "delete from \"account\" where \"id\" = $1 and \"userId\" = $2", NULL};
 static const gh_query Q_USER_VERIFY_EMAIL = {
-    "user_verify_email", "update \"user\" set \"emailVerified\" = 1, \"updatedAt\" = ?1 where \"id\" = ?2",
+    "user_verify_email",
+    "update \"user\" set \"emailVerified\" = 1, \"updatedAt\" = ?1 where \"id\" = ?2",
     "update \"user\" set \"emailVerified\" = true, \"updatedAt\" = $1 where \"id\" = $2", NULL};
 static const gh_query Q_VERIFICATION_INSERT = {
     "verification_insert",
@@ -510,9 +511,9 @@ static gh_status insert_full_account(gh_store *s, const gh_account *x) {
                          x->access_token, x->refresh_token, x->id_token, ae, re, x->scope);
   gh_arena *a = gh_arena_new();
   gh_status status = gh_store_exec(
-      s, &Q_ACCOUNT_INSERT_FULL_ISSUER, NULL, ACCOUNT_FMT "t", x->id, x->account_id,
-      x->provider_id, x->user_id, x->password, x->created_at, x->updated_at, x->access_token,
-      x->refresh_token, x->id_token, ae, re, x->scope, gh_store_account_issuer(a, x->provider_id));
+      s, &Q_ACCOUNT_INSERT_FULL_ISSUER, NULL, ACCOUNT_FMT "t", x->id, x->account_id, x->provider_id,
+      x->user_id, x->password, x->created_at, x->updated_at, x->access_token, x->refresh_token,
+      x->id_token, ae, re, x->scope, gh_store_account_issuer(a, x->provider_id));
   gh_arena_free(a);
   return status;
 }
@@ -568,8 +569,8 @@ gh_status gh_store_verification_put(gh_store *s, const char *identifier, const c
   if (!s || !identifier || !value) return GH_ERR_INVALID;
   char id[33];
   gh_rand_id(id, 32);
-  return gh_store_exec(s, &Q_VERIFICATION_INSERT, NULL, "tttddd", id, identifier, value,
-                       expires_at, now, now);
+  return gh_store_exec(s, &Q_VERIFICATION_INSERT, NULL, "tttddd", id, identifier, value, expires_at,
+                       now, now);
 }
 
 gh_status gh_store_verification_take(gh_store *s, gh_arena *a, const char *identifier, char **value,

@@ -1,0 +1,407 @@
+// OAuth / OpenID Connect sign-in against a REAL OpenID provider (npm oidc-provider, OpenID
+// Certified, run on loopback by lib/oidc.mjs): the browser-style flow over HTTP (sign-in/social →
+// the provider's authorize, login and consent pages → /callback/acme), sign-up, sign-in, implicit
+// linking to an e-mail/password user (only with both e-mails verified), link-social, list-accounts,
+// unlink-account, provider tokens; the failure paths (state mismatch and replay, replayed code,
+// wrong nonce, ID token signed by another key, expired, wrong audience, untrusted callback URLs,
+// provider down) each redirect to the error URL with better-auth's code; audit lines.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { symmetricDecrypt } from "better-auth/crypto";
+import { CookieJar } from "./lib/cookies.mjs";
+import { sql, toBool } from "./lib/db.mjs";
+import { ID32, assertError, forEachBackend, newEmail, signIn, signUp } from "./lib/fixtures.mjs";
+import { raw } from "./lib/http.mjs";
+import { browserAuthorize, startOidcProvider } from "./lib/oidc.mjs";
+import { startServer } from "./lib/server.mjs";
+import { freePort, sleep } from "./lib/util.mjs";
+
+const CLIENT_SECRET = "e2e-client-secret-0123456789abcdef";
+
+forEachBackend("oauth", (backend) => {
+  let srv, op, users;
+  const login = {};
+
+  before(async () => {
+    const opPort = await freePort();
+    users = {};
+    for (const name of ["alice", "bob", "carol", "dave", "erin", "frank", "gina"])
+      users[`${name}`] = { email: newEmail(name), email_verified: true, name: `${name[0].toUpperCase()}${name.slice(1)} Example` };
+    users.unverified = { email: newEmail("unverified"), email_verified: false, name: "Unverified" };
+    for (const k of Object.keys(users)) login[k] = k;
+    srv = await startServer({
+      backend,
+      hint: "oauth",
+      env: {
+        GATEHOUSE_OIDC_ACME_DISCOVERY_URL: `http://127.0.0.1:${opPort}/.well-known/openid-configuration`,
+        GATEHOUSE_OIDC_ACME_CLIENT_ID: "gatehouse",
+        GATEHOUSE_OIDC_ACME_CLIENT_SECRET: CLIENT_SECRET,
+        GATEHOUSE_OIDC_ACME_SCOPES: "openid email profile offline_access",
+        GATEHOUSE_TRUSTED_ORIGINS: "http://app.example",
+      },
+    });
+    op = await startOidcProvider({
+      port: opPort,
+      clients: [
+        {
+          client_id: "gatehouse",
+          client_secret: CLIENT_SECRET,
+          redirect_uris: [`${srv.url}/api/auth/callback/acme`],
+          grant_types: ["authorization_code", "refresh_token"],
+          response_types: ["code"],
+          token_endpoint_auth_method: "client_secret_post",
+        },
+      ],
+      users,
+    });
+  });
+  after(async () => {
+    await op?.stop();
+    await srv?.stop();
+  });
+
+  const cbPrefix = () => `${srv.url}/api/auth/callback/acme`;
+  const pathOf = (url) => url.slice(`${srv.url}/api/auth`.length);
+
+  /** sign-in/social (or link-social) → the provider's pages → the callback. */
+  async function flow(who, { jar = new CookieJar(), body = {}, route = "/sign-in/social", callbackJar } = {}) {
+    const start = await raw(srv, "POST", route, { json: { provider: "acme", callbackURL: "/dashboard", ...body }, jar });
+    assert.equal(start.status, 200, start.text);
+    const cb = await browserAuthorize(start.json.url, { login: who, stopAt: cbPrefix() });
+    const res = await raw(srv, "GET", pathOf(cb), { jar: callbackJar ?? jar, origin: null });
+    return { start, cb, res, jar };
+  }
+  const errorOf = (res) => {
+    assert.equal(res.status, 302, res.text);
+    const loc = new URL(res.headers.location, srv.url);
+    return loc.searchParams.get("error");
+  };
+  const session = async (jar) => (await raw(srv, "GET", "/get-session", { jar })).json;
+
+  describe("sign-in/social: the redirect flow", () => {
+    it("an unconfigured provider is 404 PROVIDER_NOT_FOUND (OAuth stays optional)", async () => {
+      const res = await raw(srv, "POST", "/sign-in/social", { json: { provider: "google" } });
+      assertError(res, 404, "PROVIDER_NOT_FOUND", "Provider not found");
+    });
+
+    it("answers {url, redirect:true} + Location: the provider's authorize URL with state, PKCE S256 and a nonce; state row and signed state cookie as better-auth", async () => {
+      const jar = new CookieJar();
+      const res = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", callbackURL: "/dashboard" }, jar });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(Object.keys(res.json), ["url", "redirect"]);
+      assert.equal(res.json.redirect, true);
+      assert.equal(res.headers.location, res.json.url);
+      const u = new URL(res.json.url);
+      assert.equal(u.origin, op.issuer);
+      const q = u.searchParams;
+      assert.equal(q.get("response_type"), "code");
+      assert.equal(q.get("client_id"), "gatehouse");
+      assert.equal(q.get("redirect_uri"), cbPrefix());
+      assert.equal(q.get("code_challenge_method"), "S256");
+      assert.match(q.get("code_challenge"), /^[A-Za-z0-9_-]{43}$/);
+      assert.match(q.get("state"), /^[A-Za-z0-9_-]{32}$/);
+      assert.match(q.get("nonce"), /^[A-Za-z0-9_-]{32}$/);
+      assert.deepEqual(q.get("scope").split(" "), ["openid", "email", "profile", "offline_access"]);
+      const cookie = res.cookie("better-auth.state");
+      assert.ok(cookie, "state cookie");
+      assert.equal(cookie.attrs["max-age"], "300");
+      const row = await srv.db.one(sql`SELECT * FROM "verification" WHERE "identifier" = ${"auth-state:" + q.get("state")}`);
+      assert.ok(row, "verification row auth-state:<state>");
+      const v = JSON.parse(row.value);
+      assert.deepEqual(Object.keys(v), ["callbackURL", "codeVerifier", "expiresAt", "idTokenNonce", "oauthState"]);
+      assert.equal(v.callbackURL, "/dashboard");
+      assert.match(v.codeVerifier, /^[A-Za-z0-9_-]{128}$/);
+      assert.equal(v.oauthState, q.get("state"));
+      assert.equal(v.idTokenNonce, q.get("nonce"));
+      assert.ok(Math.abs(v.expiresAt - (Date.now() + 600000)) < 60000);
+    });
+
+    it("disableRedirect: redirect:false and no Location", async () => {
+      const res = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", disableRedirect: true } });
+      assert.equal(res.status, 200);
+      assert.equal(res.json.redirect, false);
+      assert.equal(res.headers.location, undefined);
+    });
+
+    it("untrusted callbackURL / errorCallbackURL / newUserCallbackURL → 403 like better-auth", async () => {
+      for (const [field, code, message] of [
+        ["callbackURL", "INVALID_CALLBACK_URL", "Invalid callbackURL"],
+        ["errorCallbackURL", "INVALID_ERROR_CALLBACK_URL", "Invalid errorCallbackURL"],
+        ["newUserCallbackURL", "INVALID_NEW_USER_CALLBACK_URL", "Invalid newUserCallbackURL"],
+      ]) {
+        const res = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", [field]: "https://evil.example/x" } });
+        assertError(res, 403, code, message);
+      }
+      const ok = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", callbackURL: "http://app.example/home" } });
+      assert.equal(ok.status, 200, "a trusted origin is accepted");
+    });
+  });
+
+  describe("sign-up, sign-in, accounts", () => {
+    let aliceId, aliceJar;
+    it("sign-up: the callback creates the user (provider-verified e-mail) and the account row as better-auth, sets the session, redirects to newUserCallbackURL", async () => {
+      const { res, jar, start } = await flow("alice", { body: { newUserCallbackURL: "/welcome" } });
+      assert.equal(res.status, 302, res.text);
+      assert.equal(res.headers.location, "/welcome");
+      assert.ok(res.cookie("better-auth.session_token")?.value, "session cookie");
+      assert.equal(res.cookie("better-auth.state")?.attrs["max-age"], "0", "state cookie expired");
+      const s = await session(jar);
+      assert.equal(s.user.email, users.alice.email);
+      assert.equal(s.user.name, "Alice Example");
+      assert.equal(s.user.emailVerified, true);
+      aliceId = s.user.id;
+      aliceJar = jar;
+      const acc = await srv.db.one(sql`SELECT * FROM "account" WHERE "userId" = ${aliceId}`);
+      assert.equal(acc.providerId, "acme");
+      assert.equal(acc.accountId, "alice", "accountId = the provider's sub");
+      assert.match(acc.id, ID32);
+      assert.equal(acc.password, null);
+      assert.ok(acc.accessToken && !/^[0-9a-f]+$/.test(acc.accessToken), "access token stored as is (encryption off)");
+      assert.ok(acc.refreshToken, "refresh token stored");
+      assert.equal(acc.idToken.split(".").length, 3, "id token stored");
+      assert.ok(acc.accessTokenExpiresAt, "accessTokenExpiresAt");
+      assert.deepEqual(acc.scope.split(",").sort(), ["email", "openid", "profile"]);
+      const state = new URL(start.json.url).searchParams.get("state");
+      assert.equal(await srv.db.one(sql`SELECT * FROM "verification" WHERE "identifier" = ${"auth-state:" + state}`), null, "state row taken");
+    });
+
+    it("sign-in again: same user, no new user or account, redirects to callbackURL", async () => {
+      const before = await srv.db.all(sql`SELECT id FROM "user"`);
+      const { res, jar } = await flow("alice");
+      assert.equal(res.headers.location, "/dashboard");
+      assert.equal((await session(jar)).user.id, aliceId);
+      assert.equal((await srv.db.all(sql`SELECT id FROM "user"`)).length, before.length);
+      assert.equal((await srv.db.all(sql`SELECT id FROM "account" WHERE "userId" = ${aliceId}`)).length, 1);
+    });
+
+    it("GET /list-accounts: the accounts as better-auth returns them (no tokens), scopes split", async () => {
+      const res = await raw(srv, "GET", "/list-accounts", { jar: aliceJar });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.length, 1);
+      assert.deepEqual(Object.keys(res.json[0]), ["accountId", "providerId", "userId", "createdAt", "updatedAt", "id", "scopes"]);
+      assert.equal(res.json[0].providerId, "acme");
+      assert.deepEqual(res.json[0].scopes.sort(), ["email", "openid", "profile"]);
+      assert.equal((await raw(srv, "GET", "/list-accounts")).status, 401);
+    });
+
+    it("POST /get-access-token returns the stored access token; /refresh-token gets a new one from the provider and stores it", async () => {
+      const list = (await raw(srv, "GET", "/list-accounts", { jar: aliceJar })).json;
+      const accountId = list[0].id;
+      const before = await srv.db.one(sql`SELECT * FROM "account" WHERE id = ${accountId}`);
+      const tok = await raw(srv, "POST", "/get-access-token", { json: { accountId }, jar: aliceJar });
+      assert.equal(tok.status, 200, tok.text);
+      assert.deepEqual(Object.keys(tok.json), ["accessToken", "accessTokenExpiresAt", "scopes", "idToken"]);
+      assert.equal(tok.json.accessToken, before.accessToken);
+      const ref = await raw(srv, "POST", "/refresh-token", { json: { accountId }, jar: aliceJar });
+      assert.equal(ref.status, 200, ref.text);
+      assert.deepEqual(Object.keys(ref.json), ["accessToken", "refreshToken", "accessTokenExpiresAt", "refreshTokenExpiresAt", "scope", "idToken", "providerId", "accountId"]);
+      assert.notEqual(ref.json.accessToken, before.accessToken);
+      assert.equal(ref.json.accountId, accountId);
+      const after = await srv.db.one(sql`SELECT * FROM "account" WHERE id = ${accountId}`);
+      assert.equal(after.accessToken, ref.json.accessToken);
+      const info = await raw(srv, "GET", `/account-info?accountId=${accountId}`, { jar: aliceJar });
+      assert.equal(info.status, 200, info.text);
+      assert.equal(info.json.user.email, users.alice.email);
+      assert.deepEqual(info.json.account, { id: accountId, providerId: "acme", accountId: "alice" });
+      const none = await raw(srv, "POST", "/get-access-token", { json: { accountId: "nope" }, jar: aliceJar });
+      assertError(none, 400, "ACCOUNT_NOT_FOUND", "Account not found");
+    });
+
+    it("the idToken flow: an ID token of the provider signs in without a redirect", async () => {
+      const { idToken, accessToken } = await srv.db.one(sql`SELECT "idToken", "accessToken" FROM "account" WHERE "userId" = ${aliceId}`);
+      // the provider's ID token carries no e-mail (the claims come from userinfo): without an
+      // access token there is no profile, as with better-auth's genericOAuth
+      const noProfile = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", idToken: { token: idToken } } });
+      assertError(noProfile, 401, "FAILED_TO_GET_USER_INFO", "Failed to get user info");
+      const res = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", idToken: { token: idToken, accessToken } } });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(Object.keys(res.json), ["redirect", "token", "user"]);
+      assert.equal(res.json.user.id, aliceId);
+      const bad = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", idToken: { token: idToken.slice(0, -4) + "AAAA" } } });
+      assertError(bad, 401, "INVALID_TOKEN", "Invalid token");
+    });
+
+    it("form_post: POST /callback/:id moves the parameters to a GET of the same URL (302)", async () => {
+      const res = await raw(srv, "POST", "/callback/acme", { form: { code: "c0de", state: "st4te", iss: op.issuer }, origin: null });
+      assert.equal(res.status, 302);
+      assert.equal(res.headers.location, `${srv.url}/api/auth/callback/acme?code=c0de&state=st4te&iss=${encodeURIComponent(op.issuer)}`);
+    });
+  });
+
+  describe("account linking", () => {
+    it("implicit: an e-mail/password user with an UNVERIFIED e-mail is not linked (account_not_linked, requireLocalEmailVerified)", async () => {
+      const local = await signUp(srv, { email: users.bob.email });
+      const { res } = await flow("bob");
+      assert.equal(errorOf(res), "account_not_linked");
+      assert.equal((await srv.db.all(sql`SELECT id FROM "account" WHERE "userId" = ${local.user.id}`)).length, 1, "only the credential account");
+      assert.ok(!res.cookie("better-auth.session_token")?.value, "no session");
+    });
+
+    it("implicit: once the local e-mail is verified too, the provider account links to the existing user; list shows both; unlink leaves the password", async () => {
+      const local = await srv.db.userByEmail(users.bob.email);
+      await srv.db.exec(`UPDATE "user" SET "emailVerified" = ${backend === "sqlite" ? 1 : "true"} WHERE id = '${local.id}'`);
+      const { res, jar } = await flow("bob");
+      assert.equal(res.headers.location, "/dashboard", res.text);
+      assert.equal((await session(jar)).user.id, local.id, "the existing user");
+      const list = (await raw(srv, "GET", "/list-accounts", { jar })).json;
+      assert.deepEqual(list.map((a) => a.providerId).sort(), ["acme", "credential"]);
+      const cred = list.find((a) => a.providerId === "credential");
+      assert.equal(cred.accountId, local.id);
+      const acme = list.find((a) => a.providerId === "acme");
+      const un = await raw(srv, "POST", "/unlink-account", { json: { accountId: acme.id }, jar });
+      assert.equal(un.status, 200, un.text);
+      assert.deepEqual(un.json, { status: true });
+      const last = await raw(srv, "POST", "/unlink-account", { json: { accountId: cred.id }, jar });
+      assertError(last, 400, "FAILED_TO_UNLINK_LAST_ACCOUNT", "You can't unlink your last account");
+      await signIn(srv, { email: users.bob.email }); // the password still signs in
+      const missing = await raw(srv, "POST", "/unlink-account", { json: { providerId: "acme" }, jar });
+      assertError(missing, 400, "VALIDATION_ERROR", "[body.accountId] Invalid input: expected string, received undefined");
+    });
+
+    it("implicit: a provider that does not vouch for the e-mail never links (even to a verified user)", async () => {
+      const local = await signUp(srv, { email: users.unverified.email });
+      await srv.db.exec(`UPDATE "user" SET "emailVerified" = ${backend === "sqlite" ? 1 : "true"} WHERE id = '${local.user.id}'`);
+      const { res } = await flow("unverified");
+      assert.equal(errorOf(res), "account_not_linked");
+    });
+
+    it("POST /link-social: a signed-in user links the provider account (redirect flow through the provider); the e-mail must match", async () => {
+      const local = await signUp(srv, { email: users.carol.email });
+      const { res } = await flow("carol", { route: "/link-social", jar: local.jar, body: { callbackURL: "/settings" } });
+      assert.equal(res.headers.location, "/settings", res.text);
+      const list = (await raw(srv, "GET", "/list-accounts", { jar: local.jar })).json;
+      assert.deepEqual(list.map((a) => a.providerId).sort(), ["acme", "credential"]);
+      // dave's provider account cannot be linked to carol (e-mails differ)
+      const other = await flow("dave", { route: "/link-social", jar: local.jar });
+      assert.equal(errorOf(other.res), "email_does_not_match");
+      assert.equal((await raw(srv, "POST", "/link-social", { json: { provider: "acme" } })).status, 401, "needs a session");
+    });
+  });
+
+  describe("failure paths redirect to the error URL with better-auth's codes", () => {
+    it("state mismatch: the callback from a browser without the state cookie → state_mismatch, nothing written", async () => {
+      const users0 = (await srv.db.all(sql`SELECT id FROM "user"`)).length;
+      const { res } = await flow("erin", { callbackJar: new CookieJar() });
+      assert.equal(errorOf(res), "state_mismatch");
+      assert.equal(new URL(res.headers.location, srv.url).pathname, "/api/auth/error");
+      assert.equal((await srv.db.all(sql`SELECT id FROM "user"`)).length, users0);
+      const page = await raw(srv, "GET", "/error?error=state_mismatch");
+      assert.equal(page.status, 200);
+      assert.match(page.headers["content-type"], /^text\/html/);
+    });
+
+    it("state replay: the same callback URL a second time → state_mismatch; an unknown state too; no state → state_not_found", async () => {
+      const { res, cb, jar } = await flow("erin", { body: { errorCallbackURL: "/oops" } });
+      assert.equal(res.status, 302);
+      assert.equal(res.headers.location, "/welcome".replace("/welcome", "/dashboard"));
+      const again = await raw(srv, "GET", pathOf(cb), { jar, origin: null });
+      assert.equal(errorOf(again), "state_mismatch");
+      const none = await raw(srv, "GET", "/callback/acme?code=x", { origin: null });
+      assert.equal(errorOf(none), "state_not_found");
+    });
+
+    it("replayed code: a code already redeemed, brought back with a fresh state → invalid_code (the provider refuses it); errorCallbackURL is used", async () => {
+      const first = await flow("erin");
+      assert.equal(first.res.status, 302);
+      const code = new URL(first.cb).searchParams.get("code");
+      const jar = new CookieJar();
+      const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", errorCallbackURL: "/oops" }, jar });
+      const state = new URL(start.json.url).searchParams.get("state");
+      const res = await raw(srv, "GET", `/callback/acme?code=${encodeURIComponent(code)}&state=${state}`, { jar, origin: null });
+      assert.equal(res.status, 302);
+      assert.equal(res.headers.location, "/oops?error=invalid_code");
+    });
+
+    for (const [mode, what] of [
+      ["nonce", "wrong nonce"],
+      ["badkey", "ID token signed by another key"],
+      ["expired", "expired ID token"],
+      ["aud", "wrong audience"],
+    ]) {
+      it(`${what} → unable_to_get_user_info, no user, no session`, async () => {
+        const users0 = (await srv.db.all(sql`SELECT id FROM "user"`)).length;
+        await op.fault(mode);
+        const { res } = await flow("frank");
+        assert.equal(errorOf(res), "unable_to_get_user_info");
+        assert.ok(!res.cookie("better-auth.session_token")?.value);
+        assert.equal((await srv.db.all(sql`SELECT id FROM "user"`)).length, users0);
+      });
+    }
+
+    it("the provider's own error (access denied) is passed on", async () => {
+      const jar = new CookieJar();
+      const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme" }, jar });
+      const state = new URL(start.json.url).searchParams.get("state");
+      const res = await raw(srv, "GET", `/callback/acme?error=access_denied&error_description=no+way&state=${state}`, { jar, origin: null });
+      assert.equal(res.headers.location, `${srv.url}/api/auth/error?error=access_denied&error_description=no+way`);
+    });
+
+    it("audit lines: OAuth sign-up/sign-in, link and unlink name the user and the provider", () => {
+      const by = (e) => srv.logs.filter((o) => o.event === e);
+      assert.ok(by("sign_in.success").some((o) => o.provider === "acme" && ID32.test(o.user_id)), "sign_in.success");
+      assert.ok(by("sign_up").some((o) => o.provider === "acme"), "sign_up");
+      assert.ok(by("account.linked").some((o) => o.provider === "acme" && o.how === "implicit"), "implicit link");
+      assert.ok(by("account.linked").some((o) => o.provider === "acme" && o.how === "link"), "link-social");
+      assert.ok(by("account.unlinked").some((o) => o.provider === "acme"), "unlink");
+      assert.ok(by("sign_in.failure").some((o) => o.reason === "state_mismatch"), "failure");
+      for (const line of srv.stderrLines) assert.ok(!line.includes(CLIENT_SECRET), "no client secret in the logs");
+    });
+
+    it("provider down: the callback redirects with invalid_code; e-mail/password sign-in still works", async () => {
+      const local = await signUp(srv);
+      const jar = new CookieJar();
+      const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme" }, jar });
+      const cb = await browserAuthorize(start.json.url, { login: "gina", stopAt: cbPrefix() });
+      await op.stop();
+      const res = await raw(srv, "GET", pathOf(cb), { jar, origin: null });
+      assert.equal(errorOf(res), "invalid_code");
+      await signIn(srv, { email: local.email });
+      const again = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme" } });
+      assert.equal(again.status, 200, "the cached discovery still builds the URL");
+    });
+  });
+});
+
+describe("oauth: tokens encrypted at rest exactly as better-auth (GATEHOUSE_OAUTH_ENCRYPT_TOKENS)", () => {
+  let srv, op;
+  before(async () => {
+    const opPort = await freePort();
+    srv = await startServer({
+      backend: "sqlite",
+      hint: "oauth-enc",
+      env: {
+        GATEHOUSE_OIDC_ACME_DISCOVERY_URL: `http://127.0.0.1:${opPort}/.well-known/openid-configuration`,
+        GATEHOUSE_OIDC_ACME_CLIENT_ID: "gatehouse",
+        GATEHOUSE_OIDC_ACME_CLIENT_SECRET: CLIENT_SECRET,
+        GATEHOUSE_OIDC_ACME_SCOPES: "openid email profile offline_access",
+        GATEHOUSE_OAUTH_ENCRYPT_TOKENS: "true",
+      },
+    });
+    op = await startOidcProvider({
+      port: opPort,
+      clients: [{ client_id: "gatehouse", client_secret: CLIENT_SECRET, redirect_uris: [`${srv.url}/api/auth/callback/acme`], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "client_secret_post" }],
+      users: { zoe: { email: newEmail("zoe"), email_verified: true, name: "Zoe" } },
+    });
+  });
+  after(async () => {
+    await op?.stop();
+    await srv?.stop();
+  });
+
+  it("account.accessToken/refreshToken are XChaCha20-Poly1305 hex that better-auth's symmetricDecrypt opens; get-access-token answers the plain token", async () => {
+    const jar = new CookieJar();
+    const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme" }, jar });
+    const cb = await browserAuthorize(start.json.url, { login: "zoe", stopAt: `${srv.url}/api/auth/callback/acme` });
+    const res = await raw(srv, "GET", cb.slice(`${srv.url}/api/auth`.length), { jar, origin: null });
+    assert.equal(res.status, 302);
+    const acc = await srv.db.one(sql`SELECT * FROM "account" WHERE "providerId" = 'acme'`);
+    assert.match(acc.accessToken, /^[0-9a-f]+$/);
+    assert.match(acc.refreshToken, /^[0-9a-f]+$/);
+    const plain = await symmetricDecrypt({ key: srv.secret, data: acc.accessToken });
+    assert.ok(plain.length > 10 && !/^[0-9a-f]+$/.test(plain));
+    const tok = await raw(srv, "POST", "/get-access-token", { json: { accountId: acc.id }, jar });
+    assert.equal(tok.json.accessToken, plain);
+    await sleep(0);
+    assert.equal(toBool(1), true);
+  });
+});
