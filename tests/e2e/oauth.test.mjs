@@ -13,7 +13,10 @@ import { sql, toBool } from "./lib/db.mjs";
 import { ID32, assertError, forEachBackend, newEmail, signIn, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
 import { browserAuthorize, startOidcProvider } from "./lib/oidc.mjs";
-import { startServer } from "./lib/server.mjs";
+import { InProcessBetterAuth } from "./lib/better-auth.mjs";
+import { backends } from "./lib/config.mjs";
+import { freshDatabaseUrl, startServer } from "./lib/server.mjs";
+import { genericOAuth } from "better-auth/plugins";
 import { freePort, sleep } from "./lib/util.mjs";
 
 const CLIENT_SECRET = "e2e-client-secret-0123456789abcdef";
@@ -403,5 +406,97 @@ describe("oauth: tokens encrypted at rest exactly as better-auth (GATEHOUSE_OAUT
     assert.equal(tok.json.accessToken, plain);
     await sleep(0);
     assert.equal(toBool(1), true);
+  });
+});
+
+// Two-way with the REAL better-auth (genericOAuth on the same provider) on one PostgreSQL database:
+// an account linked under better-auth signs in under gatehouse and the other way round.
+describe("oauth: two-way with better-auth's genericOAuth on one database", { skip: backends().includes("postgres") ? false : "PostgreSQL only" }, () => {
+  let srv, op, ba;
+  const BA_BASE = "http://127.0.0.1:3999";
+  const people = { ursula: { email: newEmail("ursula"), email_verified: true, name: "Ursula" }, victor: { email: newEmail("victor"), email_verified: true, name: "Victor" } };
+  before(async () => {
+    const opPort = await freePort();
+    const discoveryUrl = `http://127.0.0.1:${opPort}/.well-known/openid-configuration`;
+    const dbUrl = await freshDatabaseUrl("postgres", "oauth-ba");
+    const scopes = ["openid", "email", "profile", "offline_access"];
+    srv = await startServer({
+      databaseUrl: dbUrl,
+      backend: "postgres",
+      hint: "oauth-ba",
+      env: {
+        GATEHOUSE_OIDC_ACME_DISCOVERY_URL: discoveryUrl,
+        GATEHOUSE_OIDC_ACME_CLIENT_ID: "gatehouse",
+        GATEHOUSE_OIDC_ACME_CLIENT_SECRET: CLIENT_SECRET,
+        GATEHOUSE_OIDC_ACME_SCOPES: scopes.join(" "),
+      },
+    });
+    op = await startOidcProvider({
+      port: opPort,
+      clients: [
+        {
+          client_id: "gatehouse",
+          client_secret: CLIENT_SECRET,
+          redirect_uris: [`${srv.url}/api/auth/callback/acme`, `${BA_BASE}/api/auth/callback/acme`],
+          grant_types: ["authorization_code", "refresh_token"],
+          response_types: ["code"],
+          token_endpoint_auth_method: "client_secret_post",
+        },
+      ],
+      users: people,
+    });
+    ba = new InProcessBetterAuth(dbUrl, {
+      baseURL: BA_BASE,
+      plugins: [genericOAuth({ config: [{ providerId: "acme", discoveryUrl, clientId: "gatehouse", clientSecret: CLIENT_SECRET, scopes }] })],
+    });
+  });
+  after(async () => {
+    await op?.stop();
+    await srv?.stop();
+    await ba?.close();
+  });
+
+  async function baFlow(who) {
+    const start = await ba.request("POST", "/sign-in/social", { json: { provider: "acme", callbackURL: "/" } });
+    assert.equal(start.status, 200, start.text);
+    const state = start.cookie("better-auth.state");
+    const cb = await browserAuthorize(start.json.url, { login: who, stopAt: `${BA_BASE}/api/auth/callback/acme` });
+    const res = await ba.request("GET", cb.slice(`${BA_BASE}/api/auth`.length), { cookie: `better-auth.state=${state.value}` });
+    assert.equal(res.status, 302, res.text);
+    const sess = res.cookie("better-auth.session_token");
+    assert.ok(sess?.value, `better-auth session: ${res.headers.get("location")}`);
+    return `better-auth.session_token=${sess.value}`;
+  }
+  async function ghFlow(who) {
+    const jar = new CookieJar();
+    const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", callbackURL: "/" }, jar });
+    const cb = await browserAuthorize(start.json.url, { login: who, stopAt: `${srv.url}/api/auth/callback/acme` });
+    const res = await raw(srv, "GET", cb.slice(`${srv.url}/api/auth`.length), { jar, origin: null });
+    assert.equal(res.status, 302, res.text);
+    assert.equal(res.headers.location, "/", res.headers.location);
+    return jar;
+  }
+
+  it("a user who signed up with the provider under better-auth signs in with it under gatehouse: same user, same account row; list-accounts answers the same JSON", async () => {
+    const baCookie = await baFlow("ursula");
+    const baSession = (await ba.request("GET", "/get-session", { cookie: baCookie })).json;
+    const jar = await ghFlow("ursula");
+    const ghSession = (await raw(srv, "GET", "/get-session", { jar })).json;
+    assert.equal(ghSession.user.id, baSession.user.id);
+    assert.equal((await srv.db.all(sql`SELECT id FROM "account" WHERE "userId" = ${baSession.user.id}`)).length, 1);
+    const baList = (await ba.request("GET", "/list-accounts", { cookie: baCookie })).json;
+    const ghList = (await raw(srv, "GET", "/list-accounts", { jar })).json;
+    assert.deepEqual(Object.keys(ghList[0]), Object.keys(baList[0]), "key order");
+    assert.deepEqual(ghList[0].scopes.sort(), baList[0].scopes.sort());
+    assert.deepEqual({ ...ghList[0], updatedAt: 0, scopes: 0 }, { ...baList[0], updatedAt: 0, scopes: 0 });
+  });
+
+  it("a user who signed up with the provider under gatehouse signs in with it under better-auth", async () => {
+    const jar = await ghFlow("victor");
+    const ghSession = (await raw(srv, "GET", "/get-session", { jar })).json;
+    const baCookie = await baFlow("victor");
+    const baSession = (await ba.request("GET", "/get-session", { cookie: baCookie })).json;
+    assert.equal(baSession.user.id, ghSession.user.id);
+    assert.equal(baSession.user.emailVerified, true);
   });
 });
