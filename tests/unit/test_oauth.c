@@ -57,6 +57,8 @@ static void authorize_url(void **state) {
                                 .pkce = true,
                                 .authorization_url = "https://idp.example/auth?tenant=t1",
                                 .token_url = "https://idp.example/token",
+                                .jwks_url = "https://idp.invalid/jwks", /* never reached here */
+                                .issuer = "https://idp.example",
                                 .openid_scope = true};
   gh_oauth_provider *p;
   const char *err = NULL;
@@ -72,6 +74,12 @@ static void authorize_url(void **state) {
   gh_fetch_opts fo = {.timeout_ms = 100, .connect_timeout_ms = 100, .max_bytes = 1024};
   gh_json *claims;
   assert_int_equal(gh_oauth_verify_id_token(a, p, &fo, "not-a-jwt", NULL, &claims), GH_ERR_INVALID);
+  /* {"alg":"none"} and {"alg":"HS256"}: refused before any key is fetched */
+  assert_int_equal(gh_oauth_verify_id_token(a, p, &fo, "eyJhbGciOiJub25lIn0.e30.eA", NULL, &claims),
+                   GH_ERR_INVALID);
+  assert_int_equal(
+      gh_oauth_verify_id_token(a, p, &fo, "eyJhbGciOiJIUzI1NiJ9.e30.eA", NULL, &claims),
+      GH_ERR_INVALID);
   gh_oauth_provider_free(p);
   /* no client id, no endpoints, a plain-http endpoint: refused at start */
   gh_oauth_provider_config bad = c;
