@@ -13,6 +13,10 @@ gh_status gh_fetch_global_init(void) {
   return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? GH_OK : GH_ERR_CONFIG;
 }
 
+void gh_fetch_global_cleanup(void) {
+  curl_global_cleanup();
+}
+
 static bool host_is_loopback(const char *h, size_t n) {
   if (n == 9 && strncasecmp(h, "localhost", 9) == 0) return true;
   if (n == 5 && strncmp(h, "[::1]", 5) == 0) return true;

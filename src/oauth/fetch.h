@@ -27,8 +27,9 @@ typedef struct {
   size_t len;
 } gh_fetch_resp;
 
-/* Once per process, before threads start (curl_global_init). */
+/* Before threads start (curl_global_init; counted: each init is matched by one cleanup). */
 GH_MUST_CHECK gh_status gh_fetch_global_init(void);
+void gh_fetch_global_cleanup(void);
 /* true when url is https://, or http:// to a loopback host (localhost, 127.0.0.0/8, [::1]). */
 bool gh_fetch_url_allowed(const char *url);
 /* GET (body NULL) or POST of body (form-encoded unless a Content-Type header is given). headers:

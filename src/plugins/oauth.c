@@ -1367,6 +1367,7 @@ static void plugin_free(void *self) {
   if (!o) return;
   for (size_t i = 0; i < o->np; i++) gh_oauth_provider_free(o->prov[i]);
   free(o);
+  gh_fetch_global_cleanup();
 }
 
 static gh_status init(gh_auth *au, const void *cv, void **self) {
