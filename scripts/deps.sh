@@ -9,7 +9,7 @@ PKGS=(cmake ninja-build pkg-config gcc make libmicrohttpd-dev libjansson-dev lib
       libcurl4-openssl-dev)
 for arg in "$@"; do
   case "$arg" in
-    --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3 clang libclang-rt-14-dev valgrind curl) ;;
+    --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3 clang libclang-rt-14-dev valgrind curl systemd python3-aiosmtpd) ;;
     --bench) PKGS+=(wrk postgresql bc) ;;
   esac
 done

@@ -42,6 +42,8 @@ if [[ "$PART" == all || "$PART" == unit ]]; then
   release_build
   step "docs check: the README configuration table is the one the binary prints"
   diff <(build/gatehouse config-table) <(sed -n '/^<!-- config-table/,/^<!-- \/config-table/p' README.md | sed '1d;$d')
+  step "deploy check: the systemd unit (systemd-analyze verify, hardening exposure)"
+  scripts/check-deploy.sh build/gatehouse
   step "unit tests"
   ctest --test-dir build -L unit --output-on-failure -j "$JOBS"
 fi

@@ -9,7 +9,8 @@
 
 typedef struct gh_auth gh_auth;
 
-/* k1/k2 may be NULL (then the line ends there). */
+/* k1/k2 may be NULL (then the line ends there). req NULL: an event outside a request (a CLI
+ * command such as `gatehouse keys rotate`): no client, no user agent. */
 void gh_audit(gh_auth *au, gh_req *req, const char *event, const char *user_id, const char *k1,
               const char *v1, const char *k2, const char *v2);
 

@@ -24,6 +24,8 @@ typedef struct {
   int min_password;   /* 8 */
   int max_password;   /* 128 */
   bool delete_user_enabled;
+  bool require_email_verification; /* emailAndPassword.requireEmailVerification */
+  bool auto_sign_in_off;           /* emailAndPassword.autoSignIn: false */
   bool cors;            /* CORS headers and preflights for trusted origins (auth/cors.h) */
   bool signin_throttle; /* credential-stuffing throttle on sign-in (auth/throttle.h) */
   const gh_cidr_list *trusted_proxies; /* may be NULL; must outlive the gh_auth */
@@ -46,5 +48,9 @@ void gh_auth_set_runtime(gh_auth *a, void (*fn)(void *arg, gh_runtime_stats *out
 /* The route table to serve: the core's and every plugin's (owned by the gh_auth). Handlers get
  * their own state through gh_route.arg. */
 const gh_route *gh_auth_routes(const gh_auth *a, size_t *n);
+/* The plugins' serve_start (once the server listens; an error = do not serve) and serve_stop
+ * (after the last request, before gh_auth_free). */
+GH_MUST_CHECK gh_status gh_auth_serve_start(gh_auth *a);
+void gh_auth_serve_stop(gh_auth *a);
 
 #endif

@@ -132,6 +132,22 @@ bool gh_auth_runtime_stats(const gh_auth *au, gh_runtime_stats *out) {
   return true;
 }
 
+const char *gh_auth_base_url(const gh_auth *au) {
+  return au->base_url;
+}
+
+bool gh_auth_require_email_verification(const gh_auth *au) {
+  return au->cfg.require_email_verification;
+}
+
+bool gh_auth_auto_sign_in(const gh_auth *au) {
+  return !au->cfg.auto_sign_in_off;
+}
+
+const char *gh_auth_signing_secret(const gh_auth *au) {
+  return au->verify_secrets[0];
+}
+
 bool gh_auth_production(const gh_auth *au) {
   return au->cfg.production;
 }
@@ -149,12 +165,12 @@ const char *gh_auth_session_cookie(const gh_auth *au) {
   return au->ck_session;
 }
 
-void gh_auth_error(gh_resp *resp, const gh_err_info *e) {
-  gh_resp_error_msg(resp, e->status, e->code, e->message);
+gh_status gh_auth_set_insert_default(gh_auth *au, gh_model m, const char *name, const char *value) {
+  return gh_store_fields_set_insert_default(au->fields, m, name, value);
 }
 
-char *gh_auth_base_url(const gh_auth *au, gh_arena *a) {
-  return gh_arena_printf(a, "%s/api/auth", au->base_url);
+void gh_auth_error(gh_resp *resp, const gh_err_info *e) {
+  gh_resp_error_msg(resp, e->status, e->code, e->message);
 }
 
 bool gh_auth_sign_in_gate(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,

@@ -9,6 +9,7 @@
 #include "auth/cors.h"
 #include "auth/credentials.h"
 #include "auth/db.h"
+#include "auth/fields.h"
 #include "auth/origin_check.h"
 #include "auth/plugin.h"
 #include "auth/sessions.h"
@@ -56,7 +57,8 @@ struct gh_auth {
   gh_route *routes;
   gh_route_target *targets;
   size_t nroutes;
-  gh_throttle *throttle; /* NULL when off */
+  gh_store_fields *fields; /* the plugins' additional user/session fields (installed) */
+  gh_throttle *throttle;   /* NULL when off */
   void (*runtime_fn)(void *arg, gh_runtime_stats *out);
   void *runtime_arg;
 };
@@ -79,7 +81,10 @@ void gh_hook_session_returned(gh_auth *au, gh_store *st, gh_req *req, gh_resp *r
                               const gh_sess *s);
 void gh_hook_session_revoked(gh_auth *au, gh_store *st, const char *user_id, const char *token,
                              const char *except);
+void gh_hook_audited(gh_auth *au, gh_req *req, const gh_audit_event *ev);
 void gh_hook_user_created(gh_auth *au, gh_store *st, const gh_user *u);
+void gh_hook_sign_up(gh_auth *au, gh_store *st, gh_req *req, const gh_user *u, bool created,
+                     const char *callback);
 void gh_hook_user_deleted(gh_auth *au, gh_store *st, const char *user_id);
 
 /* --- core route handlers (app = the gh_auth) */
@@ -95,6 +100,7 @@ void gh_route_revoke_other_sessions(void *app, gh_req *req, gh_resp *resp);
 void gh_route_list_accounts(void *app, gh_req *req, gh_resp *resp);
 void gh_route_unlink_account(void *app, gh_req *req, gh_resp *resp);
 void gh_route_update_user(void *app, gh_req *req, gh_resp *resp);
+void gh_route_update_session(void *app, gh_req *req, gh_resp *resp);
 void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp);
 void gh_route_change_password(void *app, gh_req *req, gh_resp *resp);
 void gh_route_verify_password(void *app, gh_req *req, gh_resp *resp);

@@ -8,9 +8,17 @@
 
 static bool check_callback(gh_auth *au, gh_req *req, gh_resp *resp, const char *url, gh_err e) {
   if (!url || !*url) return true;
-  if (gh_safe_relative_path(url) || gh_origin_trusted(&au->origins, req->arena, url)) return true;
+  bool ctl = false; /* never a header line break (or any control) into a Location */
+  for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+    ctl = ctl || *p < 0x20 || *p == 0x7f;
+  if (!ctl && (gh_safe_relative_path(url) || gh_origin_trusted(&au->origins, req->arena, url)))
+    return true;
   gh_resp_error(resp, e);
   return false;
+}
+
+bool gh_callback_check(gh_auth *au, gh_req *req, gh_resp *resp, const char *url, gh_err e) {
+  return check_callback(au, req, resp, url, e);
 }
 
 static bool check(gh_auth *au, gh_req *req, gh_resp *resp, bool form_csrf) {

@@ -12,4 +12,8 @@ typedef struct gh_auth gh_auth;
  * false = the 403 is set. */
 bool gh_origin_check(gh_auth *au, gh_req *req, gh_resp *resp, bool form_csrf);
 
+/* A callbackURL / redirectTo value of a GET route (verify-email, reset-password/:token): NULL or
+ * "" pass; otherwise a trusted absolute URL or a safe relative path, else the 403 e is set. */
+bool gh_callback_check(gh_auth *au, gh_req *req, gh_resp *resp, const char *url, gh_err e);
+
 #endif

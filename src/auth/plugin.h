@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/envconf.h"
@@ -53,6 +54,17 @@ typedef struct {
   const char *callback; /* the request's callbackURL (validated), or NULL */
 } gh_sign_in;
 
+/* A security event, as its audit line logs it (auth/audit.h). Strings live for the call. */
+typedef struct {
+  const char *event;   /* "sign_in.failure", "sign_up", ... */
+  const char *user_id; /* NULL when unknown */
+  const char *ip;      /* better-auth's view of the client's IP */
+  const char *client;  /* the address the limits use */
+  const char *user_agent;
+  const char *k1, *v1, *k2, *v2; /* up to two more fields (k NULL: none) */
+  int64_t at_ms;
+} gh_audit_event;
+
 /* A command of the gatehouse CLI that a plugin adds (`gatehouse keys rotate`). It runs with the
  * plugin initialised and a migrated database; returns the process exit code. */
 typedef struct {
@@ -80,6 +92,11 @@ typedef struct gh_plugin {
   /* State: init runs once per server (after the core is set up); free at shutdown. */
   gh_status (*init)(gh_auth *au, const void *conf, void **self);
   void (*free)(void *self);
+  /* While the server serves (never for CLI commands): what a plugin runs of its own — a listener,
+   * a background thread. serve_start runs once the server listens (an error stops the start);
+   * serve_stop when it has stopped serving requests, in reverse order, before free. */
+  gh_status (*serve_start)(void *self);
+  void (*serve_stop)(void *self);
 
   /* Its routes; handlers receive self as their first argument. */
   const gh_route *routes;
@@ -91,6 +108,18 @@ typedef struct gh_plugin {
    * name is recorded as given in "gatehouse_migrations"; prefix it with the plugin id. */
   const gh_store_migration *migrations;
   size_t nmigrations;
+  /* Whether its tables are wanted with these options (NULL: always): the rate limiter's table
+   * only for GATEHOUSE_RATE_LIMIT_STORAGE=database. */
+  bool (*wants_migrations)(const void *conf);
+  /* Its additional columns of the user and session tables (better-auth's plugin schema fields,
+   * e.g. admin's role): added by its migrations, read and written by the store's entity queries,
+   * returned in every user / session object after the core fields (in GATEHOUSE_PLUGINS order),
+   * and parsed from sign-up, update-user and update-session bodies as better-auth does
+   * (auth/fields.h). A name taken by the core or another plugin stops the server at start. */
+  const gh_field *user_fields;
+  size_t nuser_fields;
+  const gh_field *session_fields;
+  size_t nsession_fields;
   /* Its CLI commands. */
   const gh_plugin_command *commands;
   size_t ncommands;
@@ -109,6 +138,13 @@ typedef struct gh_plugin {
    * verification, two-factor): false = the hook answered (resp set: a refusal, or a challenge
    * such as two-factor's) and no session is created; the remaining plugins are not asked. */
   bool (*sign_in)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_sign_in *si);
+  /* A sign-up with e-mail and password was answered: created = a new user (u, committed) whose
+   * response may or may not have signed in; !created = the e-mail was taken and, enumeration
+   * protection being on, the response was a synthetic user: u is the existing owner (better-auth's
+   * emailVerification.sendOnSignUp and emailAndPassword.onExistingUserSignUp). callback = the
+   * request's callbackURL (validated) or NULL. */
+  void (*sign_up)(void *self, gh_store *st, gh_req *req, const gh_user *u, bool created,
+                  const char *callback);
   /* A session was created (sign-up, sign-in, change-password with revocation) and its cookie set.
    */
   void (*session_created)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_session *s,
@@ -117,6 +153,8 @@ typedef struct gh_plugin {
   void (*session_returned)(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_sess *s);
   /* Sessions were deleted (sign-out, revoke-*, expiry, a password change that revokes). */
   void (*session_revoked)(void *self, gh_store *st, const gh_revocation *r);
+  /* A security event was logged (metrics count them, the audit table stores them). */
+  void (*audited)(void *self, gh_req *req, const gh_audit_event *ev);
   /* A user was created (sign-up) / deleted (delete-user). */
   void (*user_created)(void *self, gh_store *st, const gh_user *u);
   void (*user_deleted)(void *self, gh_store *st, const char *user_id);
@@ -160,6 +198,13 @@ typedef struct {
 } gh_runtime_stats;
 /* false when the server has not said (unit tests, CLI commands). */
 bool gh_auth_runtime_stats(const gh_auth *au, gh_runtime_stats *out);
+/* The base URL (scheme://host[:port], no trailing slash); links are <base URL>/api/auth/... */
+const char *gh_auth_base_url(const gh_auth *au);
+/* emailAndPassword.requireEmailVerification / autoSignIn (core options). */
+bool gh_auth_require_email_verification(const gh_auth *au);
+bool gh_auth_auto_sign_in(const gh_auth *au);
+/* The signing secret (HS256 e-mail tokens, as better-auth: the current secret only). */
+const char *gh_auth_signing_secret(const gh_auth *au);
 /* GATEHOUSE_ENV=production (better-auth's NODE_ENV=production defaults). */
 bool gh_auth_production(const gh_auth *au);
 /* Symmetric encryption with the server secret(s) (better-auth's symmetricEncrypt). */
@@ -168,14 +213,16 @@ const gh_secrets *gh_auth_secrets(const gh_auth *au);
 const char *const *gh_auth_verify_secrets(const gh_auth *au, size_t *n);
 /* The full name of the session cookie ("better-auth.session_token" or "__Secure-..."). */
 const char *gh_auth_session_cookie(const gh_auth *au);
-/* The base URL better-auth builds links from: origin + basePath ("http://host/api/auth"), on a. */
-char *gh_auth_base_url(const gh_auth *au, gh_arena *a);
 /* For a plugin that signs users in itself (OAuth): runs the sign_in gate of every plugin (false:
  * a plugin refused or answered; resp is set), as e-mail sign-in does before its session. */
 GH_MUST_CHECK bool gh_auth_sign_in_gate(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
                                         const gh_sign_in *si);
 /* For a plugin that creates users itself (OAuth sign-up): runs the user_created hooks. */
 void gh_auth_user_created(gh_auth *au, gh_store *st, const gh_user *u);
+/* The value a new row's additional field gets when none is given (better-auth's create "before"
+ * database hook, e.g. admin's defaultRole), instead of the field's def; for init. */
+GH_MUST_CHECK gh_status gh_auth_set_insert_default(gh_auth *au, gh_model m, const char *name,
+                                                   const char *value);
 /* Answers a plugin's wire error. */
 void gh_auth_error(gh_resp *resp, const gh_err_info *e);
 

@@ -59,7 +59,8 @@ static gh_status add_item(gh_plugin_set *ps, const gh_plugin *p, char *err, size
     snprintf(err, errlen, "%s", msg ? msg : "invalid plugin configuration");
     return GH_ERR_CONFIG;
   }
-  for (size_t i = 0; i < p->nmigrations; i++) {
+  size_t nmig = p->wants_migrations && !p->wants_migrations(it->conf) ? 0 : p->nmigrations;
+  for (size_t i = 0; i < nmig; i++) {
     ps->migrations = realloc(ps->migrations, (ps->nmigrations + 1) * sizeof *ps->migrations);
     if (!ps->migrations) gh_oom();
     ps->migrations[ps->nmigrations++] = p->migrations[i];
@@ -217,6 +218,21 @@ gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps) {
   size_t ncore;
   const gh_route *core = gh_core_routes(&ncore);
   size_t total = ncore;
+  au->fields = gh_store_fields_new();
+  for (size_t i = 0; i < np; i++) {
+    const gh_plugin *p = ps->items[i].p;
+    for (int m = 0; m < 2; m++) {
+      const gh_field *fl = m ? p->session_fields : p->user_fields;
+      size_t nf = m ? p->nsession_fields : p->nuser_fields;
+      for (size_t k = 0; k < nf; k++)
+        if (gh_store_fields_add(au->fields, m ? GH_MODEL_SESSION : GH_MODEL_USER, &fl[k]) !=
+            GH_OK) {
+          gh_log(GH_LOG_ERROR, "plugin.start_failed", "plugin", p->id, "message",
+                 "additional field invalid or already declared", "field", fl[k].name, NULL);
+          return GH_ERR_CONFIG;
+        }
+    }
+  }
   for (size_t i = 0; i < np; i++) {
     const set_item *it = &ps->items[i];
     const gh_plugin *p = it->p;
@@ -239,6 +255,7 @@ gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps) {
     total += p->nroutes;
   }
   if (au->cfg.cors) au->has_route_hooks = true;
+  gh_store_use_fields(au->fields);
   au->routes = gh_xcalloc(total, sizeof *au->routes);
   au->targets = gh_xcalloc(total, sizeof *au->targets);
   for (size_t i = 0; i < ncore; i++) {
@@ -271,9 +288,34 @@ gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps) {
   return GH_OK;
 }
 
+gh_status gh_auth_serve_start(gh_auth *au) {
+  for (size_t i = 0; i < au->nplugins; i++) {
+    const gh_plugin *p = au->plugins[i].p;
+    gh_status rc = p->serve_start ? p->serve_start(au->plugins[i].self) : GH_OK;
+    if (rc != GH_OK) {
+      gh_log(GH_LOG_ERROR, "plugin.serve_failed", "plugin", p->id, "status", gh_status_str(rc),
+             NULL);
+      while (i-- > 0)
+        if (au->plugins[i].p->serve_stop) au->plugins[i].p->serve_stop(au->plugins[i].self);
+      return rc;
+    }
+  }
+  return GH_OK;
+}
+
+void gh_auth_serve_stop(gh_auth *au) {
+  for (size_t i = au->nplugins; i-- > 0;)
+    if (au->plugins[i].p->serve_stop) au->plugins[i].p->serve_stop(au->plugins[i].self);
+}
+
 void gh_registry_stop(gh_auth *au) {
   for (size_t i = au->nplugins; i-- > 0;)
     if (au->plugins[i].p->free) au->plugins[i].p->free(au->plugins[i].self);
+  if (au->fields) {
+    if (gh_store_fields_current() == au->fields) gh_store_use_fields(NULL);
+    gh_store_fields_free(au->fields);
+    au->fields = NULL;
+  }
   free(au->plugins);
   free(au->routes);
   free(au->targets);
@@ -341,8 +383,17 @@ void gh_hook_session_revoked(gh_auth *au, gh_store *st, const char *user_id, con
   EACH_HOOK(session_revoked) au->plugins[i_].p->session_revoked(SELF, st, &r);
 }
 
+void gh_hook_audited(gh_auth *au, gh_req *req, const gh_audit_event *ev) {
+  EACH_HOOK(audited) au->plugins[i_].p->audited(SELF, req, ev);
+}
+
 void gh_hook_user_created(gh_auth *au, gh_store *st, const gh_user *u) {
   EACH_HOOK(user_created) au->plugins[i_].p->user_created(SELF, st, u);
+}
+
+void gh_hook_sign_up(gh_auth *au, gh_store *st, gh_req *req, const gh_user *u, bool created,
+                     const char *callback) {
+  EACH_HOOK(sign_up) au->plugins[i_].p->sign_up(SELF, st, req, u, created, callback);
 }
 
 void gh_hook_user_deleted(gh_auth *au, gh_store *st, const char *user_id) {

@@ -17,6 +17,7 @@ static const gh_route ROUTES[] = {
     {"GET", P "/list-accounts", gh_route_list_accounts, 0, NULL},
     {"POST", P "/unlink-account", gh_route_unlink_account, 0, NULL},
     {"POST", P "/update-user", gh_route_update_user, 0, NULL},
+    {"POST", P "/update-session", gh_route_update_session, 0, NULL},
     {"POST", P "/change-password", gh_route_change_password, GH_ROUTE_SLOW, NULL},
     {"POST", P "/delete-user", gh_route_delete_user, GH_ROUTE_SLOW, NULL},
     {"POST", P "/verify-password", gh_route_verify_password, GH_ROUTE_SLOW, NULL},

@@ -53,6 +53,53 @@ void gh_route_get_session_post(void *app, gh_req *req, gh_resp *resp) {
   gh_resp_error(resp, GH_E_METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED);
 }
 
+/* POST /update-session: the session's additional fields a client may set (better-auth's
+ * parseSessionInput with "update"); answers {"session": ...}. */
+void gh_route_update_session(void *app, gh_req *req, gh_resp *resp) {
+  gh_auth *au = app;
+  gh_store *st;
+  gh_sess s;
+  if (!gh_protected(au, req, resp, true, &st, &s)) return;
+  gh_vctx v = {.a = req->arena};
+  const gh_json *b = req->json;
+  if (!gh_v_object(&v, b, "record")) {
+    gh_v_fail(&v, resp);
+    return;
+  }
+  size_t nset = 0;
+  gh_values vals = s.s.extra;
+  if (vals.n) { /* a copy: the values read stay as they were until the update succeeds */
+    vals.v = gh_arena_alloc(req->arena, vals.n * sizeof *vals.v);
+    memcpy(vals.v, s.s.extra.v, vals.n * sizeof *vals.v);
+  }
+  if (!gh_fields_parse_input(req->arena, resp, GH_MODEL_SESSION, b, false, &vals, &nset)) return;
+  if (!nset) {
+    gh_resp_error(resp, GH_E_NO_FIELDS_TO_UPDATE);
+    return;
+  }
+  size_t nf = gh_store_fields_count(gh_store_fields_current(), GH_MODEL_SESSION);
+  gh_store_set *set = gh_arena_alloc(req->arena, (nf + 1) * sizeof *set);
+  size_t n = 0;
+  gh_fields_update_set(GH_MODEL_SESSION, b, &vals, set, &n);
+  int64_t now = gh_now_ms();
+  gh_status rc = gh_store_update_session_columns(st, s.s.id, set, n, now);
+  if (rc == GH_ERR_NOT_FOUND) { /* revoked meanwhile: fail closed */
+    gh_clear_session_cookies(au, resp);
+    gh_resp_error(resp, GH_E_FAILED_TO_GET_SESSION);
+    return;
+  }
+  if (rc != GH_OK) {
+    gh_auth_db_error(resp, rc, "update_session");
+    return;
+  }
+  s.s.extra = vals;
+  s.s.updated_at = now;
+  gh_set_session_cookie(au, req, resp, s.token, s.dont_remember);
+  gh_json *o = gh_json_object();
+  gh_json_set_new(o, "session", gh_session_json(&s.s));
+  gh_resp_json(resp, 200, o);
+}
+
 void gh_route_list_sessions(void *app, gh_req *req, gh_resp *resp) {
   gh_auth *au = app;
   gh_store *st;

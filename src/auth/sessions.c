@@ -118,6 +118,7 @@ void gh_session_fill(gh_auth *au, gh_req *req, const char *user_id, bool dont_re
   s->ip_address = (char *)gh_client_ip(a, req, au->cfg.production);
   const char *ua = gh_req_header(req, "User-Agent");
   s->user_agent = gh_arena_strdup(a, ua ? ua : "");
+  gh_values_init(a, &s->extra, GH_MODEL_SESSION);
 }
 
 gh_status gh_session_create(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp, const gh_user *u,

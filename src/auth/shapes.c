@@ -1,6 +1,7 @@
 /* better-auth's JSON shapes of users and sessions. */
 #include "auth/shapes.h"
 
+#include "auth/fields.h"
 #include "common/time.h"
 
 static gh_json *date_json(int64_t ms) {
@@ -17,6 +18,7 @@ gh_json *gh_user_json(const gh_user *u) {
   gh_json_set_new(o, "image", gh_json_str(u->image));
   gh_json_set_new(o, "createdAt", date_json(u->created_at));
   gh_json_set_new(o, "updatedAt", date_json(u->updated_at));
+  gh_fields_json(o, GH_MODEL_USER, &u->extra);
   gh_json_set_new(o, "id", gh_json_str(u->id));
   return o;
 }
@@ -30,6 +32,7 @@ gh_json *gh_session_json(const gh_session *s) {
   gh_json_set_new(o, "ipAddress", gh_json_str(s->ip_address));
   gh_json_set_new(o, "userAgent", gh_json_str(s->user_agent));
   gh_json_set_new(o, "userId", gh_json_str(s->user_id));
+  gh_fields_json(o, GH_MODEL_SESSION, &s->extra);
   gh_json_set_new(o, "id", gh_json_str(s->id));
   return o;
 }

@@ -1,4 +1,5 @@
-/* better-auth's JSON shapes of a user and a session (key order as better-auth writes them). */
+/* better-auth's JSON shapes of a user and a session (key order as better-auth writes them: the
+ * core fields, then the running plugins' additional fields in GATEHOUSE_PLUGINS order, id last). */
 #ifndef GH_AUTH_SHAPES_H
 #define GH_AUTH_SHAPES_H
 

@@ -25,11 +25,21 @@ void gh_route_update_user(void *app, gh_req *req, gh_resp *resp) {
     gh_resp_error(resp, GH_E_EMAIL_CAN_NOT_BE_UPDATED);
     return;
   }
-  if (!has_name && !has_image) {
+  gh_values extra = {0};
+  size_t nextra = 0;
+  if (!gh_fields_parse_input(req->arena, resp, GH_MODEL_USER, b, false, &extra, &nextra)) return;
+  if (!has_name && !has_image && !nextra) {
     gh_resp_error(resp, GH_E_NO_FIELDS_TO_UPDATE);
     return;
   }
-  gh_status rc = gh_store_update_user(st, s.u.id, name, has_image, image, gh_now_ms());
+  size_t nf = gh_store_fields_count(gh_store_fields_current(), GH_MODEL_USER);
+  gh_store_set *set = gh_arena_alloc(req->arena, (nf + 2) * sizeof *set);
+  size_t n = 0;
+  if (has_name) set[n++] = (gh_store_set){"name", {.set = true, .text = (char *)name}};
+  if (has_image)
+    set[n++] = (gh_store_set){"image", {.set = true, .null = !image, .text = (char *)image}};
+  gh_fields_update_set(GH_MODEL_USER, b, &extra, set, &n);
+  gh_status rc = gh_store_update_user_columns(st, s.u.id, set, n, gh_now_ms());
   if (rc != GH_OK) {
     gh_auth_db_error(resp, rc, "update_user");
     return;

@@ -39,6 +39,7 @@ static const gh_err_info TABLE[GH_E__COUNT] = {
          "POST method requires deferSessionRefresh to be enabled in session config"},
     [GH_E_BAD_REQUEST_INVALID_JSON] = {400, "BAD_REQUEST", "Invalid JSON in request body"},
     [GH_E_NO_FIELDS_TO_UPDATE] = {400, NULL, "No fields to update"},
+    [GH_E_FIELD_NOT_ALLOWED] = {400, "FIELD_NOT_ALLOWED", "Field not allowed to be set"},
     [GH_E_PAYLOAD_TOO_LARGE] = {413, "PAYLOAD_TOO_LARGE", "Request body is too large"},
     [GH_E_CONFLICTING_CONTENT_LENGTH] = {400, "BAD_REQUEST", "Conflicting Content-Length headers"},
     [GH_E_HEADERS_TOO_LARGE] = {431, "REQUEST_HEADER_FIELDS_TOO_LARGE",

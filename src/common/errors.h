@@ -30,6 +30,7 @@ typedef enum {
   GH_E_METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED,
   GH_E_BAD_REQUEST_INVALID_JSON,
   GH_E_NO_FIELDS_TO_UPDATE, /* message only, no code */
+  GH_E_FIELD_NOT_ALLOWED,   /* answered with "<key> is not allowed to be set" */
   GH_E_PAYLOAD_TOO_LARGE,
   GH_E_HEADERS_TOO_LARGE,
   GH_E_CONFLICTING_CONTENT_LENGTH, /* RFC 9112 §6.3: differing Content-Length values */

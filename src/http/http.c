@@ -58,7 +58,7 @@ struct gh_http {
   int port;
   _Atomic long active;
   /* for gh_http_stats */
-  _Atomic long conns_open, refused_per_ip, slow_closed, shed, waited, unfair;
+  _Atomic long conns_open, refused_per_ip, slow_closed, shed, waited, unfair, unrouted;
   MHD_socket listen_fd; /* handed back by MHD_quiesce_daemon; closed after MHD_stop_daemon */
   /* admission wait (admit_wait_ms > 0): waiters, guarded by wmu; one thread admits/expires */
   long admit_wait_ms;
@@ -837,6 +837,7 @@ static enum MHD_Result dispatch(struct conn_state *st) {
   r->peer_ip = peer_address(r->arena, st->conn);
   st->route = gh_router_find(&h->router, r->method, r->path, NULL);
   if (!st->route) {
+    h->unrouted++;
     gh_resp_empty(resp, 404, false);
     return send_resp(st->conn, resp);
   }
@@ -1000,6 +1001,7 @@ void gh_http_stats_get(gh_http *h, gh_http_stats *out) {
   out->conns_open = h->conns_open;
   out->refused_per_ip = h->refused_per_ip;
   out->slow_closed = h->slow_closed;
+  out->unrouted = h->unrouted;
   out->shed = h->shed;
   out->waited = h->waited;
   out->unfair = h->unfair;

@@ -102,7 +102,8 @@ bool gh_http_busy(void *arg);
  * place (since start). */
 typedef struct {
   long conns_open, refused_per_ip, slow_closed, shed, waited;
-  long unfair; /* of shed: a client over its share of the hashing pool (slow_per_client) */
+  long unfair;   /* of shed: a client over its share of the hashing pool (slow_per_client) */
+  long unrouted; /* requests for no route (404 with an empty body) */
 } gh_http_stats;
 void gh_http_stats_get(gh_http *h, gh_http_stats *out);
 /* Stops accepting new connections and waits up to drain_ms for in-flight requests. */

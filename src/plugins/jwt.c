@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/audit.h"
 #include "auth/db.h"
 #include "auth/plugin.h"
 #include "auth/sessions.h"
@@ -579,6 +580,7 @@ static int cmd_keys(void *self, gh_store *st, int argc, char **argv) {
       fprintf(stderr, "gatehouse: cannot create the new key: %s\n", gh_status_str(rc));
       goto out;
     }
+    gh_audit(p->au, NULL, "key.rotated", NULL, "kid", kid, "alg", p->alg_name);
     printf("new signing key %s (%s); previous keys stay in the JWKS for %lld s\n", kid, p->alg_name,
            (long long)p->grace);
   } else {

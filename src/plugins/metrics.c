@@ -2,7 +2,9 @@
  * durations as histograms by route, sign-ins by result, sessions created and revoked, users
  * created and deleted. Labels are the declared routes (never raw paths), so the series are bounded.
  * Always runs (GATEHOUSE_METRICS turns it off); first in the plugin order so that its timing wraps
- * every other plugin's before/after hooks. */
+ * every other plugin's before/after hooks. With GATEHOUSE_METRICS_ADDR (host:port) it is served
+ * on that address only, by a listener of its own (one thread, a few connections), and the main
+ * listener answers 404 for it: scrapers reach it on a private interface, the public never. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -13,22 +15,62 @@
 #include <time.h>
 
 #include "auth/plugin.h"
+#include "common/log.h"
 #include "plugins/plugins.h"
 
 #define MAX_SERIES 512
+#define MAX_REASONS 32
 static const double BOUNDS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                 0.05,   0.1,   0.25,   0.5,   1,    2.5};
 #define NB (sizeof BOUNDS / sizeof BOUNDS[0])
 
 typedef struct {
   bool enabled;
+  char *addr;
 } m_conf;
 
 static const gh_conf_opt OPTS[] = {
     {"GATEHOUSE_METRICS", NULL, GH_CONF_BOOL, "true", 0, 0, 0, offsetof(m_conf, enabled),
      "Serve GET /metrics (Prometheus text format; restrict it in the proxy in front when the "
      "server is public)"},
+    {"GATEHOUSE_METRICS_ADDR", NULL, GH_CONF_STR, "", 0, 0, 0, offsetof(m_conf, addr),
+     "Serve `/metrics` only on this `host:port` (`127.0.0.1:9464`, `[::1]:9464`), on a listener "
+     "of its own; empty: on the main listener"},
 };
+
+/* host:port or [v6]:port into host (buffer) and port; false when malformed. */
+static bool split_addr(const char *addr, char *host, size_t hostlen, int *port) {
+  const char *colon = strrchr(addr, ':');
+  if (!colon || colon == addr || !colon[1]) return false;
+  const char *h = addr;
+  size_t hl = (size_t)(colon - addr);
+  if (h[0] == '[') {
+    if (hl < 3 || h[hl - 1] != ']') return false;
+    h++;
+    hl -= 2;
+  } else if (memchr(h, ':', hl)) {
+    return false; /* a bare IPv6 address needs brackets */
+  }
+  if (hl >= hostlen) return false;
+  char *end;
+  long p = strtol(colon + 1, &end, 10);
+  if (*end || p < 1 || p > 65535) return false;
+  memcpy(host, h, hl);
+  host[hl] = 0;
+  *port = (int)p;
+  return true;
+}
+
+static gh_status validate(const void *conf, const char **err) {
+  const m_conf *c = conf;
+  char host[256];
+  int port;
+  if (*c->addr && !split_addr(c->addr, host, sizeof host, &port)) {
+    *err = "GATEHOUSE_METRICS_ADDR: expected host:port (e.g. 127.0.0.1:9464 or [::1]:9464)";
+    return GH_ERR_CONFIG;
+  }
+  return GH_OK;
+}
 
 /* Series are appended under mu and never removed; the request path finds its series without a
  * lock (n is published with release order after the entry is filled) and counts with atomics. */
@@ -45,9 +87,21 @@ typedef struct {
   _Atomic unsigned long long sum_us;
 } dur_series;
 
+/* Failed sign-ins by the reason their audit line gives (a bounded set of codes). */
+typedef struct {
+  char reason[48];
+  _Atomic unsigned long count;
+} reason_series;
+
 typedef struct {
   const gh_auth *au;
   bool enabled;
+  bool own_listener; /* GATEHOUSE_METRICS_ADDR */
+  char host[256];
+  int port;
+  gh_http *own;
+  reason_series reasons[MAX_REASONS];
+  _Atomic size_t nreasons;
   pthread_mutex_t mu; /* appending series */
   req_series reqs[MAX_SERIES];
   _Atomic size_t nreqs;
@@ -62,7 +116,10 @@ static _Thread_local struct timespec started; /* set by before_route on the hand
 static gh_status init(gh_auth *au, const void *conf, void **self) {
   metrics *m = gh_xcalloc(1, sizeof *m);
   m->au = au;
-  m->enabled = ((const m_conf *)conf)->enabled;
+  const m_conf *c = conf;
+  m->enabled = c->enabled;
+  m->own_listener =
+      c->enabled && *c->addr && split_addr(c->addr, m->host, sizeof m->host, &m->port);
   pthread_mutex_init(&m->mu, NULL);
   *self = m;
   return GH_OK;
@@ -169,6 +226,45 @@ static void session_revoked(void *self, gh_store *st, const gh_revocation *r) {
   ((metrics *)self)->sessions_revoked++;
 }
 
+/* A reason label: upper-case letters, digits and '_' only (the wire codes), else "OTHER". */
+static const char *reason_label(const char *r) {
+  if (!r || !*r || strlen(r) >= sizeof((reason_series *)0)->reason) return "OTHER";
+  for (const char *c = r; *c; c++)
+    if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_')) return "OTHER";
+  return r;
+}
+
+static reason_series *find_reason(metrics *m, const char *r) {
+  size_t n = atomic_load_explicit(&m->nreasons, memory_order_acquire);
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(m->reasons[i].reason, r)) return &m->reasons[i];
+  return NULL;
+}
+
+static void audited(void *self, gh_req *req, const gh_audit_event *ev) {
+  (void)req;
+  metrics *m = self;
+  if (!m->enabled || strcmp(ev->event, "sign_in.failure") != 0) return;
+  const char *r = reason_label(ev->k1 && !strcmp(ev->k1, "reason") ? ev->v1 : NULL);
+  reason_series *s = find_reason(m, r);
+  if (!s) {
+    pthread_mutex_lock(&m->mu);
+    if (!(s = find_reason(m, r))) {
+      size_t n = atomic_load_explicit(&m->nreasons, memory_order_relaxed);
+      if (n < MAX_REASONS) {
+        s = &m->reasons[n];
+        snprintf(s->reason, sizeof s->reason, "%s", r);
+        atomic_store_explicit(&m->nreasons, n + 1, memory_order_release);
+      }
+    }
+    pthread_mutex_unlock(&m->mu);
+  }
+  if (s)
+    s->count++;
+  else
+    m->dropped++;
+}
+
 static void user_created(void *self, gh_store *st, const gh_user *u) {
   (void)st, (void)u;
   ((metrics *)self)->users_created++;
@@ -214,9 +310,55 @@ static void gauge(text *t, const char *name, const char *help, long v) {
   add(t, "# HELP %s %s\n# TYPE %s gauge\n%s %ld\n", name, help, name, name, v);
 }
 
+static void write_metrics(metrics *m, gh_resp *resp);
+
+/* On the main listener: 404 when metrics are off or served on their own address. */
 static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
   (void)req;
   metrics *m = self;
+  if (!m->enabled || m->own_listener) {
+    gh_resp_empty(resp, 404, false);
+    return;
+  }
+  write_metrics(m, resp);
+}
+
+static void route_metrics_own(void *self, gh_req *req, gh_resp *resp) {
+  (void)req;
+  write_metrics(self, resp);
+}
+
+static const gh_route OWN_ROUTES[] = {{"GET", "/metrics", route_metrics_own, 0, NULL}};
+
+static gh_status serve_start(void *self) {
+  metrics *m = self;
+  if (!m->own_listener) return GH_OK;
+  gh_http_config hc = {.host = m->host,
+                       .port = m->port,
+                       .max_body = 1024,
+                       .threads = 1,
+                       .conn_limit = 16,
+                       .conn_timeout_s = 30};
+  gh_status rc = gh_http_start(&hc, OWN_ROUTES, 1, m, NULL, &m->own);
+  if (rc != GH_OK) {
+    gh_log(GH_LOG_ERROR, "metrics.listen_failed", "addr", m->host, NULL);
+    return rc;
+  }
+  char port[16];
+  snprintf(port, sizeof port, "%d", gh_http_port(m->own));
+  gh_log(GH_LOG_INFO, "metrics.listening", "host", m->host, "port", port, NULL);
+  return GH_OK;
+}
+
+static void serve_stop(void *self) {
+  metrics *m = self;
+  if (!m->own) return;
+  gh_http_quiesce(m->own, 1000);
+  gh_http_free(m->own);
+  m->own = NULL;
+}
+
+static void write_metrics(metrics *m, gh_resp *resp) {
   if (!m->enabled) {
     gh_resp_empty(resp, 404, false);
     return;
@@ -257,6 +399,12 @@ static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
       "gatehouse_sign_ins_total{result=\"success\"} %lu\n"
       "gatehouse_sign_ins_total{result=\"failure\"} %lu\n",
       (unsigned long)m->sign_in_ok, (unsigned long)m->sign_in_failed);
+  add(&t, "# HELP gatehouse_sign_in_failures_total Failed sign-ins, by reason (the audit line's).\n"
+          "# TYPE gatehouse_sign_in_failures_total counter\n");
+  size_t nreasons = atomic_load_explicit(&m->nreasons, memory_order_acquire);
+  for (size_t i = 0; i < nreasons; i++)
+    add(&t, "gatehouse_sign_in_failures_total{reason=\"%s\"} %lu\n", m->reasons[i].reason,
+        (unsigned long)m->reasons[i].count);
   counter(&t, "gatehouse_sessions_created_total", "Sessions created.", m->sessions_created);
   counter(&t, "gatehouse_sessions_revoked_total",
           "Revocations (sign-out, revoke-*, expiry, password change).", m->sessions_revoked);
@@ -271,6 +419,9 @@ static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
   counter(&t, "gatehouse_db_errors_total",
           "Store errors answered 503 (database unavailable) or 500 since start.",
           (unsigned long)rs.db_errors);
+  counter(&t, "gatehouse_db_reconnects_total",
+          "PostgreSQL connections re-established after they broke (outage, restart).",
+          (unsigned long)gh_store_reconnect_count());
   if (known) {
     gauge(&t, "gatehouse_hash_queue_depth", "Password hashes waiting for a worker.",
           rs.hash_queued);
@@ -279,6 +430,9 @@ static void route_metrics(void *self, gh_req *req, gh_resp *resp) {
     counter(&t, "gatehouse_connections_refused_total",
             "Connections refused by GATEHOUSE_MAX_CONNECTIONS_PER_IP.",
             (unsigned long)rs.http.refused_per_ip);
+    counter(&t, "gatehouse_http_unrouted_total",
+            "Requests for no route (404 with an empty body; not in the series above).",
+            (unsigned long)rs.http.unrouted);
     counter(&t, "gatehouse_connections_slow_closed_total",
             "Connections closed for missing their head or body deadline.",
             (unsigned long)rs.http.slow_closed);
@@ -309,16 +463,20 @@ const gh_plugin gh_plugin_metrics = {
                "deleted",
     .always = true,
     .opts = OPTS,
-    .nopts = 1,
+    .nopts = sizeof OPTS / sizeof OPTS[0],
     .conf_size = sizeof(m_conf),
+    .validate = validate,
     .init = init,
     .free = plugin_free,
+    .serve_start = serve_start,
+    .serve_stop = serve_stop,
     .routes = ROUTES,
     .nroutes = 1,
     .before_route = before_route,
     .after_route = after_route,
     .session_created = session_created,
     .session_revoked = session_revoked,
+    .audited = audited,
     .user_created = user_created,
     .user_deleted = user_deleted,
 };

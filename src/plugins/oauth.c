@@ -267,9 +267,14 @@ static char *qenc(gh_arena *a, const char *s) {
   return o;
 }
 
+/* better-auth's ctx.context.baseURL: origin + basePath ("http://host/api/auth"). */
+static char *api_base(oauth *o, gh_arena *a) {
+  return gh_arena_printf(a, "%s/api/auth", gh_auth_base_url(o->au));
+}
+
 static char *default_error_url(oauth *o, gh_arena *a) {
   return o->c->error_url ? gh_arena_strdup(a, o->c->error_url)
-                         : gh_arena_printf(a, "%s/error", gh_auth_base_url(o->au, a));
+                         : gh_arena_printf(a, "%s/error", api_base(o, a));
 }
 
 /* better-auth redirectOnError: base + ?error=code[&error_description=...]. */
@@ -493,7 +498,7 @@ static void start_redirect(oauth *o, gh_oauth_provider *p, gh_store *st, gh_req 
   char *nonce = pc->requires_nonce ? rand_str(a, 32) : NULL;
   char *state = make_state(o, st, req, resp, sb, verifier, nonce, link);
   if (!state) return;
-  char *redirect_uri = gh_arena_printf(a, "%s/callback/%s", gh_auth_base_url(o->au, a), pc->id);
+  char *redirect_uri = gh_arena_printf(a, "%s/callback/%s", api_base(o, a), pc->id);
   char *url = gh_oauth_authorize_url(a, p, state, pc->pkce ? verifier : NULL, nonce, redirect_uri,
                                      sb->scopes, sb->login_hint);
   if (!url) {
@@ -757,8 +762,7 @@ static void route_callback_post(void *self, gh_req *req, gh_resp *resp) {
     if (!v) continue;
     q = gh_arena_printf(a, "%s%s%s=%s", q ? q : "", q ? "&" : "", CB_KEYS[i], qenc(a, v));
   }
-  redirect(resp, gh_arena_printf(a, "%s/callback/%s?%s", gh_auth_base_url(o->au, a), qenc(a, id),
-                                 q ? q : ""));
+  redirect(resp, gh_arena_printf(a, "%s/callback/%s?%s", api_base(o, a), qenc(a, id), q ? q : ""));
 }
 
 typedef struct {
@@ -975,7 +979,7 @@ static void route_callback(void *self, gh_req *req, gh_resp *resp) {
     const gh_oauth_provider_config *pc = gh_oauth_provider_conf(p);
     const char *iss = gh_req_query(req, "iss");
     const char *want = gh_oauth_provider_issuer(p, a);
-    char *redirect_uri = gh_arena_printf(a, "%s/callback/%s", gh_auth_base_url(o->au, a), pc->id);
+    char *redirect_uri = gh_arena_printf(a, "%s/callback/%s", api_base(o, a), pc->id);
     if (iss && want && strcmp(iss, want) != 0)
       fail = "issuer_mismatch";
     else if (pc->requires_nonce && !ps.nonce)

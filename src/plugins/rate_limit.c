@@ -6,7 +6,11 @@
  *
  * On by default only in production (GATEHOUSE_RATE_LIMIT=auto), like better-auth. Counters live in
  * memory (one instance), bounded: at most MAX_ENTRIES keys; when full, expired keys are dropped
- * and a new key is refused a counter (the request is served, and counted in the log).
+ * and a new key is refused a counter (the request is served, and counted in the log). With
+ * GATEHOUSE_RATE_LIMIT_STORAGE=database they live in better-auth's "rateLimit" table (its
+ * storage: "database"), so that several instances on one database share them: one atomic upsert
+ * per request; rows quiet for longer than the longest window are deleted once a minute. A
+ * database that cannot be reached answers 503, as every route that needs it does.
  *
  * The client address is the socket peer, or, when the peer is a trusted proxy
  * (GATEHOUSE_TRUSTED_PROXIES), the client its GATEHOUSE_IP_HEADER names (IPv6 reduced to its
@@ -23,8 +27,11 @@
 
 #include <sodium.h>
 
+#include "auth/audit.h"
+#include "auth/db.h"
 #include "auth/plugin.h"
 #include "common/log.h"
+#include "common/rand.h"
 #include "common/strlist.h"
 #include "common/time.h"
 #include "plugins/plugins.h"
@@ -39,6 +46,7 @@ typedef struct {
   long window;
   long max;
   char *rules;
+  char *storage; /* memory | database */
 } rl_conf;
 
 #define O(f) offsetof(rl_conf, f)
@@ -53,7 +61,40 @@ static const gh_conf_opt OPTS[] = {
     {"GATEHOUSE_RATE_LIMIT_RULES", NULL, GH_CONF_STR, "", 0, 0, 0, O(rules),
      "Per-path rules before the built-in ones: `PATH=WINDOW/MAX` or `PATH=off`, comma-separated; "
      "PATH under /api/auth, a trailing `*` matches a prefix (`/sign-in/*=60/5,/get-session=off`)"},
+    {"GATEHOUSE_RATE_LIMIT_STORAGE", NULL, GH_CONF_STR, "memory", 0, 0, 0, O(storage),
+     "Where the counters live: `memory` (one instance) or `database` (better-auth's `rateLimit` "
+     "table, shared by every instance on the database; needs `gatehouse migrate`)"},
 };
+
+static const gh_store_migration MIGRATIONS[] = {
+    {"rate-limit/001_rateLimit",
+     "create table if not exists \"rateLimit\" (\"id\" text not null primary key, \"key\" text "
+     "not null unique, \"count\" integer not null, \"lastRequest\" bigint not null)",
+     "create table if not exists \"rateLimit\" (\"id\" text not null primary key, \"key\" text "
+     "not null unique, \"count\" integer not null, \"lastRequest\" bigint not null)"},
+};
+
+/* decideConsume as one statement: a new key starts at 1; after a quiet window the counter starts
+ * again; under the limit it counts; at the limit the update is skipped and no row comes back. */
+static const gh_query Q_CONSUME = {
+    "rate_limit_consume",
+    "insert into \"rateLimit\" (\"id\", \"key\", \"count\", \"lastRequest\") values (?1, ?2, 1, "
+    "?3) "
+    "on conflict (\"key\") do update set \"count\" = case when ?3 - \"rateLimit\".\"lastRequest\" "
+    ">= ?4 then 1 else \"rateLimit\".\"count\" + 1 end, \"lastRequest\" = ?3 where ?3 - "
+    "\"rateLimit\".\"lastRequest\" >= ?4 or \"rateLimit\".\"count\" < ?5 returning \"count\"",
+    "insert into \"rateLimit\" (\"id\", \"key\", \"count\", \"lastRequest\") values ($1, $2, 1, "
+    "$3) "
+    "on conflict (\"key\") do update set \"count\" = case when $3 - \"rateLimit\".\"lastRequest\" "
+    ">= $4 then 1 else \"rateLimit\".\"count\" + 1 end, \"lastRequest\" = $3 where $3 - "
+    "\"rateLimit\".\"lastRequest\" >= $4 or \"rateLimit\".\"count\" < $5 returning \"count\"",
+    "i"};
+static const gh_query Q_LAST = {
+    "rate_limit_last", "select \"lastRequest\" from \"rateLimit\" where \"key\" = ?1",
+    "select \"lastRequest\" from \"rateLimit\" where \"key\" = $1", "i"};
+static const gh_query Q_PRUNE = {"rate_limit_prune",
+                                 "delete from \"rateLimit\" where \"lastRequest\" < ?1",
+                                 "delete from \"rateLimit\" where \"lastRequest\" < $1", NULL};
 #undef O
 
 typedef struct {
@@ -97,8 +138,11 @@ typedef struct {
 } stripe;
 
 typedef struct {
-  const gh_auth *au;
+  gh_auth *au;
   bool on;
+  bool database;
+  int64_t longest_ms;        /* the longest window of any rule: older rows are pruned */
+  _Atomic int64_t pruned_ms; /* when the database rows were last pruned */
   int64_t window_ms;
   long max;
   rule *rules;
@@ -166,10 +210,18 @@ bad:
   return GH_ERR_CONFIG;
 }
 
+static bool wants_migrations(const void *conf) {
+  return strcmp(((const rl_conf *)conf)->storage, "database") == 0;
+}
+
 static gh_status validate(const void *conf, const char **err) {
   const rl_conf *c = conf;
   if (strcmp(c->mode, "auto") && strcmp(c->mode, "on") && strcmp(c->mode, "off")) {
     *err = "GATEHOUSE_RATE_LIMIT: expected on, off or auto";
+    return GH_ERR_CONFIG;
+  }
+  if (strcmp(c->storage, "memory") && strcmp(c->storage, "database")) {
+    *err = "GATEHOUSE_RATE_LIMIT_STORAGE: expected memory or database";
     return GH_ERR_CONFIG;
   }
   rule *r;
@@ -191,6 +243,10 @@ static gh_status init(gh_auth *au, const void *conf, void **self) {
     free(l);
     return GH_ERR_CONFIG;
   }
+  l->database = wants_migrations(c);
+  l->longest_ms = l->window_ms;
+  for (size_t i = 0; i < l->nrules; i++)
+    if (l->rules[i].window_ms > l->longest_ms) l->longest_ms = l->rules[i].window_ms;
   for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&l->stripes[i].mu, NULL);
   randombytes_buf(l->hash_key, sizeof l->hash_key);
   *self = l;
@@ -300,6 +356,30 @@ static bool consume(limiter *l, const char *key, size_t klen, int64_t window_ms,
   return allowed;
 }
 
+/* The same decision on the shared "rateLimit" table. */
+static gh_status consume_db(limiter *l, gh_store *st, const char *key, int64_t window_ms, long max,
+                            int64_t now, gh_arena *a, bool *allowed, long *retry_s) {
+  int64_t last = l->pruned_ms;
+  if (now - last >= 60000 && atomic_compare_exchange_strong(&l->pruned_ms, &last, now)) {
+    gh_status rc = gh_store_exec(st, &Q_PRUNE, NULL, "i", (int64_t)(now - l->longest_ms));
+    if (rc != GH_OK) return rc;
+  }
+  char id[33];
+  gh_rand_id(id, 32);
+  gh_rows r;
+  gh_status rc =
+      gh_store_query(st, a, &Q_CONSUME, &r, "ttiii", id, key, now, window_ms, (int64_t)max);
+  if (rc != GH_OK) return rc;
+  *allowed = r.n > 0;
+  if (*allowed) return GH_OK;
+  rc = gh_store_query(st, a, &Q_LAST, &r, "t", key);
+  if (rc != GH_OK) return rc;
+  int64_t lr = r.n ? gh_rows_at(&r, 0)[0].num : now;
+  *retry_s = (lr + window_ms - now + 999) / 1000;
+  if (*retry_s < 1) *retry_s = 1;
+  return GH_OK;
+}
+
 static bool before_route(void *self, gh_req *req, gh_resp *resp) {
   limiter *l = self;
   if (!l->on || strncmp(req->path, BASE "/", sizeof BASE) != 0) return true;
@@ -310,10 +390,21 @@ static bool before_route(void *self, gh_req *req, gh_resp *resp) {
   const char *ip = client_address(l, req);
   char *key = gh_arena_printf(req->arena, "%s|%s", ip, path);
   long retry = 0;
-  if (consume(l, key, strlen(key), window_ms, max, gh_now_ms(), &retry)) return true;
-  const char *ua = gh_req_header(req, "User-Agent");
-  gh_log(GH_LOG_INFO, "rate_limit.rejected", "client", ip, "path", path, "user_agent",
-         ua ? gh_arena_strndup(req->arena, ua, 256) : "", NULL);
+  if (l->database) {
+    gh_store *st = gh_auth_store(resp);
+    if (!st) return false;
+    bool allowed = false;
+    gh_status rc =
+        consume_db(l, st, key, window_ms, max, gh_now_ms(), req->arena, &allowed, &retry);
+    if (rc != GH_OK) {
+      gh_auth_db_error(resp, rc, "rate_limit");
+      return false;
+    }
+    if (allowed) return true;
+  } else if (consume(l, key, strlen(key), window_ms, max, gh_now_ms(), &retry)) {
+    return true;
+  }
+  gh_audit(l->au, req, "rate_limited", NULL, "path", path, NULL, NULL);
   gh_resp_header(resp, "X-Retry-After", gh_arena_printf(resp->arena, "%ld", retry));
   gh_resp_raw_json(resp, 429, "{\"message\":\"Too many requests. Please try again later.\"}");
   return false;
@@ -321,14 +412,19 @@ static bool before_route(void *self, gh_req *req, gh_resp *resp) {
 
 const gh_plugin gh_plugin_rate_limit = {
     .id = "rate-limit",
-    .summary = "better-auth's rate limiter: per client address and path under /api/auth (100 per "
-               "10 s; 3 per 10 s on sign-in, sign-up, change-password, change-email; 3 per 60 s on "
-               "the e-mail sending routes), 429 with `X-Retry-After` over it; counters in memory",
+    .summary =
+        "better-auth's rate limiter: per client address and path under /api/auth (100 per "
+        "10 s; 3 per 10 s on sign-in, sign-up, change-password, change-email; 3 per 60 s on "
+        "the e-mail sending routes), 429 with `X-Retry-After` over it; counters in memory or "
+        "in the database",
     .always = true,
     .opts = OPTS,
     .nopts = sizeof OPTS / sizeof OPTS[0],
     .conf_size = sizeof(rl_conf),
     .validate = validate,
+    .migrations = MIGRATIONS,
+    .nmigrations = 1,
+    .wants_migrations = wants_migrations,
     .init = init,
     .free = plugin_free,
     .before_route = before_route,

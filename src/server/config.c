@@ -103,6 +103,15 @@ static const gh_conf_opt OPTS[] = {
      "debug, info, warn or error"},
     {"GATEHOUSE_DELETE_USER", NULL, T_BOOL, "true", 0, 0, 0, O(delete_user_enabled),
      "Enable POST /delete-user (404 when false)"},
+    {"GATEHOUSE_REQUIRE_EMAIL_VERIFICATION", NULL, T_BOOL, "false", 0, 0, 0,
+     O(require_email_verification),
+     "Sign-in of a user whose e-mail is not verified answers 403 EMAIL_NOT_VERIFIED; sign-up "
+     "answers token null (better-auth's emailAndPassword.requireEmailVerification)"},
+    {"GATEHOUSE_AUTO_SIGN_IN", NULL, T_BOOL, "true", 0, 0, 0, O(auto_sign_in),
+     "Sign-up signs the new user in (better-auth's emailAndPassword.autoSignIn); false: token "
+     "null. "
+     "When false or when verification is required, a sign-up with a taken e-mail answers 200 with "
+     "a synthetic user (no enumeration)"},
     {"GATEHOUSE_MIN_PASSWORD_LENGTH", NULL, T_INT, "8", 1, 128, 0, O(min_password),
      "Minimum password length (UTF-16 units, as better-auth)"},
     {"GATEHOUSE_MAX_PASSWORD_LENGTH", NULL, T_INT, "128", 8, 4096, 0, O(max_password),

@@ -45,6 +45,8 @@ typedef struct {
   long body_timeout;
   char *log_level;
   bool delete_user_enabled;
+  bool require_email_verification;
+  bool auto_sign_in;
   long min_password;
   long max_password;
   char *plugins; /* GATEHOUSE_PLUGINS: comma list of plugin ids */

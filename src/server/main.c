@@ -123,6 +123,8 @@ static int make_auth(const gh_config *c, gh_auth **au) {
       .min_password = (int)c->min_password,
       .max_password = (int)c->max_password,
       .delete_user_enabled = c->delete_user_enabled,
+      .require_email_verification = c->require_email_verification,
+      .auto_sign_in_off = !c->auto_sign_in,
       .cors = c->cors,
       .signin_throttle = !strcmp(c->signin_throttle, "on") ||
                          (!strcmp(c->signin_throttle, "auto") && c->production),
@@ -155,6 +157,7 @@ static int cmd_plugin(const gh_config *c, const char *name, int argc, char **arg
   }
   ret = 1;
   if (open_store(c, &st)) goto out;
+  gh_store_thread_init(c->database_url); /* for what the command's hooks write (audit rows) */
   gh_status rc = check_schema(st);
   if (rc != GH_OK) {
     fprintf(stderr, "gatehouse: database not ready (%s); run `gatehouse migrate`\n",
@@ -245,6 +248,14 @@ static int cmd_serve(gh_config *c, bool with_migrate) {
     return 1;
   }
   atomic_store(&rt.http, h);
+  if (gh_auth_serve_start(au) != GH_OK) {
+    fprintf(stderr, "gatehouse: a plugin could not start (see the log)\n");
+    gh_http_quiesce(h, 0);
+    gh_workpool_free(pool);
+    gh_http_free(h);
+    gh_auth_free(au);
+    return 1;
+  }
   /* under steady request traffic one core stays free of the memory-hard hashes (which otherwise
    * triple the request threads' tail latency on a small machine) */
   if (c->hash_yield_rps && gh_workpool_threads(pool) > 1)
@@ -278,6 +289,7 @@ static int cmd_serve(gh_config *c, bool with_migrate) {
   }
   gh_http_quiesce(h, 10000);
   gh_workpool_free(pool); /* runs what is still queued; each job resumes its connection */
+  gh_auth_serve_stop(au);
   gh_http_free(h);
   gh_auth_free(au);
   gh_log(GH_LOG_INFO, "server.stopped", NULL);

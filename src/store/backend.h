@@ -7,7 +7,7 @@
 
 #include "store/store.h"
 
-#define GH_STORE_MAX_PARAMS 16
+#define GH_STORE_MAX_PARAMS 32
 
 /* One parameter of gh_store_exec / gh_store_query, converted from the varargs. */
 typedef struct {
@@ -35,6 +35,25 @@ struct gh_store {
   gh_store_kind kind;
   int issuer; /* account.issuer exists: -1 not known yet (the driver sets it on (re)connect) */
 };
+
+/* --- additional fields (fields.c) */
+/* The entity queries that name the user and session columns, built for an installed field set. */
+typedef struct {
+  const gh_query *user_by_email, *user_by_id, *user_insert, *session_insert, *session_by_token,
+      *sessions_list;
+  char user_fmt[64], session_fmt[64]; /* result / parameter letters of a full row */
+} gh_entity_queries;
+/* Builds q for f (entities.c). */
+void gh_store_entity_queries_build(const gh_store_fields *f, gh_entity_queries *q);
+/* The installed set's queries, or NULL when no field is installed (the static core queries). */
+const gh_entity_queries *gh_store_current_queries(void);
+char gh_field_col_letter(gh_field_type t);
+void gh_value_param(gh_field_type t, const gh_value *v, gh_param *p);
+void gh_value_from_cell(const gh_cell *c, gh_value *v);
+/* Runs q with parameters already converted (entities with a variable number of columns). */
+GH_MUST_CHECK gh_status gh_store_run_params(gh_store *s, const gh_query *q, gh_arena *a,
+                                            gh_rows *rows, long *changes, const gh_param *p,
+                                            int np);
 
 /* path: file name or ":memory:". GH_ERR_DB_UNAVAILABLE when it cannot be opened. */
 GH_MUST_CHECK gh_status gh_store_sqlite_open(const char *path, gh_store **out);

@@ -4,6 +4,7 @@
 #include "store/backend.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/rand.h"
@@ -111,6 +112,117 @@ static const gh_query Q_SESSIONS_PURGE = {
     "sessions_purge", "delete from \"session\" where \"expiresAt\" <= ?1",
     "delete from \"session\" where \"expiresAt\" <= $1", NULL};
 
+/* --- queries for installed additional fields ----------------------------------------------- */
+
+/* ", p"col1", p"col2"" of the model's fields. */
+static char *extra_cols(gh_arena *a, const gh_store_fields *f, gh_model m, const char *p) {
+  char *out = "";
+  for (size_t i = 0; i < gh_store_fields_count(f, m); i++)
+    out = gh_arena_printf(a, "%s, %s\"%s\"", out, p, gh_store_field_at(f, m, i)->name);
+  return out;
+}
+
+static char *extra_fmt(gh_arena *a, const gh_store_fields *f, gh_model m) {
+  size_t n = gh_store_fields_count(f, m);
+  char *out = gh_arena_alloc(a, n + 1);
+  for (size_t i = 0; i < n; i++) out[i] = gh_field_col_letter(gh_store_field_at(f, m, i)->type);
+  return out;
+}
+
+/* "?1, ?2, ..." or "$1, $2, ..." */
+static char *placeholders(gh_arena *a, char mark, size_t n) {
+  char *out = "";
+  for (size_t i = 1; i <= n; i++)
+    out = gh_arena_printf(a, "%s%s%c%zu", out, i > 1 ? ", " : "", mark, i);
+  return out;
+}
+
+void gh_store_entity_queries_build(const gh_store_fields *f, gh_entity_queries *q) {
+  gh_arena *a = gh_arena_new();
+  const char *uc = extra_cols(a, f, GH_MODEL_USER, ""), *uu = extra_cols(a, f, GH_MODEL_USER, "u.");
+  const char *sc = extra_cols(a, f, GH_MODEL_SESSION, ""),
+             *ss = extra_cols(a, f, GH_MODEL_SESSION, "s.");
+  const char *uf = extra_fmt(a, f, GH_MODEL_USER), *sf = extra_fmt(a, f, GH_MODEL_SESSION);
+  size_t nu = 7 + gh_store_fields_count(f, GH_MODEL_USER);
+  size_t ns = 8 + gh_store_fields_count(f, GH_MODEL_SESSION);
+  snprintf(q->user_fmt, sizeof q->user_fmt, "%s%s", USER_FMT, uf);
+  snprintf(q->session_fmt, sizeof q->session_fmt, "%s%s", SESSION_FMT, sf);
+  char *both = gh_arena_printf(a, "%s%s", q->session_fmt, q->user_fmt);
+  for (int k = 0; k < 2; k++) {
+    const char *key = k ? "email" : "id";
+    char *sq =
+        gh_arena_printf(a, "select %s%s from \"user\" where \"%s\" = ?1", USER_COLS, uc, key);
+    char *pq =
+        gh_arena_printf(a, "select %s%s from \"user\" where \"%s\" = $1", USER_COLS, uc, key);
+    const gh_query *x =
+        gh_store_intern_query(k ? "user_by_email" : "user_by_id", sq, pq, q->user_fmt);
+    if (k)
+      q->user_by_email = x;
+    else
+      q->user_by_id = x;
+  }
+  q->user_insert =
+      gh_store_intern_query("user_insert",
+                            gh_arena_printf(a, "insert into \"user\" (%s%s) values (%s)", USER_COLS,
+                                            uc, placeholders(a, '?', nu)),
+                            gh_arena_printf(a, "insert into \"user\" (%s%s) values (%s)", USER_COLS,
+                                            uc, placeholders(a, '$', nu)),
+                            NULL);
+  q->session_insert =
+      gh_store_intern_query("session_insert",
+                            gh_arena_printf(a, "insert into \"session\" (%s%s) values (%s)",
+                                            SESSION_COLS(""), sc, placeholders(a, '?', ns)),
+                            gh_arena_printf(a, "insert into \"session\" (%s%s) values (%s)",
+                                            SESSION_COLS(""), sc, placeholders(a, '$', ns)),
+                            NULL);
+  const char *join = "from \"session\" s join \"user\" u on u.\"id\" = s.\"userId\" where "
+                     "s.\"token\" = ";
+  q->session_by_token = gh_store_intern_query(
+      "session_by_token",
+      gh_arena_printf(a, "select %s%s, %s%s %s?1", SESSION_COLS("s."), ss, USER_COLS_U, uu, join),
+      gh_arena_printf(a, "select %s%s, %s%s %s$1", SESSION_COLS("s."), ss, USER_COLS_U, uu, join),
+      both);
+  q->sessions_list = gh_store_intern_query(
+      "sessions_list",
+      gh_arena_printf(a,
+                      "select %s%s from \"session\" where \"userId\" = ?1 order by \"createdAt\"",
+                      SESSION_COLS(""), sc),
+      gh_arena_printf(a,
+                      "select %s%s from \"session\" where \"userId\" = $1 and \"expiresAt\" > $2 "
+                      "order by \"createdAt\"",
+                      SESSION_COLS(""), sc),
+      q->session_fmt);
+  gh_arena_free(a);
+}
+
+/* Reads the model's additional fields from c (after its core columns), on a. */
+static void read_extra(gh_arena *a, const gh_cell *c, gh_model m, gh_values *out) {
+  size_t n = gh_store_fields_count(gh_store_fields_current(), m);
+  out->n = n;
+  out->v = n ? gh_arena_alloc(a, n * sizeof *out->v) : NULL;
+  for (size_t i = 0; i < n; i++) gh_value_from_cell(&c[i], &out->v[i]);
+}
+
+/* The parameters of the additional fields of a new row: the given values, else the insert
+ * defaults. */
+static void extra_params(gh_arena *a, const gh_values *vals, gh_model m, gh_param *p) {
+  const gh_store_fields *f = gh_store_fields_current();
+  for (size_t i = 0; i < gh_store_fields_count(f, m); i++) {
+    const gh_field *fl = gh_store_field_at(f, m, i);
+    gh_value v =
+        i < vals->n && vals->v[i].set ? vals->v[i] : gh_store_field_insert_value(a, f, m, i);
+    gh_value_param(fl->type, &v, &p[i]);
+  }
+}
+
+static gh_param text_param(const char *t) {
+  return (gh_param){t ? 't' : 'n', t, 0};
+}
+
+static gh_param int_param(char type, int64_t v) {
+  return (gh_param){type, NULL, v};
+}
+
 /* --- rows --------------------------------------------------------------------------------- */
 
 static gh_status read_user(const gh_cell *c, gh_user *u) {
@@ -157,17 +269,22 @@ static gh_status user_by(gh_store *s, const gh_query *q, gh_arena *a, const char
   gh_rows r;
   gh_status status = gh_store_query(s, a, q, &r, "t", key);
   if (status) return status;
-  return r.n ? read_user(gh_rows_at(&r, 0), out) : GH_ERR_NOT_FOUND;
+  if (!r.n) return GH_ERR_NOT_FOUND;
+  status = read_user(gh_rows_at(&r, 0), out);
+  if (status == GH_OK) read_extra(a, gh_rows_at(&r, 0) + 7, GH_MODEL_USER, &out->extra);
+  return status;
 }
 
 gh_status gh_store_user_by_email(gh_store *s, gh_arena *a, const char *email, gh_user *out) {
   if (!s || !a || !email || !out) return GH_ERR_INVALID;
-  return user_by(s, &Q_USER_BY_EMAIL, a, email, out);
+  const gh_entity_queries *eq = gh_store_current_queries();
+  return user_by(s, eq ? eq->user_by_email : &Q_USER_BY_EMAIL, a, email, out);
 }
 
 gh_status gh_store_user_by_id(gh_store *s, gh_arena *a, const char *id, gh_user *out) {
   if (!s || !a || !id || !out) return GH_ERR_INVALID;
-  return user_by(s, &Q_USER_BY_ID, a, id, out);
+  const gh_entity_queries *eq = gh_store_current_queries();
+  return user_by(s, eq ? eq->user_by_id : &Q_USER_BY_ID, a, id, out);
 }
 
 /* detect_issuer() has run. */
@@ -186,8 +303,48 @@ static gh_status insert_account(gh_store *s, const char *id, const char *account
 }
 
 static gh_status insert_session(gh_store *s, const gh_session *x, const char *user_id) {
-  return gh_store_exec(s, &Q_SESSION_INSERT, NULL, SESSION_FMT, x->id, x->token, user_id,
-                       x->expires_at, x->created_at, x->updated_at, x->ip_address, x->user_agent);
+  const gh_entity_queries *eq = gh_store_current_queries();
+  if (!eq)
+    return gh_store_exec(s, &Q_SESSION_INSERT, NULL, SESSION_FMT, x->id, x->token, user_id,
+                         x->expires_at, x->created_at, x->updated_at, x->ip_address, x->user_agent);
+  gh_param p[GH_STORE_MAX_PARAMS];
+  size_t n = strlen(eq->session_fmt);
+  if (n > GH_STORE_MAX_PARAMS) return GH_ERR_INVALID;
+  p[0] = text_param(x->id);
+  p[1] = text_param(x->token);
+  p[2] = text_param(user_id);
+  p[3] = int_param('d', x->expires_at);
+  p[4] = int_param('d', x->created_at);
+  p[5] = int_param('d', x->updated_at);
+  p[6] = text_param(x->ip_address);
+  p[7] = text_param(x->user_agent);
+  gh_arena *a = gh_arena_new();
+  extra_params(a, &x->extra, GH_MODEL_SESSION, p + 8);
+  gh_status status = gh_store_run_params(s, eq->session_insert, NULL, NULL, NULL, p, (int)n);
+  gh_arena_free(a);
+  return status;
+}
+
+static gh_status insert_user(gh_store *s, const gh_user *u) {
+  const gh_entity_queries *eq = gh_store_current_queries();
+  if (!eq)
+    return gh_store_exec(s, &Q_USER_INSERT, NULL, USER_FMT, u->id, u->name, u->email,
+                         (int)u->email_verified, u->image, u->created_at, u->updated_at);
+  gh_param p[GH_STORE_MAX_PARAMS];
+  size_t n = strlen(eq->user_fmt);
+  if (n > GH_STORE_MAX_PARAMS) return GH_ERR_INVALID;
+  p[0] = text_param(u->id);
+  p[1] = text_param(u->name);
+  p[2] = text_param(u->email);
+  p[3] = int_param('b', u->email_verified ? 1 : 0);
+  p[4] = text_param(u->image);
+  p[5] = int_param('d', u->created_at);
+  p[6] = int_param('d', u->updated_at);
+  gh_arena *a = gh_arena_new();
+  extra_params(a, &u->extra, GH_MODEL_USER, p + 7);
+  gh_status status = gh_store_run_params(s, eq->user_insert, NULL, NULL, NULL, p, (int)n);
+  gh_arena_free(a);
+  return status;
 }
 
 gh_status gh_store_create_user(gh_store *s, const gh_user *u, const gh_account *cred,
@@ -197,8 +354,7 @@ gh_status gh_store_create_user(gh_store *s, const gh_user *u, const gh_account *
   if (cred && !cred->id) return GH_ERR_INVALID;
   gh_status status = cred ? detect_issuer(s) : GH_OK;
   if (status || (status = gh_store_begin(s))) return status;
-  status = gh_store_exec(s, &Q_USER_INSERT, NULL, USER_FMT, u->id, u->name, u->email,
-                         (int)u->email_verified, u->image, u->created_at, u->updated_at);
+  status = insert_user(s, u);
   if (status) goto done;
   if (cred) {
     status = insert_account(s, cred->id, cred->account_id ? cred->account_id : u->id,
@@ -223,6 +379,78 @@ gh_status gh_store_update_user(gh_store *s, const char *id, const char *name, bo
       gh_store_exec(s, &Q_USER_UPDATE, &n, "tbtdt", name, (int)set_image, image, updated_at, id);
   if (status) return status;
   return n ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
+typedef struct {
+  const char *name;
+  gh_field_type type;
+} core_col;
+
+static const core_col USER_SETTABLE[] = {{"name", GH_FIELD_STRING},
+                                         {"email", GH_FIELD_STRING},
+                                         {"emailVerified", GH_FIELD_BOOLEAN},
+                                         {"image", GH_FIELD_STRING},
+                                         {NULL, 0}};
+static const core_col SESSION_SETTABLE[] = {{"expiresAt", GH_FIELD_DATE},
+                                            {"ipAddress", GH_FIELD_STRING},
+                                            {"userAgent", GH_FIELD_STRING},
+                                            {NULL, 0}};
+
+/* update "table" set "c1" = ?1, ..., "updatedAt" = ?n where "id" = ?n+1 (the column names are
+ * checked against the core's and the installed ones: nothing else reaches the text). */
+static gh_status update_columns(gh_store *s, gh_model m, const char *id, const gh_store_set *set,
+                                size_t n, int64_t updated_at) {
+  if (!s || !id || (n && !set) || n + 2 > GH_STORE_MAX_PARAMS) return GH_ERR_INVALID;
+  const gh_store_fields *f = gh_store_fields_current();
+  const core_col *core = m == GH_MODEL_USER ? USER_SETTABLE : SESSION_SETTABLE;
+  gh_arena *a = gh_arena_new();
+  gh_param p[GH_STORE_MAX_PARAMS];
+  char *sq = "", *pq = "";
+  gh_status status = GH_OK;
+  for (size_t i = 0; i < n && status == GH_OK; i++) {
+    const char *col = set[i].column;
+    int type = 0;
+    for (const core_col *c = core; c->name && !type; c++)
+      if (col && !strcmp(c->name, col)) type = (int)c->type;
+    int k = gh_store_field_index(f, m, col);
+    if (!type && k >= 0) type = (int)gh_store_field_at(f, m, (size_t)k)->type;
+    if (!type) {
+      status = GH_ERR_INVALID;
+      break;
+    }
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(set[j].column, col)) status = GH_ERR_INVALID;
+    gh_value_param((gh_field_type)type, &set[i].v, &p[i]);
+    sq = gh_arena_printf(a, "%s\"%s\" = ?%zu, ", sq, col, i + 1);
+    pq = gh_arena_printf(a, "%s\"%s\" = $%zu, ", pq, col, i + 1);
+  }
+  if (status == GH_OK) {
+    const char *table = m == GH_MODEL_USER ? "user" : "session";
+    p[n] = int_param('d', updated_at);
+    p[n + 1] = text_param(id);
+    const gh_query *q = gh_store_intern_query(
+        m == GH_MODEL_USER ? "user_update_columns" : "session_update_columns",
+        gh_arena_printf(a, "update \"%s\" set %s\"updatedAt\" = ?%zu where \"id\" = ?%zu", table,
+                        sq, n + 1, n + 2),
+        gh_arena_printf(a, "update \"%s\" set %s\"updatedAt\" = $%zu where \"id\" = $%zu", table,
+                        pq, n + 1, n + 2),
+        NULL);
+    long changed = 0;
+    status = gh_store_run_params(s, q, NULL, NULL, &changed, p, (int)n + 2);
+    if (status == GH_OK && changed == 0) status = GH_ERR_NOT_FOUND;
+  }
+  gh_arena_free(a);
+  return status;
+}
+
+gh_status gh_store_update_user_columns(gh_store *s, const char *id, const gh_store_set *set,
+                                       size_t n, int64_t updated_at) {
+  return update_columns(s, GH_MODEL_USER, id, set, n, updated_at);
+}
+
+gh_status gh_store_update_session_columns(gh_store *s, const char *id, const gh_store_set *set,
+                                          size_t n, int64_t updated_at) {
+  return update_columns(s, GH_MODEL_SESSION, id, set, n, updated_at);
 }
 
 gh_status gh_store_delete_user(gh_store *s, const char *id) {
@@ -295,12 +523,19 @@ gh_status gh_store_session_by_token(gh_store *s, gh_arena *a, const char *token,
                                     gh_user *user) {
   if (!s || !a || !token || !sess || !user) return GH_ERR_INVALID;
   gh_rows r;
-  gh_status status = gh_store_query(s, a, &Q_SESSION_BY_TOKEN, &r, "t", token);
+  const gh_entity_queries *eq = gh_store_current_queries();
+  gh_status status =
+      gh_store_query(s, a, eq ? eq->session_by_token : &Q_SESSION_BY_TOKEN, &r, "t", token);
   if (status) return status;
   if (!r.n) return GH_ERR_NOT_FOUND;
   const gh_cell *c = gh_rows_at(&r, 0);
+  size_t ns = 8 + gh_store_fields_count(gh_store_fields_current(), GH_MODEL_SESSION);
   status = read_session(c, sess);
-  if (status == GH_OK) status = read_user(c + 8, user);
+  if (status == GH_OK) status = read_user(c + ns, user);
+  if (status == GH_OK) {
+    read_extra(a, c + 8, GH_MODEL_SESSION, &sess->extra);
+    read_extra(a, c + ns + 7, GH_MODEL_USER, &user->extra);
+  }
   return status;
 }
 
@@ -339,7 +574,9 @@ gh_status gh_store_list_sessions(gh_store *s, gh_arena *a, const char *user_id, 
   *out = NULL;
   *n = 0;
   gh_rows r;
-  gh_status status = gh_store_query(s, a, &Q_SESSIONS_LIST, &r, "td", user_id, now);
+  const gh_entity_queries *eq = gh_store_current_queries();
+  gh_status status =
+      gh_store_query(s, a, eq ? eq->sessions_list : &Q_SESSIONS_LIST, &r, "td", user_id, now);
   if (status) return status;
   gh_session *v = r.n ? gh_arena_alloc(a, r.n * sizeof *v) : NULL;
   size_t len = 0;
@@ -347,6 +584,7 @@ gh_status gh_store_list_sessions(gh_store *s, gh_arena *a, const char *user_id, 
     gh_session x;
     status = read_session(gh_rows_at(&r, i), &x);
     if (status) return status;
+    read_extra(a, gh_rows_at(&r, i) + 8, GH_MODEL_SESSION, &x.extra);
     if (x.expires_at <= now) continue;
     size_t j = len++;
     while (j > 0 && v[j - 1].created_at > x.created_at) {
@@ -551,8 +789,7 @@ gh_status gh_store_create_user_with_account(gh_store *s, const gh_user *u, const
   if (!s || !u || !u->id || !u->name || !u->email || !acc || !acc->id) return GH_ERR_INVALID;
   gh_status status = detect_issuer(s);
   if (status || (status = gh_store_begin(s))) return status;
-  status = gh_store_exec(s, &Q_USER_INSERT, NULL, USER_FMT, u->id, u->name, u->email,
-                         (int)u->email_verified, u->image, u->created_at, u->updated_at);
+  status = insert_user(s, u);
   if (status == GH_OK) status = insert_full_account(s, acc);
   return gh_store_end(s, status);
 }

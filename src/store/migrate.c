@@ -3,6 +3,7 @@
 #include "store/backend.h"
 
 #include <string.h>
+#include "common/log.h"
 #include "common/time.h"
 #include "store/migrations.h"
 
@@ -56,7 +57,9 @@ static gh_status apply(gh_store *s, const gh_store_ledger *l, const char *name, 
     (*n)++;
   }
 done:
-  return gh_store_end(s, status);
+  status = gh_store_end(s, status);
+  if (status == GH_OK && !done) gh_log(GH_LOG_INFO, "db.migration_applied", "name", name, NULL);
+  return status;
 }
 
 static gh_status create_ledger(gh_store *s, const gh_store_ledger *l) {

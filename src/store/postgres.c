@@ -63,6 +63,12 @@ static void rollback(pg_store *s) {
 
 /* --- connection --------------------------------------------------------------------------- */
 
+static _Atomic long reconnects;
+
+long gh_store_reconnect_count(void) {
+  return reconnects;
+}
+
 /* Called before every statement outside a transaction and before BEGIN: reconnects a broken
  * connection (its statements are prepared again), and makes sure no transaction is left open. */
 static gh_status ensure(pg_store *s) {
@@ -79,6 +85,7 @@ static gh_status ensure(pg_store *s) {
   }
   s->broken = false;
   s->down_logged = false;
+  reconnects++;
   for (size_t i = 0; i < s->stmts.cap; i++) s->stmts.slots[i].stmt = NULL;
   s->base.issuer = -1;
   return GH_OK;

@@ -120,6 +120,19 @@ static gh_status vrun(gh_store *s, const gh_query *q, gh_arena *a, gh_rows *rows
   return s->ops->run(s, q, sql, p, n, a, rows, changes);
 }
 
+gh_status gh_store_run_params(gh_store *s, const gh_query *q, gh_arena *a, gh_rows *rows,
+                              long *changes, const gh_param *p, int np) {
+  if (changes) *changes = 0;
+  if (rows) memset(rows, 0, sizeof *rows);
+  if (!s || !q || np < 0 || np > GH_STORE_MAX_PARAMS || (np && !p) ||
+      (rows && (!a || !valid_cols(q->cols))))
+    return GH_ERR_INVALID;
+  const char *sql = s->kind == GH_STORE_SQLITE ? q->sqlite : q->postgres;
+  if (!sql) return GH_OK;
+  if (rows) rows->ncols = q->cols ? strlen(q->cols) : 0;
+  return s->ops->run(s, q, sql, p, np, a, rows, changes);
+}
+
 gh_status gh_store_exec(gh_store *s, const gh_query *q, long *changes, const char *params, ...) {
   va_list ap;
   va_start(ap, params);
@@ -257,6 +270,7 @@ void gh_user_init(gh_arena *a, gh_user *u, const char *name, const char *email, 
   u->email = (char *)email;
   u->image = (char *)image;
   u->created_at = u->updated_at = now;
+  gh_values_init(a, &u->extra, GH_MODEL_USER);
 }
 
 void gh_credential_init(gh_arena *a, gh_account *acc, const gh_user *u, char *hash, int64_t now) {

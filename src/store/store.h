@@ -24,6 +24,77 @@
 #include "common/status.h"
 #include "common/threadconn.h"
 
+/* --- additional fields ----------------------------------------------------------------------
+ * Columns a plugin adds to the user or session table (better-auth's plugin schema fields: the
+ * admin plugin's role, banned, banReason, banExpires and impersonatedBy, two-factor's
+ * twoFactorEnabled). The running plugins' fields are installed once for the process
+ * (gh_store_use_fields); from then on every entity query below reads and writes those columns too
+ * (the plugins' migrations added them), and gh_user / gh_session carry their values in `extra`,
+ * in the installed order. */
+typedef enum {
+  GH_FIELD_STRING = 1,
+  GH_FIELD_BOOLEAN,
+  GH_FIELD_DATE,
+  GH_FIELD_NUMBER /* integer */
+} gh_field_type;
+
+typedef enum { GH_MODEL_USER = 0, GH_MODEL_SESSION = 1 } gh_model;
+
+/* One declared field, as better-auth's DBFieldAttribute (static storage). */
+typedef struct {
+  const char *name;   /* column name and JSON key, exactly as better-auth's ("banExpires") */
+  gh_field_type type; /* string, boolean, date, number */
+  const char *def;    /* defaultValue as text ("false", "0", "user"); NULL = none */
+  bool input;         /* input: a client may set it (sign-up, update-user, update-session); false:
+                         better-auth's input:false — see gh_fields_parse_input in auth/fields.h */
+  bool hidden;        /* returned:false: never in a response */
+} gh_field;
+
+/* The value of one additional field of a row. */
+typedef struct {
+  bool set;    /* holds a value (read from the row, or given for an insert/update) */
+  bool null;   /* SQL NULL */
+  char *text;  /* string */
+  int64_t num; /* boolean (0/1), date (ms), number */
+} gh_value;
+
+/* Values of a row's additional fields, index i = the installed field i of that model. n = 0: none
+ * read or given (an insert then writes each field's default). */
+typedef struct {
+  size_t n;
+  gh_value *v;
+} gh_values;
+
+typedef struct gh_store_fields gh_store_fields;
+
+/* A set of additional fields under construction; add them in better-auth's order (the running
+ * plugins' in GATEHOUSE_PLUGINS order). */
+gh_store_fields *gh_store_fields_new(void);
+void gh_store_fields_free(gh_store_fields *f);
+/* GH_ERR_CONFLICT when the model already has a column of that name (core or added), GH_ERR_INVALID
+ * for a name that is not [A-Za-z0-9_]+. fl is borrowed (static storage). */
+GH_MUST_CHECK gh_status gh_store_fields_add(gh_store_fields *f, gh_model m, const gh_field *fl);
+/* The value written on insert when none is given, instead of the field's def (better-auth's
+ * create "before" database hooks, e.g. admin's defaultRole): text as for def, copied. Does not
+ * change how client input is parsed. GH_ERR_NOT_FOUND when the model has no such field. */
+GH_MUST_CHECK gh_status gh_store_fields_set_insert_default(gh_store_fields *f, gh_model m,
+                                                           const char *name, const char *value);
+/* Installs f for every connection of the process (NULL: core columns only). f must stay alive
+ * until it is replaced (gh_store_use_fields(NULL) before freeing it). */
+void gh_store_use_fields(const gh_store_fields *f);
+/* The installed fields (NULL when none) and their count / definition / index by name (-1). */
+const gh_store_fields *gh_store_fields_current(void);
+size_t gh_store_fields_count(const gh_store_fields *f, gh_model m);
+const gh_field *gh_store_field_at(const gh_store_fields *f, gh_model m, size_t i);
+int gh_store_field_index(const gh_store_fields *f, gh_model m, const char *name);
+/* The value an insert writes for field i when none is given (the insert default, else def, else
+ * NULL), on a. */
+gh_value gh_store_field_insert_value(gh_arena *a, const gh_store_fields *f, gh_model m, size_t i);
+/* Parses text (as in def: "true"/"false", decimal, ISO-8601, any string) into a value of type t;
+ * GH_ERR_INVALID when it does not parse. */
+GH_MUST_CHECK gh_status gh_value_parse(gh_arena *a, gh_field_type t, const char *text,
+                                       gh_value *out);
+
 typedef struct {
   char *id;
   char *name;
@@ -31,6 +102,7 @@ typedef struct {
   bool email_verified;
   char *image; /* nullable */
   int64_t created_at, updated_at;
+  gh_values extra; /* the installed additional fields (role, banned, ...) */
 } gh_user;
 
 typedef struct {
@@ -40,7 +112,18 @@ typedef struct {
   int64_t expires_at, created_at, updated_at;
   char *ip_address; /* nullable */
   char *user_agent; /* nullable */
+  gh_values extra;  /* the installed additional fields (impersonatedBy, ...) */
 } gh_session;
+
+/* The value of the installed field name of a row (NULL when no such field is installed, or the row
+ * carries no values). */
+const gh_value *gh_user_value(const gh_user *u, const char *name);
+const gh_value *gh_session_value(const gh_session *s, const char *name);
+/* The slot of field name in vals, allocated on a with the insert values of every field when vals
+ * has none yet (so a new row gets the defaults of the others); NULL when no such field. */
+gh_value *gh_values_slot(gh_arena *a, gh_values *vals, gh_model m, const char *name);
+/* Fills vals with the insert value of every installed field of m (a new row's defaults). */
+void gh_values_init(gh_arena *a, gh_values *vals, gh_model m);
 
 typedef struct {
   char *id;
@@ -57,7 +140,8 @@ typedef struct {
   bool has_access_expiry, has_refresh_expiry;
 } gh_account;
 
-/* Fills u with a fresh 32-char id, the given values (borrowed) and createdAt = updatedAt = now. */
+/* Fills u with a fresh 32-char id, the given values (borrowed), createdAt = updatedAt = now and
+ * the insert values of the installed additional fields. */
 void gh_user_init(gh_arena *a, gh_user *u, const char *name, const char *email, const char *image,
                   int64_t now);
 /* Fills acc as u's credential account: fresh id, providerId "credential", accountId = user id,
@@ -117,6 +201,11 @@ GH_MUST_CHECK gh_status gh_store_exec(gh_store *s, const gh_query *q, long *chan
 /* Runs q and reads every row it returns into *out (cells and texts on a). */
 GH_MUST_CHECK gh_status gh_store_query(gh_store *s, gh_arena *a, const gh_query *q, gh_rows *out,
                                        const char *params, ...);
+/* A query whose text is built at run time (e.g. from a fixed set of column names): the one
+ * gh_query with these texts, kept for the life of the process (copies made), so it is prepared
+ * once per connection like a static one. */
+const gh_query *gh_store_intern_query(const char *name, const char *sqlite, const char *postgres,
+                                      const char *cols);
 /* One transaction (SQLite: BEGIN IMMEDIATE). After any error in it call gh_store_rollback. */
 GH_MUST_CHECK gh_status gh_store_begin(gh_store *s);
 GH_MUST_CHECK gh_status gh_store_commit(gh_store *s);
@@ -190,6 +279,8 @@ GH_MUST_CHECK gh_status gh_store_check_list(gh_store *s, const gh_store_ledger *
                                             const gh_store_migration *list, size_t n);
 /* Cheap liveness check (SELECT 1). */
 GH_MUST_CHECK gh_status gh_store_ping(gh_store *s);
+/* PostgreSQL connections re-established after they broke (an outage, a restart), since start. */
+long gh_store_reconnect_count(void);
 /* The one rule for what a store error means to a client, in gatehouse and gatehouse-tasks: true
  * when the database cannot serve the request now (unreachable, busy, not migrated, or failing:
  * answer 503 + Retry-After), false for the caller's own errors (500). */
@@ -207,6 +298,21 @@ GH_MUST_CHECK gh_status gh_store_create_user(gh_store *s, const gh_user *u, cons
 /* Updates name (when name != NULL) and image (when set_image; image may be NULL) and updatedAt. */
 GH_MUST_CHECK gh_status gh_store_update_user(gh_store *s, const char *id, const char *name,
                                              bool set_image, const char *image, int64_t updated_at);
+/* One column to change in gh_store_update_user_columns / gh_store_update_session_columns: a core
+ * column that may change ("name", "email", "emailVerified", "image"; session: "expiresAt",
+ * "ipAddress", "userAgent") or an installed additional field; type as the column's. */
+typedef struct {
+  const char *column;
+  gh_value v;
+} gh_store_set;
+/* Sets the given columns and updatedAt of the row with this id (GH_ERR_NOT_FOUND when none,
+ * GH_ERR_INVALID for an unknown column). */
+GH_MUST_CHECK gh_status gh_store_update_user_columns(gh_store *s, const char *id,
+                                                     const gh_store_set *set, size_t n,
+                                                     int64_t updated_at);
+GH_MUST_CHECK gh_status gh_store_update_session_columns(gh_store *s, const char *id,
+                                                        const gh_store_set *set, size_t n,
+                                                        int64_t updated_at);
 /* Deletes the user with its sessions and accounts in one transaction. */
 GH_MUST_CHECK gh_status gh_store_delete_user(gh_store *s, const char *id);
 

@@ -6,7 +6,8 @@ import { after, before, describe, it } from "node:test";
 import { GATEHOUSE_ONLY } from "./lib/config.mjs";
 import { PASSWORD, assertBare404, signIn, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
-import { startServer } from "./lib/server.mjs";
+import { runCli, startServer } from "./lib/server.mjs";
+import { freePort } from "./lib/util.mjs";
 
 /** { "name{labels}": value } of a Prometheus text exposition. */
 function parse(text) {
@@ -32,6 +33,7 @@ describe("metrics", { skip: GATEHOUSE_ONLY }, () => {
     const a = await signUp(srv);
     const bad = await raw(srv, "POST", "/sign-in/email", { json: { email: a.email, password: "wrong-password-1" } });
     assert.equal(bad.status, 401);
+    assert.equal((await raw(srv, "POST", "/sign-in/email", { json: { email: "nobody-here@example.com", password: "wrong-password-1" } })).status, 401);
     const s = await signIn(srv, { email: a.email, password: PASSWORD });
     assert.equal((await raw(srv, "POST", "/sign-out", { jar: s.jar })).status, 200);
     await raw(srv, "GET", "/nope");
@@ -41,14 +43,19 @@ describe("metrics", { skip: GATEHOUSE_ONLY }, () => {
     const m = parse(res.text);
     const req = (method, route, status) => m[`gatehouse_http_requests_total{method="${method}",route="${route}",status="${status}"}`];
     assert.equal(req("POST", "/api/auth/sign-up/email", 200), 1);
-    assert.equal(req("POST", "/api/auth/sign-in/email", 401), 1);
+    assert.equal(req("POST", "/api/auth/sign-in/email", 401), 2);
     assert.equal(req("POST", "/api/auth/sign-in/email", 200), 1);
     assert.equal(req("POST", "/api/auth/sign-out", 200), 1);
-    assert.equal(m['gatehouse_http_request_duration_seconds_count{method="POST",route="/api/auth/sign-in/email"}'], 2);
-    assert.equal(m['gatehouse_http_request_duration_seconds_bucket{method="POST",route="/api/auth/sign-in/email",le="+Inf"}'], 2);
+    assert.equal(m['gatehouse_http_request_duration_seconds_count{method="POST",route="/api/auth/sign-in/email"}'], 3);
+    assert.equal(m['gatehouse_http_request_duration_seconds_bucket{method="POST",route="/api/auth/sign-in/email",le="+Inf"}'], 3);
     assert.ok(m['gatehouse_http_request_duration_seconds_sum{method="POST",route="/api/auth/sign-in/email"}'] > 0);
     assert.equal(m['gatehouse_sign_ins_total{result="success"}'], 1);
-    assert.equal(m['gatehouse_sign_ins_total{result="failure"}'], 1);
+    assert.equal(m['gatehouse_sign_ins_total{result="failure"}'], 2);
+    // by the audit line's reason
+    assert.equal(m['gatehouse_sign_in_failures_total{reason="INVALID_PASSWORD"}'], 1);
+    assert.equal(m['gatehouse_sign_in_failures_total{reason="USER_NOT_FOUND"}'], 1);
+    assert.equal(m.gatehouse_http_unrouted_total, 1, "GET /nope");
+    assert.equal(m.gatehouse_db_reconnects_total, 0);
     assert.equal(m.gatehouse_sessions_created_total, 2, "sign-up + sign-in");
     assert.equal(m.gatehouse_sessions_revoked_total, 1, "sign-out");
     assert.equal(m.gatehouse_users_created_total, 1);
@@ -98,5 +105,34 @@ describe("metrics off (GATEHOUSE_METRICS=false)", { skip: GATEHOUSE_ONLY }, () =
   });
   it("GET /metrics → bare 404", async () => {
     assertBare404(await raw(srv, "GET", "=/metrics", { origin: null }));
+  });
+});
+
+describe("metrics on a listener of their own (GATEHOUSE_METRICS_ADDR)", { skip: GATEHOUSE_ONLY }, () => {
+  let srv, port;
+  before(async () => {
+    port = await freePort();
+    srv = await startServer({ backend: "sqlite", hint: "metrics-addr", env: { GATEHOUSE_METRICS_ADDR: `127.0.0.1:${port}` } });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it("served on that address with the main listener's counts; the main listener answers a bare 404", async () => {
+    await signUp(srv);
+    assertBare404(await raw(srv, "GET", "=/metrics", { origin: null }));
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type"), /^text\/plain; version=0\.0\.4/);
+    const m = parse(await res.text());
+    assert.equal(m['gatehouse_http_requests_total{method="POST",route="/api/auth/sign-up/email",status="200"}'], 1);
+    assert.equal(m['gatehouse_http_requests_total{method="GET",route="/metrics",status="404"}'], 1, "the refused scrape on the main listener");
+    assert.equal((await fetch(`http://127.0.0.1:${port}/api/auth/ok`)).status, 404, "only /metrics there");
+  });
+
+  it("a malformed address stops the start with a clear message", async () => {
+    const r = await runCli(["check-config"], { env: { DATABASE_URL: "sqlite::memory:", GATEHOUSE_METRICS_ADDR: "9464" } });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /GATEHOUSE_METRICS_ADDR: expected host:port/);
   });
 });

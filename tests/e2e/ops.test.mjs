@@ -278,6 +278,10 @@ describe("ops", { skip: GATEHOUSE_ONLY }, () => {
       for (let i = 0; i < 2; i++) {
         const r = await runCli(["migrate"], { env });
         assert.equal(r.code, 0, `migrate #${i + 1}: ${r.stdout}${r.stderr}`);
+        // each applied migration is logged by name; the second run applies (and logs) none
+        const applied = r.stderr.split("\n").filter((l) => l.includes('"db.migration_applied"')).map((l) => JSON.parse(l).name);
+        if (i === 0) assert.ok(applied.includes("001_core") && applied.includes("jwt/001_jwks"), `logged: ${applied}`);
+        else assert.deepEqual(applied, []);
       }
       const s2 = await startServer({ backend, databaseUrl, args: ["serve"], hint: "ops-migrate" });
       try {

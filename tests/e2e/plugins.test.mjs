@@ -178,7 +178,7 @@ describe("plugins: configuration", { skip: GATEHOUSE_ONLY }, () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /migrations applied: 1/);
       const names = (await srv.db.all(sql`select "name" from "gatehouse_migrations" order by "name"`)).map((x) => x.name);
-      assert.deepEqual(names, ["001_core", "jwt/001_jwks"]);
+      assert.deepEqual(names, ["001_core", "010_mail_outbox", "jwt/001_jwks"]);
       assert.equal((await srv.db.all(sql`select "id" from "jwks"`)).length, 1, "the existing key is kept");
       r = await runCli(["migrate"], { env: up });
       assert.match(r.stdout, /migrations applied: 0/);

@@ -4,10 +4,12 @@
 // loopback source address) are not affected; a rejected request writes nothing.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { GATEHOUSE_ONLY } from "./lib/config.mjs";
+import { GATEHOUSE_ONLY, backends } from "./lib/config.mjs";
+import { InProcessBetterAuth } from "./lib/better-auth.mjs";
+import { sql } from "./lib/db.mjs";
 import { PASSWORD, newEmail, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
-import { startServer } from "./lib/server.mjs";
+import { freshDatabaseUrl, startServer } from "./lib/server.mjs";
 import { sleep } from "./lib/util.mjs";
 
 const BODY = { message: "Too many requests. Please try again later." };
@@ -123,6 +125,65 @@ describe("rate limiting behind a trusted proxy (GATEHOUSE_TRUSTED_PROXIES)", { s
   });
 });
 
+for (const backend of backends()) {
+  describe(`rate limiting shared by two instances: GATEHOUSE_RATE_LIMIT_STORAGE=database (${backend})`, { skip: GATEHOUSE_ONLY }, () => {
+    let a, b, mem;
+    const env = { GATEHOUSE_ENV: "production", GATEHOUSE_RATE_LIMIT_STORAGE: "database", GATEHOUSE_RATE_LIMIT_RULES: "/ok=1/2" };
+    before(async () => {
+      const databaseUrl = await freshDatabaseUrl(backend, "rl-db");
+      a = await startServer({ backend, databaseUrl, hint: "rl-db-a", env });
+      b = await startServer({ backend, databaseUrl, hint: "rl-db-b", env });
+    });
+    after(async () => {
+      await a?.stop();
+      await b?.stop();
+      await mem?.stop();
+    });
+
+    it("sign-ins counted across instances: 2 on one, 1 on the other, the 4th is refused on either", async () => {
+      const user = await signUp(a);
+      const addr = "127.0.0.21";
+      const signIn = (srv) => raw(srv, "POST", "/sign-in/email", { json: { email: user.email, password: "wrong-password-1" }, localAddress: addr });
+      assert.equal((await signIn(a)).status, 401);
+      assert.equal((await signIn(a)).status, 401);
+      assert.equal((await signIn(b)).status, 401);
+      assert429(await signIn(b), "4th sign-in, on the second instance", 10);
+      assert429(await signIn(a), "5th sign-in, on the first instance", 10);
+      // another address has its own row
+      assert.equal((await raw(b, "POST", "/sign-in/email", { json: { email: user.email, password: PASSWORD }, localAddress: "127.0.0.22" })).status, 200);
+      // better-auth's rateLimit row: key "<ip>|<path>", the count, lastRequest in ms
+      const row = await a.db.one(sql`SELECT "key", "count", "lastRequest" FROM "rateLimit" WHERE "key" = ${`${addr}|/sign-in/email`}`);
+      assert.ok(row, "no rateLimit row for the client");
+      assert.equal(Number(row.count), 3);
+      assert.ok(Math.abs(Number(row.lastRequest) - Date.now()) < 60000, `lastRequest ${row.lastRequest}`);
+    });
+
+    it("a counter resets after a quiet window, on either instance", async () => {
+      const addr = "127.0.0.23";
+      assert.equal((await raw(a, "GET", "/ok", { localAddress: addr })).status, 200);
+      assert.equal((await raw(b, "GET", "/ok", { localAddress: addr })).status, 200);
+      assert429(await raw(a, "GET", "/ok", { localAddress: addr }), "3rd /ok", 1);
+      await sleep(1100);
+      assert.equal((await raw(b, "GET", "/ok", { localAddress: addr })).status, 200, "after a quiet window");
+    });
+
+    it("the table is the one better-auth's migrator makes for storage: \"database\" (nothing to create or add)", { skip: backend !== "postgres" }, async () => {
+      const ba = new InProcessBetterAuth(a.databaseUrl, { jwt: true, options: { rateLimit: { enabled: true, storage: "database" } } });
+      try {
+        const pending = await ba.pendingMigrations();
+        assert.ok(!pending.toBeCreated.includes("rateLimit"), JSON.stringify(pending));
+        assert.ok(!pending.toBeAdded.some((t) => t.startsWith("rateLimit(")), JSON.stringify(pending));
+      } finally {
+        await ba.close();
+      }
+    });
+
+    it("memory storage (the default) does not create the table", async () => {
+      mem = await startServer({ backend, hint: "rl-mem", env: { GATEHOUSE_ENV: "production" } });
+      await assert.rejects(mem.db.count("rateLimit"), /rateLimit|no such table|does not exist/);
+    });
+  });
+}
 
 describe("sign-in throttle (GATEHOUSE_SIGNIN_THROTTLE): credential stuffing slows down, the owner is never locked out", { skip: GATEHOUSE_ONLY }, () => {
   let srv, victim;

@@ -197,6 +197,9 @@ describe("PostgreSQL stopped under load", { skip: GATEHOUSE_ONLY || (backends().
       assert.ok(seen[503] > 0, `no 503 while the database was down: ${JSON.stringify(seen)}`);
       const orphans = await srv.db.all(sql`select u."id" from "user" u left join "account" a on a."userId" = u."id" where a."id" is null`);
       assert.deepEqual(orphans, [], "a user without its credential account");
+      const metrics = await raw(srv, "GET", "=/metrics", { origin: null });
+      const reconnects = Number(/^gatehouse_db_reconnects_total (\d+)$/m.exec(metrics.text)?.[1]);
+      assert.ok(reconnects > 0, `gatehouse_db_reconnects_total ${reconnects} after the outage`);
     } finally {
       if (!cluster.running) await cluster.start().catch(() => {});
       await srv.stop();

@@ -168,6 +168,15 @@ static void session_revoked(void *self, gh_store *st, const gh_revocation *r) {
   ev(T(self)->name, r->token ? "session_revoked(one)" : "session_revoked(all)");
 }
 
+static gh_status serve_start(void *self) {
+  ev(T(self)->name, "serve_start");
+  return GH_OK;
+}
+
+static void serve_stop(void *self) {
+  ev(T(self)->name, "serve_stop");
+}
+
 /* plugin a refuses the sign-in of gated@example.com (as a ban would), b lets everyone through */
 static bool sign_in_gate(void *self, gh_store *st, gh_req *req, gh_resp *resp,
                          const gh_sign_in *si) {
@@ -212,6 +221,8 @@ static const gh_plugin PLUGIN_A = {
     .before_route = before_route,
     .after_route = after_route,
     .sign_in = sign_in_gate,
+    .serve_start = serve_start,
+    .serve_stop = serve_stop,
     .session_created = session_created,
     .session_returned = session_returned,
     .session_revoked = session_revoked,
@@ -228,6 +239,8 @@ static const gh_plugin PLUGIN_B = {
     .before_route = before_route,
     .after_route = after_route,
     .sign_in = sign_in_gate,
+    .serve_start = serve_start,
+    .serve_stop = serve_stop,
     .session_created = session_created,
     .session_returned = session_returned,
     .session_revoked = session_revoked,
@@ -515,6 +528,12 @@ static void routes_and_hooks(void **state) {
   assert_non_null(strstr(events, "a.session_revoked(all) b.session_revoked(all)"));
   r = request(port, "GET", "/api/auth/get-session", hdr, NULL);
   assert_non_null(strstr(r, "\r\n\r\nnull"));
+
+  /* serving: serve_start in order, serve_stop in reverse */
+  events[0] = 0;
+  assert_int_equal(gh_auth_serve_start(au), GH_OK);
+  gh_auth_serve_stop(au);
+  assert_string_equal(events, "a.serve_start b.serve_start b.serve_stop a.serve_stop");
 
   gh_http_quiesce(h, 1000);
   gh_workpool_free(pool);

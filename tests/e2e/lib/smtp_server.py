@@ -1,0 +1,60 @@
+"""A real SMTP server for the e2e suites (Debian's python3-aiosmtpd, run with /usr/bin/python3).
+
+    /usr/bin/python3 smtp_server.py PORT DIR
+
+Listens on 127.0.0.1:PORT and writes every message it accepts to DIR as NNNNNN.json
+({"mail_from", "rcpt_tos", "data"}: the raw message as received), written to a temporary name and
+renamed, so a reader never sees half a file. Prints "ready" on stdout once it accepts
+connections; stops on SIGTERM.
+"""
+import asyncio
+import json
+import os
+import signal
+import sys
+import threading
+
+from aiosmtpd.controller import Controller
+
+
+class Store:
+    def __init__(self, directory):
+        self.directory = directory
+        self.lock = threading.Lock()
+        self.count = len([n for n in os.listdir(directory) if n.endswith(".json")])
+
+    async def handle_DATA(self, server, session, envelope):
+        data = envelope.original_content or envelope.content
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        with self.lock:
+            self.count += 1
+            name = os.path.join(self.directory, "%06d.json" % self.count)
+        record = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "data": data.decode("utf-8", "replace"),
+        }
+        tmp = name + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(record, f)
+        os.rename(tmp, name)
+        return "250 OK"
+
+
+def main():
+    port = int(sys.argv[1])
+    directory = sys.argv[2]
+    os.makedirs(directory, exist_ok=True)
+    controller = Controller(Store(directory), hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
