@@ -202,6 +202,14 @@ forEachBackend("oauth", (backend) => {
       assert.equal(ref.json.accountId, accountId);
       const after = await srv.db.one(sql`SELECT * FROM "account" WHERE id = ${accountId}`);
       assert.equal(after.accessToken, ref.json.accessToken);
+      // an access token about to expire is refreshed by get-access-token itself
+      await srv.db.exec(`UPDATE "account" SET "accessTokenExpiresAt" = '2020-01-01T00:00:00.000Z' WHERE id = '${accountId}'`);
+      const fresh = await raw(srv, "POST", "/get-access-token", { json: { accountId }, jar: aliceJar });
+      assert.equal(fresh.status, 200, fresh.text);
+      assert.notEqual(fresh.json.accessToken, ref.json.accessToken, "refreshed");
+      assert.ok(new Date(fresh.json.accessTokenExpiresAt).getTime() > Date.now() + 60000, "new expiry");
+      const stored = await srv.db.one(sql`SELECT * FROM "account" WHERE id = ${accountId}`);
+      assert.equal(stored.accessToken, fresh.json.accessToken, "stored");
       const info = await raw(srv, "GET", `/account-info?accountId=${accountId}`, { jar: aliceJar });
       assert.equal(info.status, 200, info.text);
       assert.equal(info.json.user.email, users.alice.email);
