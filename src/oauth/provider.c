@@ -17,6 +17,7 @@
 #define DISCOVERY_TTL_MS (3600 * 1000LL)
 #define CLOCK_TOLERANCE_S 30
 #define MAX_ID_TOKEN 16384
+#define DOWN_MS (30 * 1000LL)
 
 struct gh_oauth_provider {
   gh_oauth_provider_config c; /* strings owned (malloc'd copies) */
@@ -26,6 +27,7 @@ struct gh_oauth_provider {
   int64_t discovered_at;
   char *jwks_text; /* the JWKS document, under mu */
   int64_t jwks_at;
+  int64_t down_until; /* circuit breaker: no call before this (ms), under mu */
 };
 
 static char *dup_or_null(const char *s) {
@@ -137,12 +139,35 @@ const char *gh_oauth_provider_issuer(gh_oauth_provider *p, gh_arena *a) {
   return e.issuer;
 }
 
-static gh_status fetch_json(gh_arena *a, const gh_fetch_opts *fo, const char *url,
-                            const char *const *headers, const char *body, long *status,
-                            gh_json **out) {
+/* Every call to the provider: while it is known to be down (it could not be reached within the
+ * timeouts), fail at once instead of tying up a worker for the timeout again; the first call
+ * after DOWN_MS tries again. */
+static gh_status pfetch(gh_oauth_provider *p, gh_arena *a, const gh_fetch_opts *fo, const char *url,
+                        const char *const *headers, const char *body, gh_fetch_resp *r) {
+  int64_t now = gh_now_ms();
+  pthread_mutex_lock(&p->mu);
+  bool down = p->down_until > now;
+  pthread_mutex_unlock(&p->mu);
+  if (down) {
+    memset(r, 0, sizeof *r);
+    return GH_ERR_IO;
+  }
+  gh_status st = gh_fetch(a, fo, url, headers, body, r);
+  if (st == GH_ERR_IO) {
+    pthread_mutex_lock(&p->mu);
+    p->down_until = gh_now_ms() + DOWN_MS;
+    pthread_mutex_unlock(&p->mu);
+    gh_log(GH_LOG_WARN, "oauth.provider_down", "provider", p->c.id, NULL);
+  }
+  return st;
+}
+
+static gh_status fetch_json(gh_oauth_provider *p, gh_arena *a, const gh_fetch_opts *fo,
+                            const char *url, const char *const *headers, const char *body,
+                            long *status, gh_json **out) {
   *out = NULL;
   gh_fetch_resp r;
-  gh_status st = gh_fetch(a, fo, url, headers, body, &r);
+  gh_status st = pfetch(p, a, fo, url, headers, body, &r);
   if (st != GH_OK) return st == GH_ERR_INVALID ? GH_ERR_INVALID : GH_ERR_IO;
   if (status) *status = r.status;
   gh_json *j;
@@ -165,7 +190,7 @@ gh_status gh_oauth_ready(gh_oauth_provider *p, const gh_fetch_opts *fo, gh_arena
   if (fresh) return GH_OK;
   gh_json *d;
   long status = 0;
-  gh_status st = fetch_json(a, fo, p->c.discovery_url, NULL, NULL, &status, &d);
+  gh_status st = fetch_json(p, a, fo, p->c.discovery_url, NULL, NULL, &status, &d);
   if (st == GH_OK && (status != 200 || gh_json_typeof(d) != GH_JSON_OBJECT)) st = GH_ERR_INVALID;
   const char *iss = st == GH_OK ? gh_json_string(gh_json_get(d, "issuer")) : NULL;
   if (st == GH_OK && (!iss || !*iss)) st = GH_ERR_INVALID;
@@ -337,7 +362,7 @@ static gh_status token_request(gh_arena *a, gh_oauth_provider *p, const gh_fetch
     body = gh_arena_printf(a, "%s&client_id=%s", form, form_enc(a, p->c.client_id));
   gh_json *j;
   long status = 0;
-  gh_status st = fetch_json(a, fo, e.token, NULL, body, &status, &j);
+  gh_status st = fetch_json(p, a, fo, e.token, NULL, body, &status, &j);
   memset(body, 0, strlen(body));
   if (st != GH_OK) return st;
   if (status != 200 || gh_json_typeof(j) != GH_JSON_OBJECT || gh_json_get(j, "error"))
@@ -389,7 +414,7 @@ static gh_status load_jwks(gh_arena *a, gh_oauth_provider *p, const gh_fetch_opt
   pthread_mutex_unlock(&p->mu);
   if (use) return GH_OK;
   gh_fetch_resp r;
-  gh_status st = gh_fetch(a, fo, url, NULL, NULL, &r);
+  gh_status st = pfetch(p, a, fo, url, NULL, NULL, &r);
   if (st != GH_OK || r.status != 200) {
     gh_log(GH_LOG_WARN, "oauth.jwks_failed", "provider", p->c.id, NULL);
     pthread_mutex_lock(&p->mu);
@@ -551,13 +576,13 @@ static gh_status github_user(gh_arena *a, gh_oauth_provider *p, const gh_fetch_o
   const char *hdrs[] = {auth, "X-GitHub-Api-Version: 2022-11-28", NULL};
   gh_json *prof, *emails = NULL;
   long status = 0;
-  gh_status st = fetch_json(a, fo, base, hdrs, NULL, &status, &prof);
+  gh_status st = fetch_json(p, a, fo, base, hdrs, NULL, &status, &prof);
   if (st != GH_OK || status != 200 || gh_json_typeof(prof) != GH_JSON_OBJECT) {
     memset(auth, 0, strlen(auth));
     return st == GH_ERR_IO ? GH_ERR_IO : GH_ERR_INVALID;
   }
   char *eurl = gh_arena_printf(a, "%s/emails", base);
-  if (fetch_json(a, fo, eurl, hdrs, NULL, &status, &emails) != GH_OK || status != 200)
+  if (fetch_json(p, a, fo, eurl, hdrs, NULL, &status, &emails) != GH_OK || status != 200)
     emails = NULL;
   memset(auth, 0, strlen(auth));
   u->raw = prof;
@@ -616,7 +641,7 @@ gh_status gh_oauth_user_info(gh_arena *a, gh_oauth_provider *p, const gh_fetch_o
   const char *hdrs[] = {auth, NULL};
   gh_json *ui;
   long status = 0;
-  gh_status st = fetch_json(a, fo, e.userinfo, hdrs, NULL, &status, &ui);
+  gh_status st = fetch_json(p, a, fo, e.userinfo, hdrs, NULL, &status, &ui);
   memset(auth, 0, strlen(auth));
   if (st != GH_OK) return st;
   if (status != 200 || gh_json_typeof(ui) != GH_JSON_OBJECT) return GH_ERR_INVALID;

@@ -13,11 +13,13 @@
  * GATEHOUSE_OAUTH_ENCRYPT_TOKENS is on). Every failure of the callback redirects to the error URL
  * with better-auth's lower_snake code. The outbound calls run on the worker pool (GH_ROUTE_SLOW).
  */
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -48,7 +50,7 @@ typedef struct {
   bool encrypt_tokens, linking, require_local_verified, allow_different_emails, disable_signup;
   bool update_user_info_on_link;
   char *trusted, *error_url, *ca_file;
-  long timeout_ms, connect_timeout_ms, max_bytes;
+  long timeout_ms, connect_timeout_ms, max_bytes, max_concurrent;
   char *google_id, *google_secret, *google_scopes, *google_auth, *google_token, *google_jwks,
       *google_issuer;
   char *github_id, *github_secret, *github_scopes, *github_auth, *github_token, *github_api;
@@ -83,6 +85,10 @@ static const gh_conf_opt OPTS[] = {
      O(connect_timeout_ms), "Connect timeout of a call to a provider"},
     {"GATEHOUSE_OAUTH_MAX_RESPONSE_BYTES", NULL, GH_CONF_INT, "1048576", 1024, 16777216, 0,
      O(max_bytes), "Largest provider response read"},
+    {"GATEHOUSE_OAUTH_MAX_CONCURRENT", NULL, GH_CONF_INT, "0", 0, 256, 0, O(max_concurrent),
+     "OAuth requests waiting on a provider at once (0 = half the CPU cores, at least 1), so that a "
+     "slow provider never takes the whole worker pool from password sign-in; more get 503 / "
+     "error=temporarily_unavailable"},
     {"GATEHOUSE_OAUTH_CA_FILE", NULL, GH_CONF_STR, NULL, 0, 0, 0, O(ca_file),
      "CA bundle for provider TLS (default: the system's)"},
     {"GATEHOUSE_GOOGLE_CLIENT_ID", NULL, GH_CONF_STR, NULL, 0, 0, 0, O(google_id),
@@ -157,7 +163,20 @@ typedef struct {
   gh_oauth_provider *prov[MAX_PROVIDERS];
   size_t np;
   gh_fetch_opts fo;
+  atomic_int inflight; /* requests of these routes running now */
+  int max_inflight;
 } oauth;
+
+/* The bound on requests tied up in provider calls (GATEHOUSE_OAUTH_MAX_CONCURRENT). */
+static bool enter(oauth *o) {
+  if (atomic_fetch_add(&o->inflight, 1) < o->max_inflight) return true;
+  atomic_fetch_sub(&o->inflight, 1);
+  gh_log(GH_LOG_WARN, "oauth.busy", NULL);
+  return false;
+}
+static void leave(oauth *o) {
+  atomic_fetch_sub(&o->inflight, 1);
+}
 
 /* --- errors (INVALID_TOKEN is answered but not claimed: e-mail verification answers it too) */
 /* ------------------------------------------------------------------------------- */
@@ -687,7 +706,8 @@ static bool id_token_user(oauth *o, gh_oauth_provider *p, gh_req *req, gh_resp *
   return true;
 }
 
-static void route_sign_in_social(void *self, gh_req *req, gh_resp *resp) {
+static void route_sign_in_social_run(oauth *o_, gh_req *req, gh_resp *resp) {
+  void *self = o_;
   oauth *o = self;
   gh_arena *a = req->arena;
   if (!gh_origin_check(o->au, req, resp, false)) return;
@@ -939,7 +959,8 @@ static void gate_to_redirect(gh_resp *resp, const char *err_url) {
   redirect_error(resp, err_url, code ? code : "unable_to_create_session", msg);
 }
 
-static void route_callback(void *self, gh_req *req, gh_resp *resp) {
+static void route_callback_run(oauth *o_, gh_req *req, gh_resp *resp) {
+  void *self = o_;
   oauth *o = self;
   gh_arena *a = req->arena;
   const char *id = provider_of_path(req);
@@ -1034,7 +1055,8 @@ static void route_callback(void *self, gh_req *req, gh_resp *resp) {
 
 /* --- POST /link-social -------------------------------------------------------------------- */
 
-static void route_link_social(void *self, gh_req *req, gh_resp *resp) {
+static void route_link_social_run(oauth *o_, gh_req *req, gh_resp *resp) {
+  void *self = o_;
   oauth *o = self;
   gh_arena *a = req->arena;
   gh_store *st;
@@ -1204,7 +1226,8 @@ static gh_json *scopes_array(gh_arena *a, const char *scope) {
   return arr;
 }
 
-static void route_get_access_token(void *self, gh_req *req, gh_resp *resp) {
+static void route_get_access_token_run(oauth *o_, gh_req *req, gh_resp *resp) {
+  void *self = o_;
   oauth *o = self;
   gh_store *st;
   gh_sess s;
@@ -1226,7 +1249,8 @@ static void route_get_access_token(void *self, gh_req *req, gh_resp *resp) {
   gh_resp_json(resp, 200, out);
 }
 
-static void route_refresh_token(void *self, gh_req *req, gh_resp *resp) {
+static void route_refresh_token_run(oauth *o_, gh_req *req, gh_resp *resp) {
+  void *self = o_;
   oauth *o = self;
   gh_arena *a = req->arena;
   gh_store *st;
@@ -1273,7 +1297,8 @@ static void route_refresh_token(void *self, gh_req *req, gh_resp *resp) {
   gh_resp_json(resp, 200, out);
 }
 
-static void route_account_info(void *self, gh_req *req, gh_resp *resp) {
+static void route_account_info_run(oauth *o_, gh_req *req, gh_resp *resp) {
+  void *self = o_;
   oauth *o = self;
   gh_arena *a = req->arena;
   gh_store *st;
@@ -1312,6 +1337,26 @@ static void route_account_info(void *self, gh_req *req, gh_resp *resp) {
   gh_json_set_new(out, "account", ac);
   gh_resp_json(resp, 200, out);
 }
+
+/* --- the bounded entry points ------------------------------------------------------------- */
+
+#define BOUNDED(name, busy)                                                                        \
+  static void name(void *self, gh_req *req, gh_resp *resp) {                                       \
+    oauth *o = self;                                                                               \
+    if (!enter(o)) {                                                                               \
+      busy;                                                                                        \
+      return;                                                                                      \
+    }                                                                                              \
+    name##_run(o, req, resp);                                                                      \
+    leave(o);                                                                                      \
+  }
+BOUNDED(route_sign_in_social, gh_resp_error(resp, GH_E_SERVICE_UNAVAILABLE))
+BOUNDED(route_callback,
+        redirect_error(resp, default_error_url(o, req->arena), "temporarily_unavailable", NULL))
+BOUNDED(route_link_social, gh_resp_error(resp, GH_E_SERVICE_UNAVAILABLE))
+BOUNDED(route_get_access_token, gh_resp_error(resp, GH_E_SERVICE_UNAVAILABLE))
+BOUNDED(route_refresh_token, gh_resp_error(resp, GH_E_SERVICE_UNAVAILABLE))
+BOUNDED(route_account_info, gh_resp_error(resp, GH_E_SERVICE_UNAVAILABLE))
 
 /* --- GET /error --------------------------------------------------------------------------- */
 
@@ -1385,6 +1430,9 @@ static gh_status init(gh_auth *au, const void *cv, void **self) {
   o->fo.max_bytes = (size_t)c->max_bytes;
   o->fo.ca_file = c->ca_file;
   o->fo.user_agent = "gatehouse/" GH_VERSION;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  o->max_inflight = c->max_concurrent ? (int)c->max_concurrent : (int)(cores > 1 ? cores / 2 : 1);
+  atomic_init(&o->inflight, 0);
   char err[256];
   gh_status st = GH_OK;
   if (c->google_id) {

@@ -367,8 +367,20 @@ forEachBackend("oauth", (backend) => {
       const res = await raw(srv, "GET", pathOf(cb), { jar, origin: null });
       assert.equal(errorOf(res), "invalid_code");
       await signIn(srv, { email: local.email });
-      const again = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme" } });
+      // the provider is now known to be down: the next callback fails at once, without another
+      // attempt to reach it (a down provider cannot tie up the worker pool again and again)
+      const tries = () => srv.logs.filter((o) => o.event === "oauth.fetch_failed").length;
+      const before = tries();
+      assert.ok(before >= 1, "the first callback tried to reach the provider");
+      const jar2 = new CookieJar();
+      const again = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme" }, jar: jar2 });
       assert.equal(again.status, 200, "the cached discovery still builds the URL");
+      const state = new URL(again.json.url).searchParams.get("state");
+      const res2 = await raw(srv, "GET", `/callback/acme?code=x&state=${state}`, { jar: jar2, origin: null });
+      assert.equal(errorOf(res2), "invalid_code");
+      await sleep(200);
+      assert.equal(tries(), before, "no new attempt while the provider is marked down");
+      assert.equal(srv.logs.filter((o) => o.event === "oauth.provider_down").length, 1);
     });
   });
 });
@@ -506,5 +518,69 @@ describe("oauth: two-way with better-auth's genericOAuth on one database", { ski
     const baSession = (await ba.request("GET", "/get-session", { cookie: baCookie })).json;
     assert.equal(baSession.user.id, ghSession.user.id);
     assert.equal(baSession.user.emailVerified, true);
+  });
+});
+
+// A provider that accepts connections and never answers its token endpoint (a fault a real
+// provider only shows when it is in trouble): OAuth callbacks waiting on it hold at most
+// GATEHOUSE_OAUTH_MAX_CONCURRENT workers, so e-mail/password sign-in is served meanwhile.
+describe("oauth: a hanging provider never takes the worker pool from password sign-in", () => {
+  let srv, hang;
+  const held = [];
+  before(async () => {
+    const http = await import("node:http");
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    hang = http.createServer((req, res) => {
+      if (req.url.startsWith("/.well-known/openid-configuration")) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: ["RS256"] }));
+        return;
+      }
+      held.push(res); // /token: never answered
+    });
+    await new Promise((r) => hang.listen(port, "127.0.0.1", r));
+    srv = await startServer({
+      backend: "sqlite",
+      hint: "oauth-hang",
+      env: {
+        GATEHOUSE_OIDC_SLOW_DISCOVERY_URL: `${issuer}/.well-known/openid-configuration`,
+        GATEHOUSE_OIDC_SLOW_CLIENT_ID: "gatehouse",
+        GATEHOUSE_OAUTH_TIMEOUT_MS: "4000",
+        GATEHOUSE_OAUTH_MAX_CONCURRENT: "1",
+        GATEHOUSE_HASH_WORKERS: "2",
+      },
+    });
+  });
+  after(async () => {
+    await srv?.stop();
+    for (const r of held) r.destroy();
+    hang?.close();
+  });
+
+  it("one callback waits on the provider, the others are answered temporarily_unavailable at once, and a password sign-in completes before the waiting one", async () => {
+    const user = await signUp(srv, { email: newEmail("hang") });
+    const starts = [];
+    for (let i = 0; i < 3; i++) {
+      const jar = new CookieJar();
+      const r = await raw(srv, "POST", "/sign-in/social", { json: { provider: "slow" }, jar });
+      assert.equal(r.status, 200, r.text);
+      starts.push({ jar, state: new URL(r.json.url).searchParams.get("state") });
+    }
+    const order = [];
+    const callbacks = starts.map(({ jar, state }, i) =>
+      raw(srv, "GET", `/callback/slow?code=c${i}&state=${state}`, { jar, origin: null, localAddress: `127.0.0.${3 + i}` }).then((res) => {
+        order.push(`callback:${new URL(res.headers.location, srv.url).searchParams.get("error")}`);
+        return res;
+      }),
+    );
+    while (held.length < 1) await sleep(20); // one callback is now waiting on the provider
+    const signin = await raw(srv, "POST", "/sign-in/email", { json: { email: user.email, password: user.password }, localAddress: "127.0.0.2" });
+    order.push(`sign-in:${signin.status}`);
+    await Promise.all(callbacks);
+    assert.equal(held.length, 1, "only one request reached the provider");
+    assert.deepEqual(order.filter((e) => e.startsWith("callback:temporarily")).length, 2, order.join(" "));
+    assert.ok(order.indexOf("sign-in:200") >= 0, order.join(" "));
+    assert.ok(order.indexOf("sign-in:200") < order.indexOf("callback:invalid_code"), `sign-in before the waiting callback: ${order.join(" ")}`);
   });
 });
