@@ -584,3 +584,110 @@ describe("oauth: a hanging provider never takes the worker pool from password si
     assert.ok(order.indexOf("sign-in:200") < order.indexOf("callback:invalid_code"), `sign-in before the waiting callback: ${order.join(" ")}`);
   });
 });
+
+// The built-in providers with their endpoints pointed at the real OpenID provider (the overrides
+// exist for exactly this: tests and private deployments). Google: ID token claims, no nonce,
+// include_granted_scopes; Apple: response_mode=form_post through POST /callback/apple. With
+// e-mail verification required, the sign-in gate of the e-mail plugin refuses a user whose
+// provider did not verify the address: the callback redirects with its code.
+describe("oauth: Google and Apple (endpoints overridden to the real provider), form_post, the sign-in gate", () => {
+  let srv, op;
+  const people = {
+    gwen: { email: newEmail("gwen"), email_verified: true, name: "Gwen", picture: "https://img.example/g.png" },
+    axel: { email: newEmail("axel"), email_verified: "true", name: "Axel" },
+    nora: { email: newEmail("nora"), email_verified: false, name: "Nora" },
+  };
+  before(async () => {
+    const opPort = await freePort();
+    const iss = `http://127.0.0.1:${opPort}`;
+    const endpoints = (p) => ({
+      [`GATEHOUSE_${p}_AUTHORIZATION_URL`]: `${iss}/auth`,
+      [`GATEHOUSE_${p}_TOKEN_URL`]: `${iss}/token`,
+      [`GATEHOUSE_${p}_JWKS_URL`]: `${iss}/jwks`,
+      [`GATEHOUSE_${p}_ISSUER`]: iss,
+    });
+    srv = await startServer({
+      backend: "sqlite",
+      hint: "oauth-builtin",
+      env: {
+        GATEHOUSE_GOOGLE_CLIENT_ID: "google-client",
+        GATEHOUSE_GOOGLE_CLIENT_SECRET: CLIENT_SECRET,
+        ...endpoints("GOOGLE"),
+        GATEHOUSE_APPLE_CLIENT_ID: "apple-client",
+        GATEHOUSE_APPLE_CLIENT_SECRET: CLIENT_SECRET,
+        GATEHOUSE_APPLE_SCOPES: "openid email name",
+        ...endpoints("APPLE"),
+        GATEHOUSE_REQUIRE_EMAIL_VERIFICATION: "true",
+      },
+    });
+    const client = (id, provider) => ({
+      client_id: id,
+      client_secret: CLIENT_SECRET,
+      redirect_uris: [`${srv.url}/api/auth/callback/${provider}`],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "client_secret_post",
+    });
+    op = await startOidcProvider({ port: opPort, clients: [client("google-client", "google"), client("apple-client", "apple")], users: people, conform: false });
+  });
+  after(async () => {
+    await op?.stop();
+    await srv?.stop();
+  });
+
+  it("Google: the authorization URL as better-auth builds it; sign-up from the ID token's claims (picture → image)", async () => {
+    const jar = new CookieJar();
+    const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "google", callbackURL: "/in" }, jar });
+    assert.equal(start.status, 200, start.text);
+    const q = new URL(start.json.url).searchParams;
+    assert.equal(q.get("scope"), "email profile openid");
+    assert.equal(q.get("include_granted_scopes"), "true");
+    assert.equal(q.get("nonce"), null, "google: no nonce binding (as better-auth)");
+    assert.equal(q.get("code_challenge_method"), "S256");
+    const cb = await browserAuthorize(start.json.url, { login: "gwen", stopAt: `${srv.url}/api/auth/callback/google` });
+    const res = await raw(srv, "GET", cb.slice(`${srv.url}/api/auth`.length), { jar, origin: null });
+    assert.equal(res.status, 302, res.text);
+    assert.equal(res.headers.location, "/in");
+    const s = (await raw(srv, "GET", "/get-session", { jar })).json;
+    assert.equal(s.user.email, people.gwen.email);
+    assert.equal(s.user.image, people.gwen.picture);
+    const acc = await srv.db.one(sql`SELECT * FROM "account" WHERE "userId" = ${s.user.id}`);
+    assert.equal(acc.providerId, "google");
+    assert.equal(acc.accountId, "gwen");
+    // the idToken flow (Google supports it): the stored ID token signs in directly
+    const idt = await raw(srv, "POST", "/sign-in/social", { json: { provider: "google", idToken: { token: acc.idToken } } });
+    assert.equal(idt.status, 200, idt.text);
+    assert.equal(idt.json.user.id, s.user.id);
+  });
+
+  it("Apple: response_mode=form_post; the provider's page posts to /callback/apple, which moves to a GET and signs in (email_verified as the string \"true\")", async () => {
+    const jar = new CookieJar();
+    const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "apple", callbackURL: "/in" }, jar });
+    assert.equal(new URL(start.json.url).searchParams.get("response_mode"), "form_post");
+    const out = await browserAuthorize(start.json.url, { login: "axel", stopAt: `${srv.url}/api/auth/callback/apple` });
+    assert.ok(out.formPost?.code, `form_post page: ${JSON.stringify(out)}`);
+    const post = await raw(srv, "POST", "/callback/apple", { form: out.formPost, origin: null });
+    assert.equal(post.status, 302);
+    const get = new URL(post.headers.location);
+    assert.equal(get.pathname, "/api/auth/callback/apple");
+    const res = await raw(srv, "GET", `/callback/apple${get.search}`, { jar, origin: null });
+    assert.equal(res.status, 302, res.text);
+    assert.equal(res.headers.location, "/in");
+    const s = (await raw(srv, "GET", "/get-session", { jar })).json;
+    assert.equal(s.user.email, people.axel.email);
+    assert.equal(s.user.emailVerified, true);
+  });
+
+  it("the sign-in gate runs before the OAuth session: an address the provider did not verify → error=EMAIL_NOT_VERIFIED, no session", async () => {
+    const jar = new CookieJar();
+    const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "google" }, jar });
+    const cb = await browserAuthorize(start.json.url, { login: "nora", stopAt: `${srv.url}/api/auth/callback/google` });
+    const res = await raw(srv, "GET", cb.slice(`${srv.url}/api/auth`.length), { jar, origin: null });
+    assert.equal(res.status, 302, res.text);
+    const loc = new URL(res.headers.location);
+    assert.equal(loc.searchParams.get("error"), "EMAIL_NOT_VERIFIED");
+    assert.ok(!res.cookie("better-auth.session_token")?.value, "no session cookie");
+    assert.equal((await raw(srv, "GET", "/get-session", { jar })).json, null);
+    assert.ok(srv.logs.some((o) => o.event === "sign_in.gated" && o.provider === "google"), "audited as gated");
+  });
+});

@@ -3,6 +3,8 @@
 //   PORT            where it listens (issuer http://127.0.0.1:PORT)
 //   OIDC_CLIENTS    JSON array of oidc-provider client metadata
 //   OIDC_USERS      JSON object: login → claims ({email, email_verified, name, picture})
+//   OIDC_CONFORM    "false": the ID token carries the scopes' claims too (as Google's and Apple's
+//                   do), not only sub (oidc-provider's conformIdTokenClaims)
 // Logins go through oidc-provider's own development interactions (its login and consent pages).
 //
 // Faults that a correct provider never produces are injected into the next token response only,
@@ -34,6 +36,7 @@ const provider = new Provider(issuer, {
   features: { devInteractions: { enabled: true } },
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
   pkce: { required: () => false },
+  conformIdTokenClaims: process.env.OIDC_CONFORM !== "false",
   ttl: { AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 86400, Interaction: 600, Session: 3600, Grant: 3600 },
 });
 provider.proxy = false;

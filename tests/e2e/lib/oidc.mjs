@@ -23,9 +23,9 @@ onExit(() => {
   }
 });
 
-export async function startOidcProvider({ port, clients, users }) {
+export async function startOidcProvider({ port, clients, users, conform = true }) {
   const child = spawn(process.execPath, [path.join(here, "oidc-server.mjs")], {
-    env: childEnv({ PORT: port, OIDC_CLIENTS: JSON.stringify(clients), OIDC_USERS: JSON.stringify(users) }),
+    env: childEnv({ PORT: port, OIDC_CLIENTS: JSON.stringify(clients), OIDC_USERS: JSON.stringify(users), OIDC_CONFORM: String(conform) }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   live.add(child);
@@ -72,7 +72,8 @@ async function get(url, jar, init = {}) {
 }
 
 /** Walks the provider's pages from the authorization URL until it redirects to a URL starting
- * with stopAt (the callback); logs in as login and consents. Returns that URL. */
+ * with stopAt (the callback); logs in as login and consents. Returns that URL — or, for
+ * response_mode=form_post, { formPost: {code, state, ...}, action } (what the page would post). */
 export async function browserAuthorize(authorizeUrl, { login, stopAt, jar = new CookieJar(), consent = true }) {
   let url = authorizeUrl;
   for (let hop = 0; hop < 20; hop++) {
@@ -84,6 +85,13 @@ export async function browserAuthorize(authorizeUrl, { login, stopAt, jar = new 
     }
     const html = await res.text();
     if (res.status !== 200) throw new Error(`provider answered ${res.status}: ${html.slice(0, 300)}`);
+    // response_mode=form_post: the page posts code and state to the callback
+    const fp = /<form[^>]*method="post"[^>]*action="([^"]+)"/.exec(html);
+    if (stopAt && fp && fp[1].replaceAll("&amp;", "&").startsWith(stopAt)) {
+      const fields = {};
+      for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) fields[m[1]] = m[2].replaceAll("&amp;", "&");
+      return { formPost: fields, action: fp[1] };
+    }
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
     const prompt = /name="prompt" value="([a-z]+)"/.exec(html)?.[1];
     if (!action || !prompt) throw new Error(`no interaction form at ${url}: ${html.slice(0, 300)}`);
