@@ -1411,6 +1411,48 @@ static gh_status add_provider(oauth *o, const gh_oauth_provider_config *pc, char
   return GH_OK;
 }
 
+/* Checked at start (serve and check-config), before any provider is contacted: a provider with a
+ * client id but none of what it needs stops the server instead of failing sign-ins later. */
+static gh_status validate(const void *cv, const char **err) {
+  const conf *c = cv;
+  static char msg[256]; /* start-up only (one thread) */
+  const struct {
+    const char *id, *secret, *name;
+  } builtin[] = {{c->google_id, c->google_secret, "GOOGLE"},
+                 {c->github_id, c->github_secret, "GITHUB"},
+                 {c->apple_id, c->apple_secret, "APPLE"}};
+  for (size_t i = 0; i < 3; i++)
+    if (builtin[i].id && !builtin[i].secret) {
+      snprintf(msg, sizeof msg,
+               "GATEHOUSE_%s_CLIENT_SECRET is required with GATEHOUSE_%s_CLIENT_ID",
+               builtin[i].name, builtin[i].name);
+      *err = msg;
+      return GH_ERR_CONFIG;
+    }
+  char **ids = NULL;
+  size_t nid = gh_envfam_ids("GATEHOUSE_OIDC_", "_DISCOVERY_URL", &ids);
+  gh_status st = GH_OK;
+  for (size_t i = 0; i < nid && st == GH_OK; i++) {
+    oidc_conf oc = {0};
+    const char *m = NULL;
+    st = gh_envfam_load("GATEHOUSE_OIDC_", ids[i], OIDC_OPTS, NOIDC, &oc, msg, sizeof msg, &m);
+    if (st == GH_OK && !oc.client_id) {
+      snprintf(msg, sizeof msg, "GATEHOUSE_OIDC_%s_CLIENT_ID is required with its DISCOVERY_URL",
+               ids[i]);
+      st = GH_ERR_CONFIG;
+    } else if (st == GH_OK && !gh_fetch_url_allowed(oc.discovery)) {
+      snprintf(msg, sizeof msg,
+               "GATEHOUSE_OIDC_%s_DISCOVERY_URL must be https (http only to a loopback host)",
+               ids[i]);
+      st = GH_ERR_CONFIG;
+    }
+    if (st != GH_OK) *err = msg;
+    gh_envfam_free(OIDC_OPTS, NOIDC, &oc);
+  }
+  gh_envfam_ids_free(ids, nid);
+  return st;
+}
+
 static void plugin_free(void *self) {
   oauth *o = self;
   if (!o) return;
@@ -1526,6 +1568,7 @@ const gh_plugin gh_plugin_oauth = {
     .opts = OPTS,
     .nopts = sizeof OPTS / sizeof OPTS[0],
     .conf_size = sizeof(conf),
+    .validate = validate,
     .init = init,
     .free = plugin_free,
     .routes = ROUTES,

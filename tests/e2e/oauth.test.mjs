@@ -15,7 +15,7 @@ import { raw } from "./lib/http.mjs";
 import { browserAuthorize, startOidcProvider } from "./lib/oidc.mjs";
 import { InProcessBetterAuth } from "./lib/better-auth.mjs";
 import { backends } from "./lib/config.mjs";
-import { freshDatabaseUrl, startServer } from "./lib/server.mjs";
+import { freshDatabaseUrl, runCli, startServer } from "./lib/server.mjs";
 import { genericOAuth } from "better-auth/plugins";
 import { freePort, sleep } from "./lib/util.mjs";
 
@@ -689,5 +689,25 @@ describe("oauth: Google and Apple (endpoints overridden to the real provider), f
     assert.ok(!res.cookie("better-auth.session_token")?.value, "no session cookie");
     assert.equal((await raw(srv, "GET", "/get-session", { jar })).json, null);
     assert.ok(srv.logs.some((o) => o.event === "sign_in.gated" && o.provider === "google"), "audited as gated");
+  });
+});
+
+describe("oauth: configuration", () => {
+  it("a provider without what it needs stops serve and check-config at start, naming the variable", async () => {
+    const env = { DATABASE_URL: "sqlite::memory:", GATEHOUSE_SECRET: "0123456789abcdef0123456789abcdef0123", GATEHOUSE_BASE_URL: "http://127.0.0.1:3997", PORT: "3997" };
+    for (const [extra, re] of [
+      [{ GATEHOUSE_GOOGLE_CLIENT_ID: "x" }, /GATEHOUSE_GOOGLE_CLIENT_SECRET is required/],
+      [{ GATEHOUSE_OIDC_ACME_DISCOVERY_URL: "https://idp.example/.well-known/openid-configuration" }, /GATEHOUSE_OIDC_ACME_CLIENT_ID is required/],
+      [{ GATEHOUSE_OIDC_ACME_DISCOVERY_URL: "http://idp.example/d", GATEHOUSE_OIDC_ACME_CLIENT_ID: "c" }, /GATEHOUSE_OIDC_ACME_DISCOVERY_URL must be https/],
+      [{ GATEHOUSE_OIDC_ACME_DISCOVERY_URL: "https://idp.example/d", GATEHOUSE_OIDC_ACME_CLIENT_ID: "c", GATEHOUSE_OIDC_ACME_PKCE: "maybe" }, /GATEHOUSE_OIDC_ACME_PKCE: expected true or false/],
+    ]) {
+      for (const args of [["check-config"], ["serve", "--migrate"]]) {
+        const r = await runCli(args, { env: { ...env, ...extra }, timeoutMs: 15000 });
+        assert.equal(r.code, 2, `${args[0]} ${JSON.stringify(extra)}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, re);
+      }
+    }
+    const ok = await runCli(["check-config"], { env: { ...env, GATEHOUSE_OIDC_ACME_DISCOVERY_URL: "https://idp.example/d", GATEHOUSE_OIDC_ACME_CLIENT_ID: "c" } });
+    assert.equal(ok.code, 0, ok.stderr);
   });
 });
