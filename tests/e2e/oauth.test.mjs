@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { symmetricDecrypt } from "better-auth/crypto";
 import { CookieJar } from "./lib/cookies.mjs";
 import { sql, toBool } from "./lib/db.mjs";
-import { ID32, assertError, forEachBackend, newEmail, signIn, signUp } from "./lib/fixtures.mjs";
+import { ID32, assertBare404, assertError, forEachBackend, newEmail, signIn, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
 import { browserAuthorize, startOidcProvider } from "./lib/oidc.mjs";
 import { InProcessBetterAuth } from "./lib/better-auth.mjs";
@@ -338,6 +338,20 @@ forEachBackend("oauth", (backend) => {
         assert.equal((await srv.db.all(sql`SELECT id FROM "user"`)).length, users0);
       });
     }
+
+    it("issuer_mismatch (RFC 9207 iss of another server), no_code, oauth_provider_not_found — each before any call to the provider", async () => {
+      const state = async (jar) => new URL((await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme" }, jar })).json.url).searchParams.get("state");
+      let jar = new CookieJar();
+      let res = await raw(srv, "GET", `/callback/acme?code=x&state=${await state(jar)}&iss=${encodeURIComponent("https://evil.example")}`, { jar, origin: null });
+      assert.equal(errorOf(res), "issuer_mismatch");
+      jar = new CookieJar();
+      res = await raw(srv, "GET", `/callback/acme?state=${await state(jar)}`, { jar, origin: null });
+      assert.equal(errorOf(res), "no_code");
+      jar = new CookieJar();
+      res = await raw(srv, "GET", `/callback/other?code=x&state=${await state(jar)}`, { jar, origin: null });
+      assert.equal(errorOf(res), "oauth_provider_not_found");
+      assertBare404(await raw(srv, "GET", "/callback/acme/extra?code=x", { origin: null }));
+    });
 
     it("the provider's own error (access denied) is passed on", async () => {
       const jar = new CookieJar();
