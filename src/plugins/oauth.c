@@ -76,7 +76,8 @@ static const gh_conf_opt OPTS[] = {
     {"GATEHOUSE_OAUTH_UPDATE_USER_INFO_ON_LINK", NULL, GH_CONF_BOOL, "false", 0, 0, 0,
      O(update_user_info_on_link), "Copy name and image of a newly linked account to the user"},
     {"GATEHOUSE_OAUTH_DISABLE_SIGNUP", NULL, GH_CONF_BOOL, "false", 0, 0, 0, O(disable_signup),
-     "OAuth signs in existing users only (no new users)"},
+     "OAuth creates no user unless the sign-in asks with requestSignUp: true "
+     "(disableImplicitSignUp)"},
     {"GATEHOUSE_OAUTH_ERROR_URL", NULL, GH_CONF_STR, NULL, 0, 0, 0, O(error_url),
      "Where OAuth errors redirect (onAPIError.errorURL); default <base URL>/api/auth/error"},
     {"GATEHOUSE_OAUTH_TIMEOUT_MS", NULL, GH_CONF_INT, "10000", 100, 120000, 0, O(timeout_ms),

@@ -399,7 +399,7 @@ forEachBackend("oauth", (backend) => {
   });
 });
 
-describe("oauth: tokens encrypted at rest exactly as better-auth (GATEHOUSE_OAUTH_ENCRYPT_TOKENS)", () => {
+describe("oauth: tokens encrypted at rest exactly as better-auth (GATEHOUSE_OAUTH_ENCRYPT_TOKENS); sign-up only on request", () => {
   let srv, op;
   before(async () => {
     const opPort = await freePort();
@@ -412,6 +412,7 @@ describe("oauth: tokens encrypted at rest exactly as better-auth (GATEHOUSE_OAUT
         GATEHOUSE_OIDC_ACME_CLIENT_SECRET: CLIENT_SECRET,
         GATEHOUSE_OIDC_ACME_SCOPES: "openid email profile offline_access",
         GATEHOUSE_OAUTH_ENCRYPT_TOKENS: "true",
+        GATEHOUSE_OAUTH_DISABLE_SIGNUP: "true",
       },
     });
     op = await startOidcProvider({
@@ -425,9 +426,18 @@ describe("oauth: tokens encrypted at rest exactly as better-auth (GATEHOUSE_OAUT
     await srv?.stop();
   });
 
-  it("account.accessToken/refreshToken are XChaCha20-Poly1305 hex that better-auth's symmetricDecrypt opens; get-access-token answers the plain token", async () => {
+  it("GATEHOUSE_OAUTH_DISABLE_SIGNUP: no new user from OAuth (error=signup_disabled) unless the sign-in asks with requestSignUp", async () => {
     const jar = new CookieJar();
     const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme" }, jar });
+    const cb = await browserAuthorize(start.json.url, { login: "zoe", stopAt: `${srv.url}/api/auth/callback/acme` });
+    const res = await raw(srv, "GET", cb.slice(`${srv.url}/api/auth`.length), { jar, origin: null });
+    assert.equal(new URL(res.headers.location, srv.url).searchParams.get("error"), "signup_disabled");
+    assert.equal(await srv.db.one(sql`SELECT id FROM "user"`), null);
+  });
+
+  it("account.accessToken/refreshToken are XChaCha20-Poly1305 hex that better-auth's symmetricDecrypt opens; get-access-token answers the plain token", async () => {
+    const jar = new CookieJar();
+    const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", requestSignUp: true }, jar });
     const cb = await browserAuthorize(start.json.url, { login: "zoe", stopAt: `${srv.url}/api/auth/callback/acme` });
     const res = await raw(srv, "GET", cb.slice(`${srv.url}/api/auth`.length), { jar, origin: null });
     assert.equal(res.status, 302);
