@@ -543,6 +543,19 @@ describe("oauth: two-way with better-auth's genericOAuth on one database", { ski
     assert.equal(baSession.user.id, ghSession.user.id);
     assert.equal(baSession.user.emailVerified, true);
   });
+
+  it("the account rows written by each side for the same provider flow look alike (columns set, NULLs, scope, dates)", async () => {
+    const rows = await srv.db.all(sql`SELECT a.* FROM "account" a JOIN "user" u ON u.id = a."userId" WHERE u.email IN (${people.ursula.email}, ${people.victor.email}) ORDER BY u.email`);
+    assert.equal(rows.length, 2);
+    const [byBa, byGh] = rows; // ursula signed up under better-auth, victor under gatehouse
+    for (const col of Object.keys(byBa)) {
+      assert.equal(byGh[col] === null, byBa[col] === null, `${col}: NULL on one side only (${byBa[col]} / ${byGh[col]})`);
+    }
+    assert.equal(byGh.providerId, byBa.providerId);
+    assert.deepEqual(byGh.scope.split(",").sort(), byBa.scope.split(",").sort());
+    assert.equal(byGh.accountId, "victor");
+    assert.equal(byBa.accountId, "ursula");
+  });
 });
 
 // A provider that accepts connections and never answers its token endpoint (a fault a real
