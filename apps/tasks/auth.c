@@ -7,9 +7,12 @@
 
 #define MAX_SESSION_TOKEN 4096 /* a bearer session token longer than this is refused locally */
 
+#define API_KEY_PATH "/api/auth/api-key/verify"
+
 struct tasks_auth {
   ghv_verifier *v;
   tasks_auth_mode mode;
+  bool api_keys; /* TASKS_SERVICE_TOKEN set */
 };
 
 static const char *nonempty(const char *s) {
@@ -36,8 +39,24 @@ gh_status tasks_auth_new(const tasks_config *c, tasks_auth **out, const char **e
                                  "TASKS_JWT_ISSUER, TASKS_JWT_AUDIENCE)";
     return GH_ERR_CONFIG;
   }
+  if (c->service_token) {
+    char *url = *c->api_key_url ? gh_xstrdup(c->api_key_url)
+                                : gh_xmalloc(strlen(c->gatehouse_url) + sizeof API_KEY_PATH);
+    if (!*c->api_key_url) {
+      memcpy(url, c->gatehouse_url, strlen(c->gatehouse_url));
+      memcpy(url + strlen(c->gatehouse_url), API_KEY_PATH, sizeof API_KEY_PATH);
+    }
+    st = ghv_apikey_configure(v, url, c->service_token, c->api_key_cache_ttl);
+    free(url);
+    if (st != GHV_OK) {
+      ghv_free(v);
+      *err = "invalid API-key settings (TASKS_API_KEY_URL, TASKS_SERVICE_TOKEN)";
+      return GH_ERR_CONFIG;
+    }
+  }
   tasks_auth *a = gh_xcalloc(1, sizeof *a);
   a->v = v;
+  a->api_keys = c->service_token != NULL;
   a->mode = c->auth_mode;
   *out = a;
   return GH_OK;
@@ -88,12 +107,51 @@ static char *session_cookies(gh_arena *a, const char *hdr) {
 }
 
 static tasks_auth_result result(ghv_status st, const char *reason) {
-  tasks_auth_result r = {.http_status = ghv_status_http(st), .st = st, .reason = reason};
+  tasks_auth_result r = {.http_status = ghv_status_http(st),
+                         .st = st,
+                         .reason = reason,
+                         .can_read = true,
+                         .can_write = true};
+  return r;
+}
+
+/* x-api-key: checked with gatehouse; scopes from the key's permissions. */
+static tasks_auth_result check_api_key(tasks_auth *a, const gh_req *req, const char *key,
+                                       char **user_id) {
+  if (!a->api_keys) {
+    tasks_auth_result off = result(GHV_ERR_UNAUTHENTICATED, "API keys are not accepted");
+    off.api_key = true;
+    return off;
+  }
+  ghv_api_key k;
+  ghv_status st = ghv_verify_api_key(a->v, key, strlen(key), &k);
+  tasks_auth_result r = result(st, ghv_status_str(st));
+  r.api_key = true;
+  if (st == GHV_ERR_UNAUTHENTICATED &&
+      (!strcmp(k.error_code, "RATE_LIMITED") || !strcmp(k.error_code, "USAGE_EXCEEDED"))) {
+    r.http_status = 429;
+    r.reason =
+        !strcmp(k.error_code, "RATE_LIMITED") ? "API key rate limited" : "API key usage exceeded";
+  } else if (st == GHV_ERR_UNAUTHENTICATED) {
+    r.reason = "invalid API key";
+  }
+  if (st == GHV_OK) {
+    if (!k.user_id || !*k.user_id) {
+      r = result(GHV_ERR_CLAIMS, ghv_status_str(GHV_ERR_CLAIMS));
+    } else {
+      *user_id = gh_arena_strdup(req->arena, k.user_id);
+      r.can_read = ghv_api_key_allows(&k, "tasks", "read");
+      r.can_write = ghv_api_key_allows(&k, "tasks", "write");
+    }
+  }
+  ghv_api_key_clear(&k);
   return r;
 }
 
 tasks_auth_result tasks_auth_check(tasks_auth *a, const gh_req *req, char **user_id) {
   *user_id = NULL;
+  const char *api_key = gh_req_header(req, "x-api-key");
+  if (api_key && *api_key) return check_api_key(a, req, api_key, user_id);
   const char *authz = gh_req_header(req, "Authorization");
   const char *tok = NULL;
   size_t tlen = 0;

@@ -57,6 +57,14 @@ static const gh_conf_opt OPTS[] = {
      "Concurrent connection limit"},
     {"TASKS_LOG_LEVEL", NULL, GH_CONF_STR, "info", 0, 0, 0, O(log_level),
      "debug, info, warn or error"},
+    {"TASKS_SERVICE_TOKEN", NULL, GH_CONF_STR, NULL, 0, 0, GH_CONF_SECRET, O(service_token),
+     "gatehouse's GATEHOUSE_SERVICE_TOKEN: `x-api-key` is accepted, checked with gatehouse's "
+     "api-key verify route (unset = API keys are refused)"},
+    {"TASKS_API_KEY_URL", NULL, GH_CONF_STR, "", 0, 0, 0, O(api_key_url),
+     "API-key verify URL (empty = GATEHOUSE_URL + /api/auth/api-key/verify)"},
+    {"TASKS_API_KEY_CACHE_TTL", NULL, GH_CONF_INT, "5", 0, 60, 0, O(api_key_cache_ttl),
+     "Seconds a valid API key is remembered (0 = ask gatehouse on every request; each ask is one "
+     "use of the key)"},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -137,6 +145,14 @@ gh_status tasks_config_load(tasks_config *c, const char **err) {
   }
   if (*c->session_url && !http_url(c->session_url)) {
     *err = "TASKS_SESSION_URL: expected an http:// or https:// URL";
+    return GH_ERR_CONFIG;
+  }
+  if (*c->api_key_url && !http_url(c->api_key_url)) {
+    *err = "TASKS_API_KEY_URL: expected an http:// or https:// URL";
+    return GH_ERR_CONFIG;
+  }
+  if (c->service_token && strlen(c->service_token) < 32) {
+    *err = "TASKS_SERVICE_TOKEN: expected at least 32 characters (gatehouse's token)";
     return GH_ERR_CONFIG;
   }
   if (strncmp(c->database_url, "sqlite:", 7) && strncmp(c->database_url, "postgres://", 11) &&

@@ -30,6 +30,9 @@ typedef struct {
   long worker_queue;
   long conn_limit;
   char *log_level;
+  char *service_token; /* NULL = API keys refused */
+  char *api_key_url;   /* "" = gatehouse_url + /api/auth/api-key/verify */
+  long api_key_cache_ttl;
   /* derived */
   tasks_auth_mode auth_mode;
   char **origins; /* parsed cors_origin */

@@ -372,7 +372,18 @@ static void api(tasks_app *app, gh_req *req, gh_resp *resp) {
   tasks_auth_result ar = tasks_auth_check(app->auth, req, &uid);
   if (ar.http_status == 401) {
     gh_log(GH_LOG_INFO, "auth.rejected", "reason", ar.reason, "ip", req->peer_ip, NULL);
+    if (ar.api_key) {
+      error(resp, 401, "UNAUTHORIZED",
+            !strcmp(ar.reason, "API keys are not accepted") ? "API keys are not accepted here"
+                                                            : "The API key is invalid");
+      return;
+    }
     unauthorized(resp, &ar);
+    return;
+  }
+  if (ar.http_status == 429) {
+    gh_log(GH_LOG_INFO, "auth.rejected", "reason", ar.reason, "ip", req->peer_ip, NULL);
+    error(resp, 429, "TOO_MANY_REQUESTS", "The API key has reached its limit");
     return;
   }
   if (ar.http_status == 503) {
@@ -383,6 +394,13 @@ static void api(tasks_app *app, gh_req *req, gh_resp *resp) {
   if (ar.http_status != 200) {
     gh_log(GH_LOG_ERROR, "auth.error", "reason", ar.reason, NULL);
     error(resp, 500, "INTERNAL_SERVER_ERROR", "Internal server error");
+    return;
+  }
+  if (get ? !ar.can_read : !ar.can_write) {
+    gh_log(GH_LOG_INFO, "tasks.forbidden", "user_id", uid, "reason", "scope", NULL);
+    error(resp, 403, "INSUFFICIENT_SCOPE",
+          get ? "The API key lacks the tasks:read permission"
+              : "The API key lacks the tasks:write permission");
     return;
   }
   if (ap.path_user && strcmp(ap.path_user, uid) != 0) {

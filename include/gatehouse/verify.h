@@ -92,7 +92,7 @@ GHV_EXPORT void ghv_free(ghv_verifier *v); /* NULL is a no-op */
  * previous keys stay. */
 GHV_EXPORT ghv_status ghv_set_jwks(ghv_verifier *v, const char *json, size_t len);
 
-typedef enum { GHV_SOURCE_JWT = 1, GHV_SOURCE_SESSION = 2 } ghv_source;
+typedef enum { GHV_SOURCE_JWT = 1, GHV_SOURCE_SESSION = 2, GHV_SOURCE_API_KEY = 3 } ghv_source;
 
 /* Who made the request. Strings are malloc'd and owned by the principal; NULL when absent. */
 typedef struct {
@@ -132,6 +132,43 @@ GHV_EXPORT ghv_status ghv_bearer_token(const char *authorization, const char **t
 /* true when token[0..len) has the shape of a compact JWS (three dot-separated parts), i.e. it
  * should go to ghv_verify_jwt rather than be treated as a session token. */
 GHV_EXPORT bool ghv_looks_like_jwt(const char *token, size_t len);
+
+/* --- API keys (gatehouse's api-key plugin) ---------------------------------------------------
+ * A key from an `x-api-key` header is checked with gatehouse's POST /api/auth/api-key/verify,
+ * which only answers callers holding gatehouse's GATEHOUSE_SERVICE_TOKEN. Each check is one use
+ * of the key (its remaining count and rate limit); a valid answer may be kept for cache_ttl_s
+ * (never past the key's expiry), so a revoked key may still pass for that long. Fail closed:
+ * gatehouse unreachable, or answering anything but a verify result, is GHV_ERR_UNAVAILABLE. */
+
+/* Enables ghv_verify_api_key. verify_url: absolute http(s) URL of the verify route;
+ * service_token: at least 32 characters (copied, wiped at ghv_free); cache_ttl_s 0..60 (0 = no
+ * cache). Call once, before the verifier is shared. GHV_ERR_ARG on bad values. */
+GHV_EXPORT ghv_status ghv_apikey_configure(ghv_verifier *v, const char *verify_url,
+                                           const char *service_token, long cache_ttl_s);
+
+/* A verified key. Strings are malloc'd and owned here; NULL when absent. */
+typedef struct {
+  char *key_id;
+  char *user_id;      /* the key's owner (referenceId) */
+  char *name;         /* the key's name */
+  char *permissions;  /* JSON text {"resource":["action",...]} or NULL */
+  int64_t expires_at; /* unix seconds; 0 = never */
+  /* On GHV_ERR_UNAUTHENTICATED: gatehouse's reason, e.g. "INVALID_API_KEY", "KEY_EXPIRED",
+   * "KEY_DISABLED", "RATE_LIMITED", "USAGE_EXCEEDED" (empty when unknown). */
+  char error_code[48];
+} ghv_api_key;
+
+GHV_EXPORT void ghv_api_key_clear(ghv_api_key *k); /* frees the strings, zeroes k */
+
+/* Checks key[0..len) with gatehouse. GHV_OK with *out filled; GHV_ERR_UNAUTHENTICATED with
+ * out->error_code when gatehouse refuses it; GHV_ERR_TOO_LARGE over max_token_bytes;
+ * GHV_ERR_UNAVAILABLE; GHV_ERR_ARG when ghv_apikey_configure was not called. */
+GHV_EXPORT ghv_status ghv_verify_api_key(ghv_verifier *v, const char *key, size_t len,
+                                         ghv_api_key *out);
+
+/* true when the key's permissions grant action on resource ({"tasks":["read"]} grants
+ * ("tasks","read")). */
+GHV_EXPORT bool ghv_api_key_allows(const ghv_api_key *k, const char *resource, const char *action);
 
 #ifdef __cplusplus
 }

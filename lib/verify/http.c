@@ -113,8 +113,10 @@ void ghv_internal_http_response_free(ghv_http_response *r) {
   r->len = 0;
 }
 
-ghv_status ghv_internal_http_get(ghv_verifier *v, const char *url, const char *const *headers,
-                                 size_t max_bytes, ghv_http_response *out) {
+/* One GET, or a POST of post[0..post_len) when post is not NULL. */
+static ghv_status transfer(ghv_verifier *v, const char *url, const char *const *headers,
+                           const char *post, size_t post_len, size_t max_bytes,
+                           ghv_http_response *out) {
   ghv_status st = GHV_ERR_NOMEM;
   struct curl_slist *hl = NULL;
   memset(out, 0, sizeof *out);
@@ -151,6 +153,9 @@ ghv_status ghv_internal_http_get(ghv_verifier *v, const char *url, const char *c
       curl_easy_setopt(h, CURLOPT_HEADERDATA, out) != CURLE_OK ||
       curl_easy_setopt(h, CURLOPT_SHARE, v->share) != CURLE_OK)
     goto fail;
+  if (post && (curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post_len) != CURLE_OK ||
+               curl_easy_setopt(h, CURLOPT_POSTFIELDS, post) != CURLE_OK))
+    goto fail;
   CURLcode rc = curl_easy_perform(h);
   if (s.oom) {
     st = GHV_ERR_NOMEM;
@@ -173,6 +178,17 @@ fail:
   ghv_internal_http_response_free(out);
   out->status = 0;
   return st;
+}
+
+ghv_status ghv_internal_http_get(ghv_verifier *v, const char *url, const char *const *headers,
+                                 size_t max_bytes, ghv_http_response *out) {
+  return transfer(v, url, headers, NULL, 0, max_bytes, out);
+}
+
+ghv_status ghv_internal_http_post(ghv_verifier *v, const char *url, const char *const *headers,
+                                  const char *body, size_t len, size_t max_bytes,
+                                  ghv_http_response *out) {
+  return transfer(v, url, headers, body ? body : "", len, max_bytes, out);
 }
 
 /* --- per-thread easy handles ---------------------------------------------------------------- */

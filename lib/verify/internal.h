@@ -64,7 +64,15 @@ typedef struct {
 GHV_MUST_CHECK ghv_status ghv_internal_http_get(ghv_verifier *v, const char *url,
                                                 const char *const *headers, size_t max_bytes,
                                                 ghv_http_response *out);
+/* The same as a POST of body[0..len) (the caller adds its Content-Type header). */
+GHV_MUST_CHECK ghv_status ghv_internal_http_post(ghv_verifier *v, const char *url,
+                                                 const char *const *headers, const char *body,
+                                                 size_t len, size_t max_bytes,
+                                                 ghv_http_response *out);
 void ghv_internal_http_response_free(ghv_http_response *r);
+/* API-key verification state (apikey.c); NULL until ghv_apikey_configure. */
+struct ghv_apikey_state;
+void ghv_internal_apikey_free(ghv_verifier *v);
 
 /* Delegation micro-cache entry (direct-mapped by the SHA-256 of the credentials). */
 typedef struct {
@@ -126,6 +134,8 @@ struct ghv_verifier {
   /* delegation micro-cache (NULL when session_cache_ttl_s == 0), guarded by cache_mu */
   pthread_mutex_t cache_mu;
   ghv_session_slot *cache;
+  /* API keys through gatehouse's /api-key/verify (apikey.c) */
+  struct ghv_apikey_state *apikey;
 };
 
 /* A thread's easy handle (see ghv_verifier.easy_key). */

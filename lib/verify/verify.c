@@ -408,6 +408,7 @@ void ghv_free(ghv_verifier *v) {
     free(v->cache);
   }
   free(v->sig_cache);
+  ghv_internal_apikey_free(v);
   /* No destructor runs once the key is gone; then every thread's handle is freed here. */
   pthread_key_delete(v->easy_key);
   ghv_internal_easy_free_all(v);

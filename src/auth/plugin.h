@@ -36,6 +36,15 @@ typedef struct {
   bool resolved;     /* session and user below are the request's identity */
   gh_session session;
   gh_user user;
+  /* With resolved: what get-session answers for this identity instead of the core's
+   * {"session","user"} (JSON text on the request arena), as better-auth's api-key before-hook
+   * answers it; NULL = the core's shape. */
+  const char *answer;
+  /* A refusal instead of an identity (a key that is expired, disabled, over its limit, or shown
+   * where it is not accepted): every route that resolves the session answers it. The body is the
+   * error's {message, code}, or refuse_body (JSON text on the request arena) when set. */
+  const gh_err_info *refuse;
+  const char *refuse_body;
 } gh_credential;
 
 /* A revocation, for session_revoked: one session (token), all of a user's sessions (token NULL),
@@ -126,8 +135,8 @@ typedef struct gh_plugin {
 
   /* --- hooks, each optional, called in GATEHOUSE_PLUGINS order ----------------------------- */
   /* Credential extraction, before the session cookie is read: the first plugin that fills
-   * out->token or sets out->resolved wins. An error status is answered as a database error
-   * (503). */
+   * out->token, sets out->resolved or out->refuse wins. An error status is answered as a database
+   * error (503). */
   gh_status (*credential)(void *self, gh_req *req, gh_credential *out);
   /* Before every route handler (rate limiting, metrics): false = the hook answered (resp set) and
    * the handler does not run. */

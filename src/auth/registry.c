@@ -355,7 +355,7 @@ gh_status gh_hook_credential(gh_auth *au, gh_req *req, gh_credential *out) {
   EACH_HOOK(credential) {
     gh_status rc = au->plugins[i_].p->credential(SELF, req, out);
     if (rc != GH_OK) return rc;
-    if (out->token || out->resolved) return GH_OK;
+    if (out->token || out->resolved || out->refuse) return GH_OK;
   }
   return GH_OK;
 }

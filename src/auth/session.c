@@ -31,9 +31,17 @@ void gh_route_get_session(void *app, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "session_lookup");
     return;
   }
+  if (s.refused) {
+    gh_session_refusal(resp, &s);
+    return;
+  }
   if (!s.found) {
     if (s.present) gh_clear_session_cookies(au, resp);
     gh_resp_raw_json(resp, 200, "null");
+    return;
+  }
+  if (s.resolved && s.answer) { /* a plugin's identity answered in its own shape */
+    gh_resp_raw_json(resp, 200, s.answer);
     return;
   }
   if (!query_flag(req, "disableRefresh")) {
@@ -191,7 +199,11 @@ void gh_route_sign_out(void *app, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "session_lookup");
     return;
   }
-  if (s.present) {
+  if (s.refused) {
+    gh_session_refusal(resp, &s);
+    return;
+  }
+  if (s.present && !s.resolved) {
     rc = gh_store_delete_session(st, s.token);
     if (rc != GH_OK) {
       gh_auth_db_error(resp, rc, "delete_session");

@@ -20,12 +20,18 @@ gh_status gh_session_resolve(gh_auth *au, gh_store *st, gh_req *req, gh_sess *ou
   gh_credential cred = {0};
   gh_status rc = gh_hook_credential(au, req, &cred);
   if (rc != GH_OK) return rc;
+  if (cred.refuse) {
+    out->refused = cred.refuse;
+    out->refused_body = cred.refuse_body;
+    return GH_OK;
+  }
   if (cred.resolved) { /* a plugin's own identity (API key): no session row to look up */
     out->present = out->found = true;
     out->s = cred.session;
     out->u = cred.user;
     out->token = cred.session.token ? cred.session.token : "";
     out->resolved = true;
+    out->answer = cred.answer;
     return GH_OK;
   }
   bool stale = cred.stale;
@@ -84,10 +90,21 @@ gh_status gh_session_refresh_if_due(gh_auth *au, gh_store *st, gh_req *req, gh_r
   return GH_OK;
 }
 
+void gh_session_refusal(gh_resp *resp, const gh_sess *s) {
+  if (s->refused_body)
+    gh_resp_raw_json(resp, s->refused->status, s->refused_body);
+  else
+    gh_resp_error_msg(resp, s->refused->status, s->refused->code, s->refused->message);
+}
+
 bool gh_require_session(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp, gh_sess *out) {
   gh_status rc = gh_session_resolve(au, st, req, out);
   if (rc != GH_OK) {
     gh_auth_db_error(resp, rc, "session_lookup");
+    return false;
+  }
+  if (out->refused) {
+    gh_session_refusal(resp, out);
     return false;
   }
   if (!out->found) {

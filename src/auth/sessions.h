@@ -18,6 +18,11 @@ typedef struct gh_sess {
   bool stale;         /* signed with an older secret: re-issue with the current one */
   bool resolved;      /* the identity came from a plugin's credential hook (e.g. an API key):
                          no session cookie, nothing refreshed */
+  const char *answer; /* resolved: get-session's answer for it (gh_credential.answer) or NULL */
+  /* A credential hook refused the request (gh_credential.refuse): nothing found; answer it with
+   * gh_session_refusal. */
+  const gh_err_info *refused;
+  const char *refused_body;
   const char *token;
   gh_session s;
   gh_user u;
@@ -26,6 +31,8 @@ typedef struct gh_sess {
 /* Reads the token (a plugin's credential hook, then the cookie), loads the session, deletes it if
  * expired. GH_OK also when there is no session (check ->found). */
 GH_MUST_CHECK gh_status gh_session_resolve(gh_auth *au, gh_store *st, gh_req *req, gh_sess *out);
+/* Answers the refusal of a credential hook (s->refused). */
+void gh_session_refusal(gh_resp *resp, const gh_sess *s);
 /* The "session" middleware: resolves, answers 401 (+ clearing cookies for a dead session) or a
  * DB error. true = continue with out->found set. */
 bool gh_require_session(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp, gh_sess *out);

@@ -93,6 +93,10 @@ int64_t gh_json_integer(const gh_json *j) {
   return j && json_is_integer(j) ? (int64_t)json_integer_value(j) : 0;
 }
 
+double gh_json_number(const gh_json *j) {
+  return j && json_is_number(j) ? json_number_value(j) : 0;
+}
+
 bool gh_json_is_true(const gh_json *j) {
   return j && json_is_true(j);
 }

@@ -37,6 +37,7 @@ gh_json *gh_json_get(const gh_json *obj, const char *key); /* borrowed; NULL if 
 const char *gh_json_string(const gh_json *j);              /* NULL unless a string */
 size_t gh_json_string_len(const gh_json *j);
 int64_t gh_json_integer(const gh_json *j);
+double gh_json_number(const gh_json *j); /* integer or real as a double; 0 unless a number */
 bool gh_json_is_true(const gh_json *j);
 size_t gh_json_object_size(const gh_json *j);
 size_t gh_json_array_size(const gh_json *j);

@@ -17,6 +17,7 @@ extern const gh_plugin gh_plugin_audit_log;
 extern const gh_plugin gh_plugin_email;
 extern const gh_plugin gh_plugin_bearer;
 extern const gh_plugin gh_plugin_jwt;
+extern const gh_plugin gh_plugin_api_key;
 
 /* Every built-in plugin, in the order the README lists them. */
 const gh_plugin *const *gh_plugins_builtin(size_t *n);

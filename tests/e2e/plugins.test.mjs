@@ -126,7 +126,8 @@ describe("plugins: configuration", { skip: GATEHOUSE_ONLY }, () => {
       const r = await runCli(args, { env: { ...env, GATEHOUSE_PLUGINS: "bearer,two-factr" }, timeoutMs: 15000 });
       assert.equal(r.signal, null, "still running after 15 s");
       assert.equal(r.code, 2, r.stdout + r.stderr);
-      assert.match(r.stderr, /GATEHOUSE_PLUGINS: unknown plugin "two-factr" \(available: bearer, jwt\)/);
+      assert.match(r.stderr, /GATEHOUSE_PLUGINS: unknown plugin "two-factr" \(available: bearer, jwt(, [a-z-]+)*\)/);
+      assert.match(r.stderr, /available: [^)]*\bapi-key\b/);
     }
     const dup = await runCli(["check-config"], { env: { ...env, GATEHOUSE_PLUGINS: "jwt, jwt" } });
     assert.equal(dup.code, 2);

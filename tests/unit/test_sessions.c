@@ -28,6 +28,8 @@
 static int revoked;
 static const char *hook_token;
 static bool hook_resolves;
+static bool hook_refuses;
+static const gh_err_info REFUSAL = {429, "RATE_LIMITED", "Rate limit exceeded."};
 
 static gh_status credential(void *self, gh_req *req, gh_credential *out) {
   (void)self;
@@ -40,7 +42,13 @@ static gh_status credential(void *self, gh_req *req, gh_credential *out) {
     out->session.id = "key-session";
     out->session.user_id = "key-user";
     out->session.expires_at = gh_now_ms() + 1000;
+    out->answer = "{\"user\":{},\"session\":{}}";
     (void)req;
+  }
+  if (hook_refuses) {
+    out->refuse = &REFUSAL;
+    out->refuse_body = "{\"message\":\"Rate limit exceeded.\",\"code\":\"RATE_LIMITED\","
+                       "\"details\":{\"tryAgainIn\":5}}";
   }
   return GH_OK;
 }
@@ -92,6 +100,7 @@ static int setup(void **state) {
   revoked = 0;
   hook_token = NULL;
   hook_resolves = false;
+  hook_refuses = false;
   *state = f;
   return 0;
 }
@@ -197,6 +206,25 @@ static void credential_hook_identity(void **state) {
   assert_int_equal(resp.nheaders, 0); /* no cookie */
 }
 
+static void credential_hook_refusal(void **state) {
+  fx *f = *state;
+  gh_kv hv[2];
+  hook_refuses = true; /* a refused key: answered as the hook says, even beside a valid cookie */
+  gh_req r = req_with(f->a, session_cookie(f->a, NEW, f->s.token), hv);
+  gh_resp resp = {.arena = f->a};
+  gh_sess s;
+  assert_false(gh_require_session(f->au, f->st, &r, &resp, &s));
+  assert_false(s.found);
+  assert_ptr_equal(s.refused, &REFUSAL);
+  assert_int_equal(resp.status, 429);
+  assert_string_equal(resp.body, "{\"message\":\"Rate limit exceeded.\",\"code\":\"RATE_LIMITED\","
+                                 "\"details\":{\"tryAgainIn\":5}}");
+  hook_resolves = true; /* and an identity's own get-session answer travels with it */
+  hook_refuses = false;
+  assert_int_equal(gh_session_resolve(f->au, f->st, &r, &s), GH_OK);
+  assert_string_equal(s.answer, "{\"user\":{},\"session\":{}}");
+}
+
 static void dont_remember_read(void **state) {
   fx *f = *state;
   gh_kv hv[2];
@@ -251,6 +279,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(forged_cookie_ignored, setup, teardown),
       cmocka_unit_test_setup_teardown(credential_hook_first, setup, teardown),
       cmocka_unit_test_setup_teardown(credential_hook_identity, setup, teardown),
+      cmocka_unit_test_setup_teardown(credential_hook_refusal, setup, teardown),
       cmocka_unit_test_setup_teardown(dont_remember_read, setup, teardown),
       cmocka_unit_test_setup_teardown(expired_deleted, setup, teardown),
       cmocka_unit_test_setup_teardown(require_session_401_clears, setup, teardown),
