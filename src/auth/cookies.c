@@ -44,22 +44,22 @@ void gh_clear_session_cookies(gh_auth *au, gh_resp *resp) {
   put_cookie(au, resp, au->ck_dont_remember, "", 0);
 }
 
-char *gh_auth_cookie_name(gh_auth *au, gh_arena *a, const char *suffix) {
-  return gh_arena_printf(a, "%s%s", au->secure ? "__Secure-better-auth." : "better-auth.", suffix);
+char *gh_auth_cookie_name(gh_auth *au, gh_arena *a, const char *name) {
+  return gh_arena_printf(a, "%s%s", au->secure ? "__Secure-better-auth." : "better-auth.", name);
 }
 
-void gh_set_signed_cookie(gh_auth *au, gh_resp *resp, const char *name, const char *value,
+void gh_set_signed_cookie(gh_auth *au, gh_resp *resp, const char *full_name, const char *value,
                           int64_t max_age) {
-  if (max_age <= 0) {
-    put_cookie(au, resp, name, "", 0);
-    return;
-  }
   char *sv = gh_cookie_sign(resp->arena, au->secret, value);
-  put_cookie(au, resp, name, gh_uri_encode_component(resp->arena, sv), max_age);
+  put_cookie(au, resp, full_name, gh_uri_encode_component(resp->arena, sv), max_age);
 }
 
-const char *gh_get_signed_cookie(gh_auth *au, gh_req *req, const char *name) {
-  const char *raw = gh_cookie_get(req->arena, gh_req_header(req, "Cookie"), name);
+void gh_expire_cookie(gh_auth *au, gh_resp *resp, const char *full_name) {
+  put_cookie(au, resp, full_name, "", 0);
+}
+
+const char *gh_signed_cookie(gh_auth *au, gh_req *req, const char *full_name) {
+  const char *raw = gh_cookie_get(req->arena, gh_req_header(req, "Cookie"), full_name);
   char *v;
   if (!raw || gh_cookie_verify_any(req->arena, (const char *const *)au->verify_secrets,
                                    au->nverify_secrets, raw, &v, NULL) != GH_OK)

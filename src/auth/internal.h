@@ -57,6 +57,8 @@ struct gh_auth {
   gh_route *routes;
   gh_route_target *targets;
   size_t nroutes;
+  gh_rate_rule *rate_rules; /* every selected plugin's, collected before their init */
+  size_t nrate_rules;
   gh_store_fields *fields; /* the plugins' additional user/session fields (installed) */
   gh_throttle *throttle;   /* NULL when off */
   void (*runtime_fn)(void *arg, gh_runtime_stats *out);

@@ -82,6 +82,15 @@ typedef struct {
   int (*run)(void *self, gh_store *st, int argc, char **argv);
 } gh_plugin_command;
 
+/* A rate-limit rule a plugin brings (better-auth plugins' rateLimit entries): paths under
+ * /api/auth starting with path get max requests per window seconds. The rate limiter applies it
+ * only while the plugin runs, after GATEHOUSE_RATE_LIMIT_RULES and before its built-in rules. */
+typedef struct {
+  const char *path; /* prefix, e.g. "/two-factor/" */
+  long window;      /* seconds */
+  long max;
+} gh_rate_rule;
+
 typedef struct gh_plugin {
   const char *id;      /* better-auth's plugin id: "bearer", "jwt", "api-key", ... */
   const char *summary; /* one line: what it adds (README, `gatehouse plugins`) */
@@ -132,6 +141,9 @@ typedef struct gh_plugin {
   /* Its CLI commands. */
   const gh_plugin_command *commands;
   size_t ncommands;
+  /* Its rate-limit rules (see gh_rate_rule). */
+  const gh_rate_rule *rate_rules;
+  size_t nrate_rules;
 
   /* --- hooks, each optional, called in GATEHOUSE_PLUGINS order ----------------------------- */
   /* Credential extraction, before the session cookie is read: the first plugin that fills
@@ -228,6 +240,9 @@ GH_MUST_CHECK bool gh_auth_sign_in_gate(gh_auth *au, gh_store *st, gh_req *req, 
                                         const gh_sign_in *si);
 /* For a plugin that creates users itself (OAuth sign-up): runs the user_created hooks. */
 void gh_auth_user_created(gh_auth *au, gh_store *st, const gh_user *u);
+/* The rate-limit rules of every running plugin, in GATEHOUSE_PLUGINS order (known from the start
+ * of the registry, so the rate limiter's init may read them). */
+const gh_rate_rule *gh_auth_rate_rules(const gh_auth *au, size_t *n);
 /* The value a new row's additional field gets when none is given (better-auth's create "before"
  * database hook, e.g. admin's defaultRole), instead of the field's def; for init. */
 GH_MUST_CHECK gh_status gh_auth_set_insert_default(gh_auth *au, gh_model m, const char *name,

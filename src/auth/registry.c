@@ -233,6 +233,12 @@ gh_status gh_registry_start(gh_auth *au, const gh_plugin_set *ps) {
         }
     }
   }
+  size_t nrules = 0;
+  for (size_t i = 0; i < np; i++) nrules += ps->items[i].p->nrate_rules;
+  au->rate_rules = gh_xcalloc(nrules ? nrules : 1, sizeof *au->rate_rules);
+  for (size_t i = 0; i < np; i++)
+    for (size_t k = 0; k < ps->items[i].p->nrate_rules; k++)
+      au->rate_rules[au->nrate_rules++] = ps->items[i].p->rate_rules[k];
   for (size_t i = 0; i < np; i++) {
     const set_item *it = &ps->items[i];
     const gh_plugin *p = it->p;
@@ -317,12 +323,20 @@ void gh_registry_stop(gh_auth *au) {
     au->fields = NULL;
   }
   free(au->plugins);
+  free(au->rate_rules);
+  au->rate_rules = NULL;
+  au->nrate_rules = 0;
   free(au->routes);
   free(au->targets);
   au->plugins = NULL;
   au->routes = NULL;
   au->targets = NULL;
   au->nplugins = au->nroutes = 0;
+}
+
+const gh_rate_rule *gh_auth_rate_rules(const gh_auth *au, size_t *n) {
+  *n = au->nrate_rules;
+  return au->rate_rules;
 }
 
 const gh_route *gh_auth_routes(const gh_auth *au, size_t *n) {

@@ -816,7 +816,7 @@ static bool take_state(oauth *o, gh_store *st, gh_req *req, gh_resp *resp, const
     gh_auth_db_error(resp, rc, "take_state");
     return false;
   }
-  gh_set_signed_cookie(o->au, resp, gh_auth_cookie_name(o->au, a, "state"), "", 0);
+  gh_expire_cookie(o->au, resp, gh_auth_cookie_name(o->au, a, "state"));
   gh_json *j;
   if (gh_json_parse(value, strlen(value), &j) != GH_OK || gh_json_typeof(j) != GH_JSON_OBJECT) {
     redirect_error(resp, dflt_err, "internal_server_error", NULL);
@@ -845,7 +845,7 @@ static bool take_state(oauth *o, gh_store *st, gh_req *req, gh_resp *resp, const
   }
   const char *err_url = ps->error_url ? ps->error_url : dflt_err;
   const char *os = gh_json_string(gh_json_get(j, "oauthState"));
-  const char *cookie = gh_get_signed_cookie(o->au, req, gh_auth_cookie_name(o->au, a, "state"));
+  const char *cookie = gh_signed_cookie(o->au, req, gh_auth_cookie_name(o->au, a, "state"));
   size_t n = strlen(state);
   if ((os && strcmp(os, state) != 0) || !cookie || strlen(cookie) != n ||
       !gh_ct_equal(cookie, state, n)) {

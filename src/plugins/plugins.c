@@ -10,6 +10,7 @@ static const gh_plugin *const BUILTIN[] = {
     &gh_plugin_bearer,     /* default */
     &gh_plugin_jwt,        /* default */
     &gh_plugin_api_key,    /* GATEHOUSE_PLUGINS=bearer,jwt,api-key */
+    &gh_plugin_two_factor, /* GATEHOUSE_PLUGINS=...,two-factor */
 };
 
 const gh_plugin *const *gh_plugins_builtin(size_t *n) {

@@ -18,6 +18,7 @@ extern const gh_plugin gh_plugin_email;
 extern const gh_plugin gh_plugin_bearer;
 extern const gh_plugin gh_plugin_jwt;
 extern const gh_plugin gh_plugin_api_key;
+extern const gh_plugin gh_plugin_two_factor;
 
 /* Every built-in plugin, in the order the README lists them. */
 const gh_plugin *const *gh_plugins_builtin(size_t *n);

@@ -106,7 +106,7 @@ typedef struct {
   long max;
 } rule;
 
-/* better-auth's built-in rules (and its plugins' for the routes they will have here). */
+/* better-auth's built-in rules (a plugin's own come with it: gh_plugin.rate_rules). */
 static const struct {
   const char *path;
   long window_s, max;
@@ -120,7 +120,6 @@ static const struct {
     {"/forget-password", 60, 3},
     {"/email-otp/send-verification-otp", 60, 3},
     {"/email-otp/request-password-reset", 60, 3},
-    {"/two-factor/", 10, 3},
 };
 
 typedef struct entry {
@@ -152,10 +151,12 @@ typedef struct {
   uint8_t hash_key[crypto_shorthash_KEYBYTES];
 } limiter;
 
-static gh_status parse_rules(const char *text, rule **out, size_t *n, const char **err) {
+/* The rules in order: GATEHOUSE_RATE_LIMIT_RULES, the running plugins' (extra), the built-ins. */
+static gh_status parse_rules(const char *text, const gh_rate_rule *extra, size_t nextra, rule **out,
+                             size_t *n, const char **err) {
   *out = NULL;
   *n = 0;
-  size_t cap = gh_list_count(text) + sizeof BUILTIN / sizeof BUILTIN[0];
+  size_t cap = gh_list_count(text) + nextra + sizeof BUILTIN / sizeof BUILTIN[0];
   rule *r = gh_xcalloc(cap, sizeof *r);
   const char *cur = text, *it;
   size_t len;
@@ -192,6 +193,16 @@ static gh_status parse_rules(const char *text, rule **out, size_t *n, const char
     }
     (*n)++;
   }
+  for (size_t i = 0; i < nextra; i++) {
+    if (!extra[i].path || extra[i].path[0] != '/' || extra[i].window < 1 || extra[i].max < 1)
+      continue;
+    rule *x = &r[(*n)++];
+    snprintf(x->path, sizeof x->path, "%s", extra[i].path);
+    x->len = strlen(x->path);
+    x->prefix = true;
+    x->window_ms = extra[i].window * 1000;
+    x->max = extra[i].max;
+  }
   for (size_t i = 0; i < sizeof BUILTIN / sizeof BUILTIN[0]; i++) {
     rule *x = &r[(*n)++];
     snprintf(x->path, sizeof x->path, "%s", BUILTIN[i].path);
@@ -226,7 +237,7 @@ static gh_status validate(const void *conf, const char **err) {
   }
   rule *r;
   size_t n;
-  if (parse_rules(c->rules, &r, &n, err) != GH_OK) return GH_ERR_CONFIG;
+  if (parse_rules(c->rules, NULL, 0, &r, &n, err) != GH_OK) return GH_ERR_CONFIG;
   free(r);
   return GH_OK;
 }
@@ -239,7 +250,9 @@ static gh_status init(gh_auth *au, const void *conf, void **self) {
   l->window_ms = c->window * 1000;
   l->max = c->max;
   const char *err;
-  if (parse_rules(c->rules, &l->rules, &l->nrules, &err) != GH_OK) {
+  size_t nextra;
+  const gh_rate_rule *extra = gh_auth_rate_rules(au, &nextra);
+  if (parse_rules(c->rules, extra, nextra, &l->rules, &l->nrules, &err) != GH_OK) {
     free(l);
     return GH_ERR_CONFIG;
   }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "common/time.h"
@@ -194,14 +195,42 @@ static void sq_rollback(gh_store *base) {
   (void)status;
 }
 
+/* An "alter table ... add column" whose column exists already: SQLite has no ADD COLUMN IF NOT
+ * EXISTS, so a migration adding a column better-auth may have added first (a plugin's user field)
+ * treats this error as done, as PostgreSQL's IF NOT EXISTS does. */
+static bool column_exists_error(const char *text, sqlite3 *db) {
+  for (;;) { /* skip blanks and "--" comment lines */
+    while (*text == ' ' || *text == '\n' || *text == '\t' || *text == '\r') text++;
+    if (text[0] != '-' || text[1] != '-') break;
+    text += strcspn(text, "\n");
+  }
+  return text && strncasecmp(text, "alter table", 11) == 0 &&
+         strstr(sqlite3_errmsg(db), "duplicate column name") != NULL;
+}
+
+/* Runs a migration's statements one by one (sqlite3_exec's loop, plus column_exists_error). */
 static gh_status sq_script(gh_store *base, const char *sql, const char *op) {
   sq_store *s = (sq_store *)base;
-  char *err = NULL;
-  int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
-  if (rc == SQLITE_OK) return GH_OK;
-  gh_store_log("sqlite", op, "migration", err ? err : sqlite3_errmsg(s->db));
-  sqlite3_free(err);
-  return (rc & 0xff) == SQLITE_BUSY ? GH_ERR_DB_UNAVAILABLE : GH_ERR_DB;
+  const char *tail = sql;
+  while (tail && *tail) {
+    sqlite3_stmt *st = NULL;
+    const char *start = tail;
+    int rc = sqlite3_prepare_v2(s->db, start, -1, &st, &tail);
+    if (rc == SQLITE_OK && !st) continue; /* whitespace or a comment */
+    if (rc == SQLITE_OK) {
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      }
+      if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK && tail > start && column_exists_error(start, s->db)) rc = SQLITE_OK;
+    if (rc != SQLITE_OK) {
+      gh_store_log("sqlite", op, "migration", sqlite3_errmsg(s->db));
+      sqlite3_finalize(st);
+      return (rc & 0xff) == SQLITE_BUSY ? GH_ERR_DB_UNAVAILABLE : GH_ERR_DB;
+    }
+    sqlite3_finalize(st);
+  }
+  return GH_OK;
 }
 
 /* --- open / close ------------------------------------------------------------------------- */

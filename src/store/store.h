@@ -241,7 +241,10 @@ GH_MUST_CHECK gh_status gh_store_threads_get(gh_store_threads *t, gh_store **out
 /* --- migrations ---------------------------------------------------------------------------- */
 
 /* One versioned schema change, in static storage: name "NNN_what" (recorded once applied; never
- * rename or edit an applied one), and its SQL per backend (may hold several statements). */
+ * rename or edit an applied one), and its SQL per backend (may hold several statements). A column
+ * that better-auth may have added first: PostgreSQL "alter table ... add column if not exists";
+ * on SQLite (which has no IF NOT EXISTS there) an "alter table ... add column" of a column that
+ * exists is taken as done. */
 typedef struct {
   const char *name;
   const char *sqlite;

@@ -128,6 +128,7 @@ describe("plugins: configuration", { skip: GATEHOUSE_ONLY }, () => {
       assert.equal(r.code, 2, r.stdout + r.stderr);
       assert.match(r.stderr, /GATEHOUSE_PLUGINS: unknown plugin "two-factr" \(available: bearer, jwt(, [a-z-]+)*\)/);
       assert.match(r.stderr, /available: [^)]*\bapi-key\b/);
+      assert.match(r.stderr, /\(available: [^)]*\btwo-factor\b[^)]*\)/);
     }
     const dup = await runCli(["check-config"], { env: { ...env, GATEHOUSE_PLUGINS: "jwt, jwt" } });
     assert.equal(dup.code, 2);

@@ -230,9 +230,13 @@ static const gh_plugin PLUGIN_A = {
     .user_deleted = user_deleted,
 };
 
+static const gh_rate_rule RATE_B[] = {{"/test-b/", 10, 3}};
+
 static const gh_plugin PLUGIN_B = {
     .id = "test-b",
     .summary = "another",
+    .rate_rules = RATE_B,
+    .nrate_rules = 1,
     .init = init_b,
     .free = free_t,
     .credential = credential,
@@ -431,6 +435,29 @@ static void clashes_refused_at_start(void **state) {
   }
 }
 
+/* A plugin's rate-limit rules are known to the core (for the rate limiter) only while it runs. */
+static void rate_rules_of_running_plugins(void **state) {
+  (void)state;
+  char err[512];
+  for (int with_b = 0; with_b < 2; with_b++) {
+    gh_plugin_set *ps = NULL;
+    assert_int_equal(gh_plugin_set_new(AVAILABLE, NAVAIL, with_b ? "test-a,test-b" : "test-a", &ps,
+                                       err, sizeof err),
+                     GH_OK);
+    gh_auth *au = new_auth(ps);
+    size_t n = 99;
+    const gh_rate_rule *r = gh_auth_rate_rules(au, &n);
+    assert_int_equal(n, (size_t)with_b);
+    if (with_b) {
+      assert_string_equal(r[0].path, "/test-b/");
+      assert_int_equal(r[0].window, 10);
+      assert_int_equal(r[0].max, 3);
+    }
+    gh_auth_free(au);
+    gh_plugin_set_free(ps);
+  }
+}
+
 static char g_db[256];
 
 static void routes_and_hooks(void **state) {
@@ -565,6 +592,7 @@ int main(void) {
       cmocka_unit_test(options_parsed_validated_printed),
       cmocka_unit_test(migrations_listed_in_order),
       cmocka_unit_test(clashes_refused_at_start),
+      cmocka_unit_test(rate_rules_of_running_plugins),
       cmocka_unit_test(routes_and_hooks),
       cmocka_unit_test(no_plugins_no_dispatch),
   };

@@ -471,6 +471,37 @@ static void test_extra_migrations(void **state) {
   gh_arena_free(a);
 }
 
+/* A column better-auth may have added first (a plugin's user field): the migration adding it
+ * succeeds on a database that has it (PostgreSQL: IF NOT EXISTS; SQLite: the duplicate-column
+ * error of an ALTER TABLE ... ADD COLUMN is taken as done), and other errors still fail. */
+static const gh_store_migration ADD_COL[] = {
+    {"903_add_col",
+     "create table if not exists \"t903\" (\"id\" text);\n-- the column\nalter table \"user\" add "
+     "column \"extraFlag\" integer;\n-- done\n",
+     "alter table \"user\" add column if not exists \"extraFlag\" boolean;"},
+};
+static const gh_store_migration ADD_COL_BROKEN[] = {
+    {"904_add_col_broken", "alter table \"nosuchtable\" add column \"x\" integer",
+     "alter table \"nosuchtable\" add column if not exists \"x\" boolean"},
+};
+static const gh_query ADD_COL_FIRST = {
+    "add_col_first", "alter table \"user\" add column \"extraFlag\" integer",
+    "alter table \"user\" add column \"extraFlag\" boolean", NULL};
+static const gh_query READ_COL = {"read_col", "select \"extraFlag\" from \"user\"",
+                                  "select \"extraFlag\" from \"user\"", NULL};
+
+static void test_add_column_existing(void **state) {
+  gh_store *s = *state;
+  int n = -1;
+  assert_int_equal(gh_store_exec(s, &ADD_COL_FIRST, NULL, ""), GH_OK); /* better-auth was first */
+  assert_int_equal(gh_store_migrate(s, ADD_COL, 1, &n), GH_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(gh_store_check_schema(s, ADD_COL, 1), GH_OK);
+  assert_int_equal(gh_store_exec(s, &READ_COL, NULL, ""), GH_OK);
+  assert_int_not_equal(gh_store_migrate(s, ADD_COL_BROKEN, 1, &n), GH_OK);
+  assert_int_equal(gh_store_check_schema(s, ADD_COL_BROKEN, 1), GH_ERR_SCHEMA);
+}
+
 static const gh_store_ledger TEST_LEDGER = {
     .create = {"l_create",
                "create table if not exists \"own_migrations\" (\"name\" text primary key, \"at\" "
@@ -1450,6 +1481,7 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
       cmocka_unit_test_setup_teardown(test_jwks, setup_migrated, teardown),                        \
       cmocka_unit_test_setup_teardown(test_accounts, setup_migrated, teardown),                    \
       cmocka_unit_test_setup_teardown(test_verification, setup_migrated, teardown),                \
+      cmocka_unit_test_setup_teardown(test_add_column_existing, setup_migrated, teardown),         \
       cmocka_unit_test_setup_teardown(test_runner, setup_empty, teardown),                         \
       cmocka_unit_test_setup_teardown(test_extra_migrations, setup_empty, teardown),               \
       cmocka_unit_test_setup_teardown(test_migrate_list, setup_empty, teardown),                   \

@@ -5,10 +5,12 @@
 import { createAuthClient } from "better-auth/client";
 import { CookieJar } from "./cookies.mjs";
 
-export function makeClient(srv, { origin = srv.baseURL, headers = {}, jar = new CookieJar() } = {}) {
+// plugins: better-auth client plugins (twoFactorClient(), ...).
+export function makeClient(srv, { origin = srv.baseURL, headers = {}, jar = new CookieJar(), plugins = [] } = {}) {
   const seen = []; // every response: { url, method, status, headers }
   const client = createAuthClient({
     baseURL: srv.apiBase,
+    plugins,
     fetchOptions: {
       customFetchImpl: async (input, init = {}) => {
         const h = new Headers(init.headers || {});

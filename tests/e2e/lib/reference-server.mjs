@@ -9,14 +9,18 @@
 // Environment (as gatehouse): PORT, GATEHOUSE_HOST, DATABASE_URL (postgres:// only), GATEHOUSE_SECRET,
 // GATEHOUSE_BASE_URL, GATEHOUSE_TRUSTED_ORIGINS, GATEHOUSE_ENV (→ NODE_ENV, read by better-auth at
 // import time, so it is set before the dynamic imports), GATEHOUSE_SESSION_EXPIRES_IN,
-// GATEHOUSE_SESSION_UPDATE_AGE, GATEHOUSE_SESSION_FRESH_AGE.
+// GATEHOUSE_SESSION_UPDATE_AGE, GATEHOUSE_SESSION_FRESH_AGE; GATEHOUSE_PLUGINS naming two-factor
+// adds twoFactor() (GATEHOUSE_TWO_FACTOR_ISSUER, _LOCKOUT_ATTEMPTS, _LOCKOUT_SECONDS; with
+// GATEHOUSE_TWO_FACTOR_OTP=true an otpOptions.sendOTP that mails the code to GATEHOUSE_SMTP_URL);
+// GATEHOUSE_RATE_LIMIT=on turns better-auth's rate limiter on.
 import http from "node:http";
+import net from "node:net";
 
 const env = process.env;
 process.env.NODE_ENV = env.GATEHOUSE_ENV || "development";
 
 const { betterAuth } = await import("better-auth");
-const { bearer } = await import("better-auth/plugins");
+const { bearer, twoFactor } = await import("better-auth/plugins");
 const { toNodeHandler } = await import("better-auth/node");
 const { getMigrations } = await import("better-auth/db/migration");
 const { default: pg } = await import("pg");
@@ -34,6 +38,35 @@ const port = Number(env.PORT || 3000);
 const host = env.GATEHOUSE_HOST || "127.0.0.1";
 const baseURL = env.GATEHOUSE_BASE_URL || `http://localhost:${port}`;
 const num = (v, d) => (v === undefined || v === "" ? d : Number(v));
+
+/** A minimal SMTP client for the test server: one plain-text message, no extensions. */
+function smtpSend(url, to, subject, text) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const lines = [
+      "EHLO reference",
+      "MAIL FROM:<reference@example.com>",
+      `RCPT TO:<${to}>`,
+      "DATA",
+      `From: reference@example.com\r\nTo: ${to}\r\nSubject: ${subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${text}\r\n.`,
+      "QUIT",
+    ];
+    const sock = net.connect(Number(u.port), u.hostname);
+    let buf = "";
+    sock.on("data", (d) => {
+      buf += d;
+      // one command per complete reply (a final line "NNN text")
+      while (/(^|\r\n)\d{3} [^\r\n]*\r\n$/.test(buf)) {
+        buf = "";
+        const next = lines.shift();
+        if (next === undefined) return;
+        sock.write(`${next}\r\n`);
+      }
+    });
+    sock.on("close", resolve);
+    sock.on("error", reject);
+  });
+}
 
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 5 });
 pool.on("error", (err) => log({ level: "error", msg: "pg pool error", error: err.message }));
@@ -54,8 +87,29 @@ export const options = {
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean),
-  plugins: [bearer()],
-  rateLimit: { enabled: false },
+  plugins: [
+    bearer(),
+    ...(/(^|,)\s*two-factor\s*(,|$)/.test(env.GATEHOUSE_PLUGINS || "")
+      ? [
+          twoFactor({
+            ...(env.GATEHOUSE_TWO_FACTOR_ISSUER ? { issuer: env.GATEHOUSE_TWO_FACTOR_ISSUER } : {}),
+            ...(env.GATEHOUSE_TWO_FACTOR_OTP === "true"
+              ? {
+                  otpOptions: {
+                    sendOTP: ({ user, otp }) =>
+                      smtpSend(env.GATEHOUSE_SMTP_URL, user.email, "Your verification code", `your verification code is ${otp}`),
+                  },
+                }
+              : {}),
+            accountLockout: {
+              maxFailedAttempts: num(env.GATEHOUSE_TWO_FACTOR_LOCKOUT_ATTEMPTS, 10),
+              durationSeconds: num(env.GATEHOUSE_TWO_FACTOR_LOCKOUT_SECONDS, 900),
+            },
+          }),
+        ]
+      : []),
+  ],
+  rateLimit: { enabled: env.GATEHOUSE_RATE_LIMIT === "on" },
   telemetry: { enabled: false },
   logger: { disabled: true },
 };
