@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-unit test-e2e test-asan bench fmt fmt-check clean
+.PHONY: all deps build run test test-unit test-e2e test-asan test-fastapi bench fmt fmt-check clean
 
 all: build
 
@@ -55,10 +55,16 @@ test-asan:
 	@scripts/deps.sh --test
 	@scripts/test.sh asan $(SUITES)
 
+# The FastAPI integration's pytest suite (integrations/fastapi) against a real gatehouse.
+test-fastapi:
+	@scripts/deps.sh --test
+	@scripts/test.sh fastapi
+
 bench: build
 	@scripts/deps.sh --bench
 	@bench/run.sh
 	@bench/resource.sh
+	@bench/forward-auth.sh
 
 fmt:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

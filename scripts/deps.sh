@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gatehouse needs to build, run and test (when root and missing).
 #   scripts/deps.sh          build + run dependencies
-#   scripts/deps.sh --test   also test dependencies (cmocka, postgresql, node/npm)
+#   scripts/deps.sh --test   also test dependencies (cmocka, postgresql, node/npm, nginx, caddy, the
+#                            FastAPI integration's Debian Python packages)
 #   scripts/deps.sh --bench  also benchmark dependencies (wrk, postgresql, node/npm)
 set -euo pipefail
 PKGS=(cmake ninja-build pkg-config gcc make libmicrohttpd-dev libjansson-dev libssl-dev
@@ -9,7 +10,9 @@ PKGS=(cmake ninja-build pkg-config gcc make libmicrohttpd-dev libjansson-dev lib
       libcurl4-openssl-dev libqrencode-dev)
 for arg in "$@"; do
   case "$arg" in
-    --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3 clang libclang-rt-14-dev valgrind curl systemd python3-aiosmtpd) ;;
+    --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3 clang libclang-rt-14-dev valgrind curl systemd
+                   python3-aiosmtpd nginx caddy python3-fastapi python3-uvicorn python3-jwt python3-httpx
+                   python3-cryptography python3-pytest) ;;
     --bench) PKGS+=(wrk postgresql bc) ;;
   esac
 done

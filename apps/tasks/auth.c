@@ -30,6 +30,7 @@ gh_status tasks_auth_new(const tasks_config *c, tasks_auth **out, const char **e
   vc.leeway_s = c->jwt_leeway;
   vc.http_timeout_ms = c->http_timeout_ms;
   vc.session_cache_ttl_s = c->session_cache_ttl;
+  vc.allow_missing_kid = c->jwt_allow_missing_kid;
   ghv_verifier *v = NULL;
   ghv_status st = ghv_new(&vc, &v);
   if (st != GHV_OK) {

@@ -43,6 +43,9 @@ static const gh_conf_opt OPTS[] = {
      "Seconds a delegated session answer is cached (0 = ask gatehouse on every request)"},
     {"TASKS_JWT_LEEWAY", NULL, GH_CONF_INT, "30", 0, 300, 0, O(jwt_leeway),
      "Clock skew allowed on exp/nbf/iat, in seconds"},
+    {"TASKS_JWT_ALLOW_MISSING_KID", NULL, GH_CONF_BOOL, "false", 0, 0, 0, O(jwt_allow_missing_kid),
+     "Accept a JWT without kid when one published key has its alg (for issuers other than "
+     "gatehouse, which always sets kid)"},
     {"TASKS_HTTP_TIMEOUT_MS", NULL, GH_CONF_INT, "3000", 100, 60000, 0, O(http_timeout_ms),
      "Timeout of every call to gatehouse (JWKS, get-session), in milliseconds"},
     {"TASKS_MAX_BODY", NULL, GH_CONF_INT, "65536", 1024, 16777216, 0, O(max_body),

@@ -23,6 +23,7 @@ typedef struct {
   long cors_max_age;
   long session_cache_ttl;
   long jwt_leeway;
+  bool jwt_allow_missing_kid;
   long http_timeout_ms;
   long max_body;
   long http_threads;

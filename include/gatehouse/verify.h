@@ -5,7 +5,8 @@
  *   2. Session delegation: the request's session cookie or bearer session token is forwarded to
  *      GET /api/auth/get-session. Revocation is immediate; gatehouse must be reachable.
  *
- * Depends on OpenSSL 3, jansson and libcurl only. Thread-safe: one ghv_verifier may be shared by
+ * Depends on OpenSSL 3, libsodium (Ed25519, unless built with GHV_ED25519=openssl), jansson and
+ * libcurl only. Thread-safe: one ghv_verifier may be shared by
  * every thread of the host. Never aborts and never exits: every failure is a ghv_status. Secrets
  * (tokens, cookies) are never logged or kept beyond the call, except hashed in the optional
  * delegation micro-cache.
@@ -35,7 +36,8 @@ typedef enum {
   GHV_ERR_MALFORMED,       /* not a well-formed compact JWS / its header or claims are not JSON */
   GHV_ERR_TOO_LARGE,       /* token over max_token_bytes */
   GHV_ERR_ALG,             /* header alg is not the algorithm pinned for that key ("none", HS*) */
-  GHV_ERR_KID,             /* no usable key with this kid, even after an allowed JWKS refetch */
+  GHV_ERR_KID,             /* no usable key with this kid, even after an allowed JWKS refetch, or
+                              no kid in the header (unless allow_missing_kid) */
   GHV_ERR_SIGNATURE,       /* signature does not verify */
   GHV_ERR_EXPIRED,         /* exp is in the past (beyond the leeway) */
   GHV_ERR_NOT_YET_VALID,   /* nbf or iat is in the future (beyond the leeway) */
@@ -74,6 +76,10 @@ typedef struct {
   /* Verified-signature cache: a token seen again (same bytes, same key set) skips only the
    * signature check; claims are checked on every call. Entries; 0 = off; default 4096. */
   size_t signature_cache_entries;
+  /* A token whose header has no "kid" is refused (GHV_ERR_KID) unless this is true: gatehouse
+   * always sets kid, so a token without one was not made by it. true accepts such a token when
+   * exactly one published key is pinned to its alg (for other issuers). Default false. */
+  bool allow_missing_kid;
 } ghv_config;
 
 /* Fills c with the defaults (every pointer NULL). */

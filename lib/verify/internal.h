@@ -96,6 +96,7 @@ struct ghv_verifier {
   size_t max_token_bytes;
   size_t max_jwks_bytes;
   long session_cache_ttl_s;
+  bool allow_missing_kid;
 
   /* JWKS cache, guarded by mu; cv signals the end of a fetch */
   pthread_mutex_t mu;

@@ -1,5 +1,6 @@
 /* libgatehouse-verify: ghv_verify_jwt. Order of checks: size, compact shape, header (JSON without
- * duplicate members, no "crit", alg one of the five asymmetric algorithms), key by exact kid whose
+ * duplicate members, no "crit", alg one of the five asymmetric algorithms, kid present unless
+ * allow_missing_kid), key by exact kid whose
  * pinned alg equals the header alg, signature, then the claims (JSON without duplicates, sub and
  * exp present, iss, aud, exp, nbf, iat). The claims are parsed only once the signature holds. */
 #include "internal.h"
@@ -149,6 +150,8 @@ ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_pr
   if (alg == GH_JWA_UNKNOWN) goto fail; /* before any fetch: "none" never costs a request */
   const char *kid = kidj ? json_string_value(kidj) : NULL;
   size_t kid_len = kidj ? json_string_length(kidj) : 0;
+  st = GHV_ERR_KID;
+  if (!kid && !v->allow_missing_kid) goto fail; /* gatehouse always sets kid; before any fetch */
 
   st = ghv_internal_keys_acquire(v, kid, kid_len, alg, &ks);
   if (st != GHV_OK) goto fail;

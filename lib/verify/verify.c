@@ -308,6 +308,7 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
   v->max_token_bytes = c->max_token_bytes;
   v->max_jwks_bytes = c->max_jwks_bytes;
   v->session_cache_ttl_s = c->session_cache_ttl_s;
+  v->allow_missing_kid = c->allow_missing_kid;
   v->sig_slots = c->signature_cache_entries;
   v->last_attempt_ms = INT64_MIN;
 

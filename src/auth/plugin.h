@@ -95,8 +95,9 @@ typedef struct gh_plugin {
   const char *id;      /* better-auth's plugin id: "bearer", "jwt", "api-key", ... */
   const char *summary; /* one line: what it adds (README, `gatehouse plugins`) */
   /* Runs whatever GATEHOUSE_PLUGINS says (before the listed ones), with its own on/off option:
-   * for what better-auth has in its core rather than as a plugin (the rate limiter). Such an id
-   * cannot be listed in GATEHOUSE_PLUGINS. */
+   * for what better-auth has in its core rather than as a plugin (the rate limiter), and for
+   * gatehouse's own additions that are on by default (metrics, forward-auth). Such an id cannot
+   * be listed in GATEHOUSE_PLUGINS. */
   bool always;
 
   /* Its own environment options (envconf), loaded into a zeroed struct of conf_size bytes, printed
@@ -249,5 +250,9 @@ GH_MUST_CHECK gh_status gh_auth_set_insert_default(gh_auth *au, gh_model m, cons
                                                    const char *value);
 /* Answers a plugin's wire error. */
 void gh_auth_error(gh_resp *resp, const gh_err_info *e);
+/* Runs every plugin's session_returned hook on resp, as get-session does before it answers: a
+ * route that hands a session's identity on (forward-auth) gets jwt's set-auth-jwt this way. */
+void gh_auth_session_returned(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
+                              const gh_sess *s);
 
 #endif

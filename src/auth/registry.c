@@ -391,6 +391,11 @@ void gh_hook_session_returned(gh_auth *au, gh_store *st, gh_req *req, gh_resp *r
   EACH_HOOK(session_returned) au->plugins[i_].p->session_returned(SELF, st, req, resp, s);
 }
 
+void gh_auth_session_returned(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
+                              const gh_sess *s) {
+  gh_hook_session_returned(au, st, req, resp, s);
+}
+
 void gh_hook_session_revoked(gh_auth *au, gh_store *st, const char *user_id, const char *token,
                              const char *except) {
   gh_revocation r = {.user_id = user_id, .token = token, .except = except};

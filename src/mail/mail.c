@@ -69,6 +69,7 @@ static void wipe_free(char *s) {
 
 static void forget(void) {
   free((char *)M.c.smtp_url);
+  free((char *)M.c.smtp_ca_file);
   free((char *)M.c.smtp_user);
   wipe_free((char *)M.c.smtp_password);
   free((char *)M.c.from);
@@ -149,8 +150,13 @@ static int deliver_due(void) {
     gh_arena_free(a);
     return 0;
   }
-  gh_smtp_conf sc = {M.c.smtp_url, M.c.smtp_user, M.c.smtp_password, M.c.connect_timeout_ms,
-                     M.c.timeout_ms};
+  gh_smtp_conf sc = {.url = M.c.smtp_url,
+                     .user = M.c.smtp_user,
+                     .password = M.c.smtp_password,
+                     .ca_file = M.c.smtp_ca_file,
+                     .require_tls = M.c.smtp_require_tls,
+                     .connect_timeout_ms = M.c.connect_timeout_ms,
+                     .timeout_ms = M.c.timeout_ms};
   for (size_t i = 0; i < rows.n; i++) {
     const gh_cell *c = gh_rows_at(&rows, i);
     const char *id = c[0].text, *to = c[1].text, *from = c[2].text, *msg = c[3].text;
@@ -234,6 +240,7 @@ gh_status gh_mail_start(const gh_mail_config *c) {
   }
   M.c = *c;
   M.c.smtp_url = dup_or_null(c->smtp_url);
+  M.c.smtp_ca_file = c->smtp_ca_file && *c->smtp_ca_file ? gh_xstrdup(c->smtp_ca_file) : NULL;
   M.c.smtp_user = dup_or_null(c->smtp_user);
   M.c.smtp_password = dup_or_null(c->smtp_password);
   M.c.from = dup_or_null(c->from);
@@ -244,22 +251,27 @@ gh_status gh_mail_start(const gh_mail_config *c) {
   if (M.c.retry_max_ms < M.c.retry_base_ms) M.c.retry_max_ms = M.c.retry_base_ms;
   if (M.c.poll_ms < 10) M.c.poll_ms = 10;
   M.configured = true;
-  M.stop = false;
-  M.kicked = true; /* what a previous run left in the outbox goes first */
+  pthread_mutex_unlock(&M.mu);
+  gh_arena_free(a);
+  return GH_OK;
+}
+
+gh_status gh_mail_deliver_start(void) {
+  pthread_mutex_lock(&M.mu);
   gh_status rc = GH_OK;
-  if (c->mode == GH_MAIL_SMTP) {
+  if (M.configured && M.c.mode == GH_MAIL_SMTP && !M.running) {
+    M.stop = false;
+    M.kicked = true; /* what a previous run left in the outbox goes first */
     if (pthread_create(&M.thread, NULL, run, NULL) == 0)
       M.running = true;
     else
       rc = GH_ERR_IO;
   }
-  if (rc) forget();
   pthread_mutex_unlock(&M.mu);
-  gh_arena_free(a);
   return rc;
 }
 
-void gh_mail_stop(void) {
+void gh_mail_deliver_stop(void) {
   pthread_mutex_lock(&M.mu);
   bool running = M.running;
   M.stop = true;
@@ -268,6 +280,12 @@ void gh_mail_stop(void) {
   if (running) pthread_join(M.thread, NULL);
   pthread_mutex_lock(&M.mu);
   M.running = false;
+  pthread_mutex_unlock(&M.mu);
+}
+
+void gh_mail_stop(void) {
+  gh_mail_deliver_stop();
+  pthread_mutex_lock(&M.mu);
   forget();
   pthread_mutex_unlock(&M.mu);
 }

@@ -25,6 +25,8 @@ typedef enum { GH_MAIL_OFF = 0, GH_MAIL_LOG, GH_MAIL_SMTP } gh_mail_mode;
 typedef struct {
   gh_mail_mode mode;
   const char *smtp_url, *smtp_user, *smtp_password;
+  const char *smtp_ca_file;  /* NULL: the system's CA store */
+  bool smtp_require_tls;     /* no plain-text fallback when the server offers no STARTTLS */
   const char *from;          /* "Name <addr@host>" */
   const char *templates_dir; /* NULL: built-ins */
   long connect_timeout_ms, timeout_ms;
@@ -34,10 +36,15 @@ typedef struct {
   long poll_ms; /* the outbox is also read this often (other instances' messages) */
 } gh_mail_config;
 
-/* Copies c (strings included) as the process's mail configuration and, in smtp mode, starts the
- * delivery thread (it uses gh_store_thread()). GH_ERR_CONFIG when from is not an address. */
+/* Copies c (strings included) as the process's mail configuration (messages can be queued from
+ * then on). GH_ERR_CONFIG when from is not an address, or when already configured. */
 GH_MUST_CHECK gh_status gh_mail_start(const gh_mail_config *c);
-/* Stops the delivery thread (a delivery in progress finishes) and forgets the configuration. */
+/* In smtp mode, starts the delivery thread (it uses gh_store_thread()); only while the server
+ * serves (a CLI command queues but never delivers). */
+GH_MUST_CHECK gh_status gh_mail_deliver_start(void);
+/* Stops the delivery thread (a delivery in progress finishes first). */
+void gh_mail_deliver_stop(void);
+/* Stops the delivery thread and forgets the configuration. */
 void gh_mail_stop(void);
 gh_mail_mode gh_mail_mode_now(void);
 /* Renders template (mail/template.h) for to and queues it on st (in st's open transaction, if

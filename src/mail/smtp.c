@@ -40,11 +40,12 @@ gh_status gh_smtp_send(const gh_smtp_conf *c, const char *from_addr, const char 
   curl_easy_setopt(h, CURLOPT_READDATA, &r);
   curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r.left);
-  curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+  curl_easy_setopt(h, CURLOPT_USE_SSL, (long)(c->require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY));
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+  if (c->ca_file && *c->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
   if (c->user && *c->user) {
     curl_easy_setopt(h, CURLOPT_USERNAME, c->user);
     curl_easy_setopt(h, CURLOPT_PASSWORD, c->password ? c->password : "");

@@ -5,6 +5,7 @@
 #ifndef GH_MAIL_SMTP_H
 #define GH_MAIL_SMTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/status.h"
@@ -13,6 +14,8 @@ typedef struct {
   const char *url;      /* smtp://host:port or smtps://host:port */
   const char *user;     /* NULL: no AUTH */
   const char *password; /* secret */
+  const char *ca_file;  /* NULL: the system's CA store */
+  bool require_tls;     /* smtp://: fail unless STARTTLS succeeds (no plain-text fallback) */
   long connect_timeout_ms, timeout_ms;
 } gh_smtp_conf;
 

@@ -28,12 +28,12 @@
 
 typedef struct {
   char *mode; /* auto | off | log | smtp */
-  char *smtp_url, *smtp_user, *smtp_password, *from, *templates;
+  char *smtp_url, *smtp_user, *smtp_password, *smtp_ca, *from, *templates;
   long connect_timeout, timeout, max_attempts, retry_ms, poll_ms;
   long verify_expires, reset_expires;
   char *send_on_sign_up; /* auto | true | false */
   bool send_on_sign_in, auto_sign_in_after, revoke_on_reset, change_email, change_confirm;
-  bool existing_mail;
+  bool existing_mail, smtp_require_tls;
 } conf;
 
 #define O(f) offsetof(conf, f)
@@ -49,6 +49,12 @@ static const gh_conf_opt OPTS[] = {
      "SMTP AUTH user (none: no AUTH)"},
     {"GATEHOUSE_SMTP_PASSWORD", NULL, GH_CONF_STR, NULL, 0, 0, GH_CONF_SECRET, O(smtp_password),
      "SMTP AUTH password"},
+    {"GATEHOUSE_SMTP_CA_FILE", NULL, GH_CONF_STR, "", 0, 0, 0, O(smtp_ca),
+     "PEM file of the CA(s) that sign the SMTP server's certificate (STARTTLS or smtps); empty: "
+     "the system's CA store"},
+    {"GATEHOUSE_SMTP_REQUIRE_TLS", NULL, GH_CONF_BOOL, "false", 0, 0, 0, O(smtp_require_tls),
+     "smtp://: deliver only inside STARTTLS (a server that does not offer it, or a stripped offer, "
+     "fails and is retried) instead of falling back to plain text"},
     {"GATEHOUSE_MAIL_FROM", NULL, GH_CONF_STR, NULL, 0, 0, 0, O(from),
      "From of every message (`Name <address>`); unset: `gatehouse <no-reply@HOST>`, HOST from "
      "the base URL"},
@@ -156,6 +162,8 @@ static gh_status init(gh_auth *au, const void *cv, void **out) {
                        .smtp_url = c->smtp_url,
                        .smtp_user = c->smtp_user,
                        .smtp_password = c->smtp_password,
+                       .smtp_ca_file = c->smtp_ca,
+                       .smtp_require_tls = c->smtp_require_tls,
                        .from = from,
                        .templates_dir = c->templates,
                        .connect_timeout_ms = c->connect_timeout * 1000,
@@ -172,8 +180,23 @@ static gh_status init(gh_auth *au, const void *cv, void **out) {
     free(e);
     return GH_ERR_CONFIG;
   }
+  if (e->mode == GH_MAIL_LOG && gh_auth_production(au))
+    gh_log(GH_LOG_WARN, "mail.log_in_production", "message",
+           "GATEHOUSE_MAIL=log writes every message, links and tokens included, to the log; set "
+           "GATEHOUSE_SMTP_URL",
+           NULL);
   *out = e;
   return GH_OK;
+}
+
+static gh_status serve_start(void *self) {
+  (void)self;
+  return gh_mail_deliver_start();
+}
+
+static void serve_stop(void *self) {
+  (void)self;
+  gh_mail_deliver_stop();
 }
 
 static void plugin_free(void *self) {
@@ -440,7 +463,7 @@ static void route_verify_email(void *self, gh_req *req, gh_resp *resp) {
     gh_json_set_new(o, "user", gh_user_json(&u));
     return done_verify(resp, callback, o);
   }
-  rc = gh_store_user_by_email(st, a, cl.email, &u);
+  rc = gh_store_user_by_email(st, a, gh_ascii_lower(a, cl.email), &u);
   if (rc == GH_ERR_NOT_FOUND)
     return fail_verify(req, resp, callback, "USER_NOT_FOUND", "User not found");
   if (rc != GH_OK) return gh_auth_db_error(resp, rc, "user_by_email");
@@ -588,6 +611,11 @@ static char *with_param(gh_arena *a, email *e, const char *callback, const char 
   const char *hash = strchr(base, '#');
   size_t n = hash ? (size_t)(hash - base) : strlen(base);
   char *head = gh_arena_strndup(a, base, n);
+  const char *auth = strstr(head, "://"); /* new URL("https://h") has the path "/" */
+  const char *pe = auth ? strpbrk(auth + 3, "/?") : NULL;
+  if (auth && (!pe || *pe == '?'))
+    head = gh_arena_printf(a, "%.*s/%s", (int)(pe ? pe - head : (long)strlen(head)), head,
+                           pe ? pe : "");
   char *q = strchr(head, '?');
   char *query = NULL;
   if (q) {
@@ -794,6 +822,8 @@ const gh_plugin gh_plugin_email = {
     .validate = validate,
     .init = init,
     .free = plugin_free,
+    .serve_start = serve_start,
+    .serve_stop = serve_stop,
     .routes = ROUTES,
     .nroutes = sizeof ROUTES / sizeof ROUTES[0],
     .sign_in = sign_in,

@@ -7,12 +7,14 @@ import { after, before, describe, it } from "node:test";
 import { InProcessBetterAuth } from "./lib/better-auth.mjs";
 import { makeClient } from "./lib/client.mjs";
 import { CookieJar, SESSION_COOKIE } from "./lib/cookies.mjs";
-import { sql, toBool, toDate } from "./lib/db.mjs";
+import { openDb, sql, toBool, toDate, withHelpers } from "./lib/db.mjs";
 import { PASSWORD, assertError, assertNoSetCookie, forEachBackend, newEmail, scryptMatches } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
 import { startServer } from "./lib/server.mjs";
-import { startSmtp } from "./lib/smtp.mjs";
-import { sleep } from "./lib/util.mjs";
+import { selfSignedCert, startSmtp } from "./lib/smtp.mjs";
+import { makeTempDir, sleep } from "./lib/util.mjs";
+import fs from "node:fs";
+import path from "node:path";
 
 const b64url = (x) => Buffer.from(x).toString("base64url");
 /** An HS256 token exactly as better-auth makes them (header {"alg":"HS256"}), with any claims. */
@@ -256,6 +258,8 @@ forEachBackend("mail", (backend) => {
       await srv.db.all(sql`UPDATE "verification" SET "expiresAt" = ${backend === "sqlite" ? past.toISOString() : past} WHERE "identifier" = ${`reset-password:${token}`}`);
       const cb = await raw(srv, "GET", `/reset-password/${token}?callbackURL=${encodeURIComponent("https://app.example.com/r")}`);
       assert.equal(cb.headers.location, "https://app.example.com/r?error=INVALID_TOKEN");
+      const bare = await raw(srv, "GET", `/reset-password/${token}?callbackURL=${encodeURIComponent("https://app.example.com?x=1&error=old#f")}`);
+      assert.equal(bare.headers.location, "https://app.example.com/?x=1&error=INVALID_TOKEN#f", "as new URL(callbackURL) with searchParams.set");
       assertError(await raw(srv, "POST", "/reset-password", { json: { token, newPassword: "whatever-password" } }), 400, "INVALID_TOKEN", "Invalid token");
       assertError(await raw(srv, "POST", "/request-password-reset", { json: { email, redirectTo: "https://evil.example.net" } }), 403, "INVALID_REDIRECT_URL", "Invalid redirectURL");
       assertError(await raw(srv, "GET", `/reset-password/${token}?callbackURL=${encodeURIComponent("https://evil.example.net")}`), 403, "INVALID_CALLBACK_URL", "Invalid callbackURL");
@@ -360,6 +364,23 @@ forEachBackend("mail", (backend) => {
       for (const e of ["email_verification.sent", "email.verified", "password_reset.requested", "password_reset.completed", "email.changed"])
         assert.ok(events.has(e), e);
     });
+
+    it("a message queued while the SMTP server is down survives a restart of gatehouse and is delivered by the new process", async () => {
+      const { email } = await verifiedUser("restart");
+      await smtp.stop();
+      assert.equal((await raw(srv, "POST", "/request-password-reset", { json: { email } })).status, 200);
+      await srv.stop();
+      const db = withHelpers(openDb(srv.databaseUrl));
+      const rows = await db.all(sql`SELECT "recipient", "attempts" FROM "gatehouse_mail_outbox"`);
+      await db.close();
+      assert.ok(rows.some((r) => r.recipient === email), "the message waits in the outbox");
+      await smtp.start();
+      srv = await startServer({ backend, databaseUrl: srv.databaseUrl, hint: "mail", env: { ...BASE_ENV, GATEHOUSE_SMTP_URL: smtp.url } });
+      const m = await smtp.waitFor(to(email));
+      assert.equal(m.subject, "Reset your password");
+      for (let i = 0; i < 100 && (await srv.db.count("gatehouse_mail_outbox", { recipient: email })) > 0; i++) await sleep(50);
+      assert.equal(await srv.db.count("gatehouse_mail_outbox", { recipient: email }), 0, "delivered rows are deleted");
+    });
   });
 });
 
@@ -393,6 +414,84 @@ forEachBackend("mail without SMTP", (backend) => {
     }
   });
 
+  const logLink = async (srv, email) => {
+    for (let i = 0; i < 100 && !srv.logs.some((l) => l.event === "mail.log" && l.to === email); i++) await sleep(20);
+    return srv.logs.find((l) => l.event === "mail.log" && l.to === email).text.match(/https?:\/\/\S+/)[0];
+  };
+
+  it("GATEHOUSE_AUTO_SIGN_IN_AFTER_VERIFICATION: the link signs the user in", async () => {
+    const srv = await startServer({ backend, hint: "mail-auto", env: { GATEHOUSE_REQUIRE_EMAIL_VERIFICATION: "true", GATEHOUSE_AUTO_SIGN_IN_AFTER_VERIFICATION: "true" } });
+    try {
+      const email = newEmail("auto");
+      await raw(srv, "POST", "/sign-up/email", { json: { name: "A", email, password: PASSWORD } });
+      const jar = new CookieJar();
+      const r = await raw(srv, "GET", apiPath(await logLink(srv, email)), { jar });
+      assert.equal(r.status, 302);
+      assert.ok(jar.get(SESSION_COOKIE), "session cookie set");
+      const s = await raw(srv, "GET", "/get-session", { jar });
+      assert.equal(s.json?.user?.email, email);
+      assert.equal(s.json.user.emailVerified, true);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it("GATEHOUSE_REVOKE_SESSIONS_ON_PASSWORD_RESET: a reset deletes every session of the user", async () => {
+    const srv = await startServer({ backend, hint: "mail-revoke", env: { GATEHOUSE_REVOKE_SESSIONS_ON_PASSWORD_RESET: "true" } });
+    try {
+      const email = newEmail("revoke");
+      const up = await raw(srv, "POST", "/sign-up/email", { json: { name: "R", email, password: PASSWORD } });
+      assert.ok(up.json.token);
+      await raw(srv, "POST", "/sign-in/email", { json: { email, password: PASSWORD } });
+      assert.equal((await srv.db.sessionsOf(up.json.user.id)).length, 2);
+      await raw(srv, "POST", "/request-password-reset", { json: { email } });
+      const token = new URL(await logLink(srv, email)).pathname.split("/").pop();
+      assert.equal((await raw(srv, "POST", `/reset-password?token=${token}`, { json: { newPassword: "brand-new-password" } })).status, 200);
+      assert.equal((await srv.db.sessionsOf(up.json.user.id)).length, 0);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it("GATEHOUSE_AUTO_SIGN_IN=false: sign-up answers token null, and a taken e-mail a synthetic user (enumeration protection without verification)", async () => {
+    const srv = await startServer({ backend, hint: "mail-noauto", env: { GATEHOUSE_AUTO_SIGN_IN: "false" } });
+    try {
+      const email = newEmail("noauto");
+      const a = await raw(srv, "POST", "/sign-up/email", { json: { name: "N", email, password: PASSWORD } });
+      assert.equal(a.status, 200);
+      assert.equal(a.json.token, null);
+      assertNoSetCookie(a);
+      const b = await raw(srv, "POST", "/sign-up/email", { json: { name: "N2", email, password: PASSWORD } });
+      assert.equal(b.status, 200);
+      assert.equal(b.json.token, null);
+      assert.notEqual(b.json.user.id, a.json.user.id);
+      assert.deepEqual(Object.keys(b.json.user), Object.keys(a.json.user));
+      assert.equal(await srv.db.count("user", { email }), 1);
+      // sign-in is not gated (verification not required)
+      assert.equal((await raw(srv, "POST", "/sign-in/email", { json: { email, password: PASSWORD } })).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it("GATEHOUSE_MAIL_TEMPLATES: a deployer's files replace the built-in parts they name", async () => {
+    const dir = makeTempDir("gh-e2e-mail-templates");
+    fs.writeFileSync(path.join(dir, "reset-password.subject"), "Passwort für {{name}} zurücksetzen\n");
+    fs.writeFileSync(path.join(dir, "reset-password.txt"), "Link: {{url}}\n");
+    const srv = await startServer({ backend, hint: "mail-tpl", env: { GATEHOUSE_MAIL_TEMPLATES: dir } });
+    try {
+      const email = newEmail("tpl");
+      await raw(srv, "POST", "/sign-up/email", { json: { name: "Jörg", email, password: PASSWORD } });
+      await raw(srv, "POST", "/request-password-reset", { json: { email } });
+      for (let i = 0; i < 100 && !srv.logs.some((l) => l.event === "mail.log" && l.to === email); i++) await sleep(20);
+      const line = srv.logs.find((l) => l.event === "mail.log" && l.to === email);
+      assert.equal(line.subject, "Passwort für Jörg zurücksetzen");
+      assert.match(line.text, /^Link: http:\/\/\S+\/api\/auth\/reset-password\/[A-Za-z0-9]{24}\?callbackURL=\n$/);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it("a verification link expires after GATEHOUSE_EMAIL_VERIFICATION_EXPIRES_IN (1 s)", async () => {
     const srv = await startServer({ backend, hint: "mail-exp", env: { GATEHOUSE_EMAIL_VERIFICATION_EXPIRES_IN: "1", GATEHOUSE_REQUIRE_EMAIL_VERIFICATION: "true" } });
     try {
@@ -405,6 +504,60 @@ forEachBackend("mail without SMTP", (backend) => {
       assertError(await raw(srv, "GET", `/verify-email?token=${token}`), 401, "TOKEN_EXPIRED", "Token expired");
     } finally {
       await srv.stop();
+    }
+  });
+});
+
+forEachBackend("mail over STARTTLS with AUTH", (backend) => {
+  it("STARTTLS is used when offered, the certificate is verified against GATEHOUSE_SMTP_CA_FILE, AUTH uses the configured user; a wrong password or an unknown CA is retried, never sent in clear", async () => {
+    const { cert, key } = selfSignedCert();
+    const smtp = await startSmtp({ tls: { cert, key, user: "mailer", password: "s3cret-pw" } });
+    const env = { GATEHOUSE_SMTP_URL: smtp.url, GATEHOUSE_SMTP_USER: "mailer", GATEHOUSE_MAIL_RETRY_MS: "100", GATEHOUSE_MAIL_POLL_MS: "100" };
+    const servers = [];
+    try {
+      const good = await startServer({ backend, hint: "mail-tls", env: { ...env, GATEHOUSE_SMTP_PASSWORD: "s3cret-pw", GATEHOUSE_SMTP_CA_FILE: cert } });
+      servers.push(good);
+      const email = newEmail("tls");
+      await raw(good, "POST", "/sign-up/email", { json: { name: "T", email, password: PASSWORD } });
+      await raw(good, "POST", "/request-password-reset", { json: { email } });
+      const m = await smtp.waitFor((x) => x.envelope.to.includes(email));
+      assert.equal(m.envelope.tls, true, "delivered inside STARTTLS");
+      assert.equal(m.envelope.authUser, "mailer");
+      assert.ok(!good.stderrLines.join("\n").includes("s3cret-pw"), "the SMTP password is never logged");
+
+      // a plain-text server (no STARTTLS offer) with GATEHOUSE_SMTP_REQUIRE_TLS: nothing is sent
+      const plain = await startSmtp();
+      try {
+        const srv = await startServer({ backend, hint: "mail-tls-req", env: { ...env, GATEHOUSE_SMTP_URL: plain.url, GATEHOUSE_SMTP_REQUIRE_TLS: "true" } });
+        servers.push(srv);
+        const e = newEmail("tls-req");
+        await raw(srv, "POST", "/sign-up/email", { json: { name: "T", email: e, password: PASSWORD } });
+        await raw(srv, "POST", "/request-password-reset", { json: { email: e } });
+        for (let i = 0; i < 100 && !srv.logs.some((l) => l.event === "mail.retry"); i++) await sleep(50);
+        assert.ok(srv.logs.some((l) => l.event === "mail.retry"), "refused without TLS");
+        assert.equal(plain.messages().length, 0, "nothing reached the plain-text server");
+      } finally {
+        await plain.stop();
+      }
+
+      for (const [hint, extra, reason] of [
+        ["mail-tls-badpw", { GATEHOUSE_SMTP_PASSWORD: "wrong", GATEHOUSE_SMTP_CA_FILE: cert }, /Login denied|auth|535/i],
+        ["mail-tls-noca", { GATEHOUSE_SMTP_PASSWORD: "s3cret-pw" }, /certificate|SSL/i],
+      ]) {
+        const srv = await startServer({ backend, hint, env: { ...env, ...extra } });
+        servers.push(srv);
+        const e = newEmail(hint);
+        await raw(srv, "POST", "/sign-up/email", { json: { name: "T", email: e, password: PASSWORD } });
+        assert.equal((await raw(srv, "POST", "/request-password-reset", { json: { email: e } })).status, 200);
+        for (let i = 0; i < 100 && !srv.logs.some((l) => l.event === "mail.retry"); i++) await sleep(50);
+        const retry = srv.logs.find((l) => l.event === "mail.retry");
+        assert.ok(retry, `${hint}: a failed delivery is logged`);
+        assert.match(retry.error, reason);
+        assert.equal(smtp.messages().filter((x) => x.envelope.to.includes(e)).length, 0);
+      }
+    } finally {
+      for (const s of servers) await s.stop();
+      await smtp.stop();
     }
   });
 });

@@ -1,4 +1,6 @@
-// gatehouse-tasks (apps/tasks), the reference resource server, against a real gatehouse: users signed
+// gatehouse-tasks (apps/tasks), the reference resource server, and the FastAPI example
+// (integrations/fastapi/examples/tasks_app.py, the same API on gatehouse_fastapi): each of them
+// against a real gatehouse: users signed
 // up with the OFFICIAL better-auth client, JWTs from GET /api/auth/token verified locally (JWKS),
 // session delegation through get-session (cookie and bearer session token). Proves per-user
 // isolation in every direction (list, GET/PUT/PATCH/DELETE of another user's id → 404 with the row
@@ -20,7 +22,7 @@ import { ID32, ISO_MS, PASSWORD, forEachBackend, newEmail } from "./lib/fixtures
 import { raw } from "./lib/http.mjs";
 import { PgCluster } from "./lib/pg.mjs";
 import { startServer } from "./lib/server.mjs";
-import { freshTasksDatabaseUrl, startTasks } from "./lib/tasks.mjs";
+import { fastapiSkipReason, freshTasksDatabaseUrl, startFastapiTasks, startTasks } from "./lib/tasks.mjs";
 import { childEnv, freePort, sleep } from "./lib/util.mjs";
 
 const FRONTEND = "http://localhost:5173";
@@ -79,12 +81,19 @@ async function row(tasks, id) {
 
 const countTasks = (tasks, userId) => tasks.db.count("tasks", userId ? { userId } : {});
 
+// The same scenarios against both resource servers: gatehouse-tasks (C, libgatehouse-verify) and
+// the FastAPI example (integrations/fastapi, gatehouse_fastapi), which serves the same API.
+const IMPLS = [
+  { name: "gatehouse-tasks", start: startTasks, native: true },
+  { name: "FastAPI example (gatehouse_fastapi)", start: startFastapiTasks, native: false, skip: fastapiSkipReason() },
+];
+
 /** base64url JSON part of a compact JWS */
 const b64json = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
 const parts = (jwt) => jwt.split(".");
 
 forEachBackend("tasks", (backend) => {
-  describe("gatehouse-tasks", { skip: GATEHOUSE_ONLY }, () => {
+  for (const impl of IMPLS) describe(impl.name, { skip: GATEHOUSE_ONLY || impl.skip || false }, () => {
     let srv; // gatehouse
     let dbUrl; // the tasks database, shared by the three tasks servers below
     let jwtApi; // TASKS_AUTH=jwt (the default), CORS for FRONTEND and OTHER_FRONTEND
@@ -96,10 +105,10 @@ forEachBackend("tasks", (backend) => {
 
     before(async () => {
       srv = await startServer({ backend, hint: "tasks-gh" });
-      dbUrl = await freshTasksDatabaseUrl(backend);
-      jwtApi = await startTasks({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-jwt", env: { TASKS_CORS_ORIGIN: `${FRONTEND}, ${OTHER_FRONTEND}/`, TASKS_MAX_BODY: 4096 } });
-      sessApi = await startTasks({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-sess", env: { TASKS_AUTH: "session" } });
-      anyApi = await startTasks({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-any", env: { TASKS_AUTH: "any" } });
+      dbUrl = await freshTasksDatabaseUrl(impl.native ? backend : "sqlite"); // the example: SQLite only
+      jwtApi = await impl.start({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-jwt", env: { TASKS_CORS_ORIGIN: `${FRONTEND}, ${OTHER_FRONTEND}/`, TASKS_MAX_BODY: 4096 } });
+      sessApi = await impl.start({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-sess", env: { TASKS_AUTH: "session" } });
+      anyApi = await impl.start({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-any", env: { TASKS_AUTH: "any" } });
       alice = await newUser(srv, "Alice");
       bob = await newUser(srv, "Bob");
       aliceJwt = await jwtFor(srv, alice);
@@ -163,7 +172,7 @@ forEachBackend("tasks", (backend) => {
         assert.equal(await countTasks(jwtApi), 0, "nothing written");
       });
 
-      it("invalid configuration fails fast: exit 2 and a message naming the variable", () => {
+      it("invalid configuration fails fast: exit 2 and a message naming the variable", { skip: !impl.native && "gatehouse-tasks' own binary" }, () => {
         for (const [k, v] of [
           ["TASKS_AUTH", "cookies"],
           ["TASKS_PORT", "eighty"],
@@ -342,7 +351,7 @@ forEachBackend("tasks", (backend) => {
         });
         await new Promise((r) => jwks.listen(port, "127.0.0.1", r));
         jwks.url = `http://127.0.0.1:${port}/jwks`;
-        api = await startTasks({
+        api = await impl.start({
           backend,
           databaseUrl: dbUrl,
           gatehouseUrl: srv.url,
@@ -393,9 +402,32 @@ forEachBackend("tasks", (backend) => {
         }
       });
 
+      it("a token without kid signed by the issuer's real key → 401 (kid required); TASKS_JWT_ALLOW_MISSING_KID=true accepts it", async () => {
+        const now = Math.floor(Date.now() / 1000);
+        const noKid = await new SignJWT({ iss: ISS, aud: AUD, iat: now, exp: now + 300, sub: "u-nokid" }).setProtectedHeader({ alg: "EdDSA", typ: "JWT" }).sign(keys.privateKey);
+        assert.equal(JSON.parse(Buffer.from(noKid.split(".")[0], "base64url")).kid, undefined);
+        assertUnauthorized(await api.call("GET", "/api/tasks", { bearer: noKid }), "no kid");
+        const relaxed = await impl.start({
+          backend,
+          databaseUrl: dbUrl,
+          gatehouseUrl: srv.url,
+          hint: "tasks-nokid",
+          env: { TASKS_JWKS_URL: jwks.url, TASKS_JWT_ISSUER: ISS, TASKS_JWT_AUDIENCE: AUD, TASKS_JWT_ALLOW_MISSING_KID: "true" },
+        });
+        try {
+          const res = await relaxed.call("GET", "/api/u-nokid/tasks", { bearer: noKid });
+          assert.equal(res.status, 200, res.text);
+          const other = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+          const forged = await new SignJWT({ iss: ISS, aud: AUD, iat: now, exp: now + 300, sub: "u-nokid" }).setProtectedHeader({ alg: "EdDSA" }).sign(other.privateKey);
+          assertUnauthorized(await relaxed.call("GET", "/api/tasks", { bearer: forged }), "no kid, foreign key, relaxed");
+        } finally {
+          await relaxed.stop();
+        }
+      });
+
       it("JWKS unreachable before the first fetch → 503 + Retry-After (fail closed); reachable again → 200", async () => {
         const port = await freePort(); // nothing listens there
-        const down = await startTasks({
+        const down = await impl.start({
           backend,
           databaseUrl: dbUrl,
           gatehouseUrl: srv.url,
@@ -709,7 +741,7 @@ forEachBackend("tasks", (backend) => {
 
       it("gatehouse down: delegation → 503 + Retry-After; JWT with a cached JWKS → 200; JWT without a JWKS yet → 503", async () => {
         // a JWT-mode server that never fetched the JWKS (started now, no request yet)
-        const fresh = await startTasks({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-fresh" });
+        const fresh = await impl.start({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-fresh" });
         if (aliceJwt) assert.equal((await jwtApi.call("GET", "/api/tasks", as.jwt(alice))).status, 200, "JWKS cached before the outage");
         await srv.stop();
         try {

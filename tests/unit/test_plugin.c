@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "auth/auth.h"
+#include "auth/db.h"
 #include "auth/plugin.h"
 #include "auth/sessions.h"
 #include "common/workpool.h"
@@ -41,6 +42,7 @@ typedef struct {
 
 typedef struct {
   const char *name; /* "a" / "b" */
+  gh_auth *au;
   char *greeting;
   long times;
 } tself;
@@ -75,8 +77,9 @@ static gh_status init_common(const char *name, const void *conf, void **self) {
 }
 
 static gh_status init_a(gh_auth *au, const void *conf, void **self) {
-  (void)au;
-  return init_common("a", conf, self);
+  gh_status rc = init_common("a", conf, self);
+  ((tself *)*self)->au = au;
+  return rc;
 }
 
 static gh_status init_b(gh_auth *au, const void *conf, void **self) {
@@ -110,9 +113,26 @@ static void teapot(void *self, gh_req *req, gh_resp *resp) {
   gh_auth_error(resp, &ERRS_A[0]);
 }
 
+/* A route that hands the session on (as forward-auth does): gh_auth_session_returned runs every
+ * plugin's session_returned hook on its response. */
+static void whoami(void *self, gh_req *req, gh_resp *resp) {
+  tself *t = self;
+  gh_store *st = gh_auth_store(resp);
+  if (!st) return;
+  gh_sess s;
+  assert_int_equal(gh_session_resolve(t->au, st, req, &s), GH_OK);
+  if (!s.found) {
+    gh_resp_empty(resp, 401, false);
+    return;
+  }
+  gh_auth_session_returned(t->au, st, req, resp, &s);
+  gh_resp_raw_json(resp, 200, gh_arena_printf(resp->arena, "{\"id\":\"%s\"}", s.u.id));
+}
+
 static const gh_route ROUTES_A[] = {
     {"GET", "/api/auth/test-plugin/hello", hello, 0, NULL},
     {"GET", "/api/auth/test-plugin/teapot", teapot, 0, NULL},
+    {"GET", "/api/auth/test-plugin/whoami", whoami, 0, NULL},
 };
 
 static const gh_store_migration MIG_A[] = {
@@ -196,6 +216,13 @@ static void user_created(void *self, gh_store *st, const gh_user *u) {
   ev(T(self)->name, "user_created");
 }
 
+static void sign_up_hook(void *self, gh_store *st, gh_req *req, const gh_user *u, bool created,
+                         const char *callback) {
+  (void)st, (void)req, (void)callback;
+  assert_non_null(u->id);
+  ev(T(self)->name, created ? "sign_up" : "sign_up(existing)");
+}
+
 static void user_deleted(void *self, gh_store *st, const char *user_id) {
   (void)st;
   assert_non_null(user_id);
@@ -212,7 +239,7 @@ static const gh_plugin PLUGIN_A = {
     .init = init_a,
     .free = free_t,
     .routes = ROUTES_A,
-    .nroutes = 2,
+    .nroutes = 3,
     .errors = ERRS_A,
     .nerrors = 1,
     .migrations = MIG_A,
@@ -227,6 +254,7 @@ static const gh_plugin PLUGIN_A = {
     .session_returned = session_returned,
     .session_revoked = session_revoked,
     .user_created = user_created,
+    .sign_up = sign_up_hook,
     .user_deleted = user_deleted,
 };
 
@@ -249,6 +277,7 @@ static const gh_plugin PLUGIN_B = {
     .session_returned = session_returned,
     .session_revoked = session_revoked,
     .user_created = user_created,
+    .sign_up = sign_up_hook,
     .user_deleted = user_deleted,
 };
 
@@ -507,12 +536,13 @@ static void routes_and_hooks(void **state) {
   assert_non_null(strstr(r, "HTTP/1.1 429"));
   assert_string_equal(events, "a.before a.after b.after");
 
-  /* sign-up: user_created then session_created, each in plugin order, inside the route hooks */
+  /* sign-up: user_created, sign_up, then session_created, each in plugin order, inside the route
+   * hooks */
   events[0] = 0;
   r = request(port, "POST", "/api/auth/sign-up/email", NULL,
               "{\"name\":\"P\",\"email\":\"p@example.com\",\"password\":\"correct-horse\"}");
   assert_non_null(strstr(r, "HTTP/1.1 200"));
-  assert_string_equal(events, "a.before b.before a.user_created b.user_created "
+  assert_string_equal(events, "a.before b.before a.user_created b.user_created a.sign_up b.sign_up "
                               "a.session_created b.session_created a.after b.after");
   const char *tok = strstr(r, "\"token\":\"");
   assert_non_null(tok);
@@ -527,6 +557,12 @@ static void routes_and_hooks(void **state) {
   r = request(port, "GET", "/api/auth/get-session", hdr, NULL);
   assert_non_null(strstr(r, "HTTP/1.1 200"));
   assert_non_null(strstr(r, token));
+  assert_string_equal(events, "a.before b.before a.credential b.credential a.session_returned "
+                              "b.session_returned a.after b.after");
+  /* a plugin's route runs the session_returned hooks through gh_auth_session_returned */
+  events[0] = 0;
+  r = request(port, "GET", "/api/auth/test-plugin/whoami", hdr, NULL);
+  assert_non_null(strstr(r, "HTTP/1.1 200"));
   assert_string_equal(events, "a.before b.before a.credential b.credential a.session_returned "
                               "b.session_returned a.after b.after");
   /* sign-in: the gate of each plugin, then session_created */
@@ -547,6 +583,13 @@ static void routes_and_hooks(void **state) {
   assert_non_null(strstr(r, "\"code\":\"TEST_GATED\""));
   assert_null(strstr(r, "better-auth.session_token="));
   assert_string_equal(events, "a.before b.before a.sign_in a.after b.after");
+
+  /* a taken e-mail without enumeration protection: 422, no sign_up hook */
+  events[0] = 0;
+  r = request(port, "POST", "/api/auth/sign-up/email", NULL,
+              "{\"name\":\"P2\",\"email\":\"p@example.com\",\"password\":\"correct-horse\"}");
+  assert_non_null(strstr(r, "HTTP/1.1 422"));
+  assert_string_equal(events, "a.before b.before a.after b.after");
 
   /* revoke-sessions: session_revoked(all) */
   events[0] = 0;

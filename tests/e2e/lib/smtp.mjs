@@ -6,7 +6,7 @@
 //   const m = await smtp.waitFor((m) => m.to === "a@example.com");
 //   m.subject, m.text, m.html, m.headers (lower-case names), m.raw
 //   await smtp.stop(); await smtp.start();     // the same port again (server down / back)
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,7 +86,17 @@ export function parseMessage(raw) {
   return msg;
 }
 
-export async function startSmtp({ port } = {}) {
+/** A self-signed certificate for 127.0.0.1 (openssl CLI): { cert, key } file paths. */
+export function selfSignedCert() {
+  const dir = makeTempDir("gh-e2e-smtp-tls");
+  const cert = path.join(dir, "cert.pem");
+  const key = path.join(dir, "key.pem");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { stdio: "ignore" });
+  return { cert, key };
+}
+
+// tls: { cert, key, user, password }: STARTTLS offered and required, AUTH required.
+export async function startSmtp({ port, tls } = {}) {
   const dir = makeTempDir("gh-e2e-smtp");
   port ??= await freePort();
   let child = null;
@@ -100,7 +110,7 @@ export async function startSmtp({ port } = {}) {
       const out = [];
       for (const name of fs.readdirSync(dir).filter((n) => n.endsWith(".json")).sort()) {
         const rec = JSON.parse(fs.readFileSync(path.join(dir, name), "utf8"));
-        out.push({ file: name, envelope: { from: rec.mail_from, to: rec.rcpt_tos }, ...parseMessage(rec.data) });
+        out.push({ file: name, envelope: { from: rec.mail_from, to: rec.rcpt_tos, tls: rec.tls, authUser: rec.auth_user }, ...parseMessage(rec.data) });
       }
       return out;
     },
@@ -118,7 +128,8 @@ export async function startSmtp({ port } = {}) {
       }
     },
     async start() {
-      child = spawn(PYTHON, [SCRIPT, String(port), dir], { stdio: ["ignore", "pipe", "pipe"] });
+      const extra = tls ? [tls.cert, tls.key, tls.user, tls.password] : [];
+      child = spawn(PYTHON, [SCRIPT, String(port), dir, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
       live.add(child);
       let err = "";
       child.stderr.on("data", (d) => (err += d));

@@ -1,11 +1,12 @@
 """A real SMTP server for the e2e suites (Debian's python3-aiosmtpd, run with /usr/bin/python3).
 
-    /usr/bin/python3 smtp_server.py PORT DIR
+    /usr/bin/python3 smtp_server.py PORT DIR [CERT KEY USER PASSWORD]
 
 Listens on 127.0.0.1:PORT and writes every message it accepts to DIR as NNNNNN.json
-({"mail_from", "rcpt_tos", "data"}: the raw message as received), written to a temporary name and
-renamed, so a reader never sees half a file. Prints "ready" on stdout once it accepts
-connections; stops on SIGTERM.
+({"mail_from", "rcpt_tos", "data", "tls", "auth_user"}: the raw message as received), written to
+a temporary name and renamed, so a reader never sees half a file. With CERT and KEY it offers
+STARTTLS and requires it, and requires AUTH (PLAIN/LOGIN) as USER with PASSWORD. Prints "ready"
+on stdout once it accepts connections; stops on SIGTERM.
 """
 import asyncio
 import json
@@ -14,7 +15,10 @@ import signal
 import sys
 import threading
 
+import ssl
+
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 class Store:
@@ -34,6 +38,8 @@ class Store:
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "data": data.decode("utf-8", "replace"),
+            "tls": bool(session.ssl),
+            "auth_user": session.auth_data.login.decode() if session.auth_data else None,
         }
         tmp = name + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
@@ -46,7 +52,19 @@ def main():
     port = int(sys.argv[1])
     directory = sys.argv[2]
     os.makedirs(directory, exist_ok=True)
-    controller = Controller(Store(directory), hostname="127.0.0.1", port=port)
+    kwargs = {}
+    if len(sys.argv) >= 7:
+        cert, key, user, password = sys.argv[3:7]
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = auth_data.login == user.encode() and auth_data.password == password.encode()
+            return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+        kwargs = dict(tls_context=ctx, require_starttls=True, auth_required=True,
+                      authenticator=authenticator)
+    controller = Controller(Store(directory), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     print("ready", flush=True)
     done = threading.Event()

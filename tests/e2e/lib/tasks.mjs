@@ -10,11 +10,11 @@
 // The tasks database follows the backend: a new SQLite file, or a new database on the harness's
 // shared PostgreSQL cluster. GATEHOUSE_TASKS_BIN selects the binary (lib/config.mjs).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { GATEHOUSE_TASKS_BIN, VERBOSE } from "./config.mjs";
+import { GATEHOUSE_TASKS_BIN, REPO_ROOT, VERBOSE } from "./config.mjs";
 import { openDb, withHelpers } from "./db.mjs";
 import { sharedCluster } from "./pg.mjs";
 import { childEnv, freePort, makeTempDir, onExit, sleep } from "./util.mjs";
@@ -183,6 +183,91 @@ export async function startTasks({ backend, gatehouseUrl, databaseUrl, env = {},
       throw new Error(`gatehouse-tasks not ready after ${readyTimeoutMs} ms\n${t.stderrLines.slice(-30).join("\n")}`);
     }
     await sleep(50);
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The FastAPI example (integrations/fastapi/examples/tasks_app.py), the same API in Python, under
+// Debian's /usr/bin/python3 + uvicorn. Same interface as startTasks; the TASKS_* variables the
+// suite uses for gatehouse-tasks are translated to the example's GATEHOUSE_* ones. Its database is
+// always a SQLite file (the example supports SQLite only).
+export const FASTAPI_DIR = path.join(REPO_ROOT, "integrations", "fastapi");
+export const FASTAPI_PYTHON = process.env.GH_FASTAPI_PYTHON || "/usr/bin/python3";
+
+/** null when the example can run here, else why not (a skip reason). */
+export function fastapiSkipReason() {
+  if (!fs.existsSync(FASTAPI_PYTHON)) return `${FASTAPI_PYTHON} not found`;
+  const r = spawnSync(FASTAPI_PYTHON, ["-c", "import fastapi, uvicorn, jwt, httpx, cryptography"], { encoding: "utf8" });
+  if (r.status !== 0) return `Debian's Python packages for the FastAPI example are missing (scripts/deps.sh --test): ${r.stderr.trim().split("\n").at(-1)}`;
+  return null;
+}
+
+const ENV_MAP = {
+  TASKS_AUTH: "GATEHOUSE_AUTH",
+  TASKS_JWKS_URL: "GATEHOUSE_JWKS_URL",
+  TASKS_SESSION_URL: "GATEHOUSE_SESSION_URL",
+  TASKS_JWT_ISSUER: "GATEHOUSE_JWT_ISSUER",
+  TASKS_JWT_AUDIENCE: "GATEHOUSE_JWT_AUDIENCE",
+  TASKS_JWT_LEEWAY: "GATEHOUSE_JWT_LEEWAY",
+  TASKS_JWT_ALLOW_MISSING_KID: "GATEHOUSE_JWT_ALLOW_MISSING_KID",
+  TASKS_HTTP_TIMEOUT_MS: "GATEHOUSE_HTTP_TIMEOUT_MS",
+};
+
+export async function startFastapiTasks({ gatehouseUrl, databaseUrl, env = {}, hint = "tasks-py", readyTimeoutMs = 30000 } = {}) {
+  if (!databaseUrl || !databaseUrl.startsWith("sqlite:")) databaseUrl = await freshTasksDatabaseUrl("sqlite");
+  const port = await freePort();
+  const fullEnv = { GATEHOUSE_URL: gatehouseUrl, TASKS_DATABASE_URL: databaseUrl };
+  for (const [k, v] of Object.entries(env)) fullEnv[ENV_MAP[k] || k] = v;
+  const logFile = path.join(makeTempDir(`gh-e2e-log-${hint}`), "uvicorn.stderr");
+  const logStream = fs.createWriteStream(logFile);
+  const args = ["-m", "uvicorn", "examples.tasks_app:app", "--host", "127.0.0.1", "--port", String(port), "--no-access-log"];
+  const child = spawn(FASTAPI_PYTHON, args, { cwd: FASTAPI_DIR, env: childEnv({ ...fullEnv, PYTHONDONTWRITEBYTECODE: "1" }), stdio: ["ignore", "pipe", "pipe"] });
+  live.add(child);
+  const t = { impl: "fastapi", port, url: `http://127.0.0.1:${port}`, databaseUrl, env: fullEnv, child, logFile, stderrLines: [], stdout: "", exitInfo: null, db: withHelpers(openDb(databaseUrl)) };
+  child.stderr.setEncoding("utf8").on("data", (chunk) => {
+    logStream.write(chunk);
+    if (VERBOSE) process.stderr.write(chunk);
+    t.stderrLines.push(...chunk.split("\n").filter(Boolean));
+  });
+  child.stdout.setEncoding("utf8").on("data", (c) => (t.stdout += c));
+  t.exited = new Promise((resolve) => {
+    child.on("exit", (code, signal) => {
+      live.delete(child);
+      t.exitInfo = { code, signal };
+      logStream.end();
+      resolve(t.exitInfo);
+    });
+  });
+  t.call = (method, urlPath, opts) => tasksRequest(port, method, urlPath, opts);
+  t.assertLogHygiene = (secrets = []) => {
+    const text = t.stderrLines.join("\n") + t.stdout;
+    for (const s of secrets) if (s) assert.ok(!text.includes(s), "a credential appears in the FastAPI example's output");
+  };
+  t.stop = async ({ secrets = [], timeoutMs = 15000 } = {}) => {
+    if (!t.exitInfo) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      await t.exited;
+      clearTimeout(timer);
+    }
+    await t.db.close().catch(() => {});
+    t.assertLogHygiene(secrets);
+    return t.exitInfo;
+  };
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    if (t.exitInfo) throw new Error(`the FastAPI example exited before it was ready (${JSON.stringify(t.exitInfo)}):\n${t.stderrLines.slice(-30).join("\n")}`);
+    try {
+      const res = await tasksRequest(port, "GET", "/health", { timeoutMs: 2000 });
+      if (res.status === 200) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      await t.exited;
+      throw new Error(`the FastAPI example is not ready after ${readyTimeoutMs} ms\n${t.stderrLines.slice(-30).join("\n")}`);
+    }
+    await sleep(100);
   }
   return t;
 }

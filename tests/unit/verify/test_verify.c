@@ -176,6 +176,12 @@ static int teardown(void **state) {
 
 static void valid_every_alg(void **state) {
   (void)state;
+  /* the library verifies Ed25519 with libsodium unless built with GHV_ED25519=openssl */
+#ifdef GHV_EXPECT_SODIUM
+  assert_true(keys[K_ED]->sodium_ed25519);
+#else
+  assert_false(keys[K_ED]->sodium_ed25519);
+#endif
   ghv_verifier *v = new_verifier(srv);
   for (int i = 0; i < K_N; i++) {
     json_t *c = good_claims(srv->base);
@@ -211,13 +217,6 @@ static void valid_every_alg(void **state) {
   assert_int_equal(p.expires_at, now + 60);
   ghv_principal_clear(&p);
   free(tok);
-  /* a header without kid: the one key pinned to that alg */
-  c = good_claims(srv->base);
-  char *payload = json_dumps(c, JSON_COMPACT);
-  json_decref(c);
-  assert_int_equal(verify_owned(v, sign_raw(keys[K_ES512], "{\"alg\":\"ES512\"}", payload)),
-                   GHV_OK);
-  free(payload);
   assert_int_equal(atomic_load(&srv->jwks_hits) >= 1, 1);
   ghv_free(v);
 
@@ -232,6 +231,44 @@ static void valid_every_alg(void **state) {
   v = new_verifier_cfg(&cfg);
   assert_int_equal(verify_owned(v, tok_for(K_PS256, good_claims(srv->base))), GHV_OK);
   ghv_free(v);
+}
+
+/* The kid policy: a token without kid, signed by the issuer's real key (the one key pinned to
+ * its alg), is refused by default — before any JWKS fetch — and accepted only with
+ * allow_missing_kid (for issuers that do not set kid). */
+static void missing_kid_policy(void **state) {
+  (void)state;
+  json_t *c = good_claims(srv->base);
+  char *payload = json_dumps(c, JSON_COMPACT);
+  json_decref(c);
+  ghv_verifier *v = new_verifier(srv);
+  int hits = atomic_load(&srv->jwks_hits);
+  for (int i = 0; i < K_N; i++) {
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "{\"alg\":\"%s\",\"typ\":\"JWT\"}", gh_jwa_name(ALGS[i]));
+    assert_int_equal(verify_owned(v, sign_raw(keys[i], hdr, payload)), GHV_ERR_KID);
+  }
+  assert_int_equal(atomic_load(&srv->jwks_hits), hits); /* refused without a request */
+  /* the same key with its kid: accepted */
+  assert_int_equal(verify_owned(v, tok_for(K_ES512, good_claims(srv->base))), GHV_OK);
+  ghv_free(v);
+
+  ghv_config cfg;
+  ghv_config_init(&cfg);
+  assert_false(cfg.allow_missing_kid);
+  cfg.issuer_url = srv->base;
+  cfg.allow_missing_kid = true;
+  v = new_verifier_cfg(&cfg);
+  for (int i = 0; i < K_N; i++) {
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "{\"alg\":\"%s\"}", gh_jwa_name(ALGS[i]));
+    assert_int_equal(verify_owned(v, sign_raw(keys[i], hdr, payload)), GHV_OK);
+  }
+  /* relaxed, the signature still has to be the published key's */
+  assert_int_equal(verify_owned(v, sign_raw(other_ed, "{\"alg\":\"EdDSA\"}", payload)),
+                   GHV_ERR_SIGNATURE);
+  ghv_free(v);
+  free(payload);
 }
 
 static void alg_none_and_hmac(void **state) {
@@ -511,6 +548,7 @@ static void static_jwks_rules(void **state) {
   ghv_config_init(&c);
   c.expected_issuer = "https://issuer.example";
   c.expected_audience = "https://api.example";
+  c.allow_missing_kid = true; /* the ambiguity rule for tokens without kid, below */
   ghv_verifier *v = new_verifier_cfg(&c);
   json_t *cl = good_claims("https://issuer.example");
   json_object_set_new(cl, "aud", json_string("https://api.example"));
@@ -601,7 +639,7 @@ static void static_jwks_rules(void **state) {
     assert_int_equal(verify_owned(v, sign_raw(keys[K_ES512], h5, payload)), e5cases[i].want);
   }
 
-  /* a token without kid and two keys pinned to its alg: ambiguous */
+  /* relaxed kid policy: a token without kid and two keys pinned to its alg: ambiguous */
   char *ed2 = gh_jwk_to_json(other_ed, false);
   snprintf(doc, sizeof doc, "{\"keys\":[{\"kid\":\"a\",%s,{\"kid\":\"b\",%s]}", ed + 1, ed2 + 1);
   free(ed2);
@@ -918,17 +956,12 @@ static void threads(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(valid_every_alg),
-      cmocka_unit_test(alg_none_and_hmac),
-      cmocka_unit_test(kid_attacks),
-      cmocka_unit_test(claim_checks),
-      cmocka_unit_test(shape_and_size),
-      cmocka_unit_test(static_jwks_rules),
-      cmocka_unit_test(issuer_down),
-      cmocka_unit_test(cache_control),
-      cmocka_unit_test(refetch_on_unknown_kid),
-      cmocka_unit_test(threads),
-      cmocka_unit_test(signature_cache),
+      cmocka_unit_test(valid_every_alg),   cmocka_unit_test(alg_none_and_hmac),
+      cmocka_unit_test(kid_attacks),       cmocka_unit_test(missing_kid_policy),
+      cmocka_unit_test(claim_checks),      cmocka_unit_test(shape_and_size),
+      cmocka_unit_test(static_jwks_rules), cmocka_unit_test(issuer_down),
+      cmocka_unit_test(cache_control),     cmocka_unit_test(refetch_on_unknown_kid),
+      cmocka_unit_test(threads),           cmocka_unit_test(signature_cache),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
