@@ -83,12 +83,13 @@ typedef struct {
 } gh_plugin_command;
 
 /* A rate-limit rule a plugin brings (better-auth plugins' rateLimit entries): paths under
- * /api/auth starting with path get max requests per window seconds. The rate limiter applies it
- * only while the plugin runs, after GATEHOUSE_RATE_LIMIT_RULES and before its built-in rules. */
+ * /api/auth starting with path get max requests per window seconds (max 0: not limited). The
+ * rate limiter applies it only while the plugin runs, after GATEHOUSE_RATE_LIMIT_RULES and before
+ * its built-in rules. */
 typedef struct {
   const char *path; /* prefix, e.g. "/two-factor/" */
   long window;      /* seconds */
-  long max;
+  long max;         /* 0: the path is not limited (forward-auth, in front of every request) */
 } gh_rate_rule;
 
 typedef struct gh_plugin {

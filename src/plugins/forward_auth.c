@@ -347,6 +347,11 @@ static const gh_route ROUTES[] = {
     {"GET", "/api/auth/forward-auth", route_forward_auth, 0, NULL},
 };
 
+/* It answers for every request a proxy lets through (a page and each of its assets), so
+ * better-auth's default 100 per 10 s per client would refuse ordinary browsing: not limited, like
+ * a static check of a 32-character random token it is (GATEHOUSE_RATE_LIMIT_RULES still can). */
+static const gh_rate_rule RATE_RULES[] = {{"/forward-auth", 0, 0}};
+
 const gh_plugin gh_plugin_forward_auth = {
     .id = "forward-auth",
     .summary = "`GET /api/auth/forward-auth` for nginx `auth_request` and Traefik/Caddy forward "
@@ -362,6 +367,8 @@ const gh_plugin gh_plugin_forward_auth = {
     .free = plugin_free,
     .routes = ROUTES,
     .nroutes = 1,
+    .rate_rules = RATE_RULES,
+    .nrate_rules = 1,
     .errors = ERRORS,
     .nerrors = 1,
 };

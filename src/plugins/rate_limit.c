@@ -194,12 +194,14 @@ static gh_status parse_rules(const char *text, const gh_rate_rule *extra, size_t
     (*n)++;
   }
   for (size_t i = 0; i < nextra; i++) {
-    if (!extra[i].path || extra[i].path[0] != '/' || extra[i].window < 1 || extra[i].max < 1)
+    if (!extra[i].path || extra[i].path[0] != '/' ||
+        (extra[i].max != 0 && (extra[i].window < 1 || extra[i].max < 1)))
       continue;
     rule *x = &r[(*n)++];
     snprintf(x->path, sizeof x->path, "%s", extra[i].path);
     x->len = strlen(x->path);
     x->prefix = true;
+    x->off = extra[i].max == 0;
     x->window_ms = extra[i].window * 1000;
     x->max = extra[i].max;
   }

@@ -301,3 +301,32 @@ forEachBackend("forward-auth", (backend) => {
     });
   });
 });
+
+describe("forward auth is not rate-limited (it answers for every request the proxy lets through)", { skip: GATEHOUSE_ONLY }, () => {
+  let srv, limited;
+  before(async () => {
+    srv = await startServer({ backend: "sqlite", hint: "fa-rl", env: { GATEHOUSE_ENV: "production" } });
+    limited = await startServer({ backend: "sqlite", hint: "fa-rl2", env: { GATEHOUSE_ENV: "production", GATEHOUSE_RATE_LIMIT_RULES: "/forward-auth=10/5" } });
+  });
+  after(async () => {
+    await srv?.stop();
+    await limited?.stop();
+  });
+
+  it("150 checks from one client in production: none is refused with 429 (get-session is, after 100)", async () => {
+    const u = await newUser(srv, "Rl");
+    for (let i = 0; i < 150; i++) {
+      const res = await raw(srv, "GET", "/forward-auth", { headers: { cookie: u.cookie }, origin: null });
+      assert.equal(res.status, 200, `check ${i + 1}: ${res.status}`);
+    }
+    let refused = 0;
+    for (let i = 0; i < 101; i++) if ((await raw(srv, "GET", "/get-session", { headers: { cookie: u.cookie }, origin: null })).status === 429) refused++;
+    assert.ok(refused > 0, "the rate limiter is on for the other routes");
+  });
+
+  it("a rule of the deployer's own still limits it", async () => {
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await raw(limited, "GET", "/forward-auth", { origin: null })).status);
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+  });
+});
