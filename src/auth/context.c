@@ -172,3 +172,12 @@ gh_status gh_auth_set_insert_default(gh_auth *au, gh_model m, const char *name, 
 void gh_auth_error(gh_resp *resp, const gh_err_info *e) {
   gh_resp_error_msg(resp, e->status, e->code, e->message);
 }
+
+bool gh_auth_sign_in_gate(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
+                          const gh_sign_in *si) {
+  return gh_hook_sign_in(au, st, req, resp, si);
+}
+
+void gh_auth_user_created(gh_auth *au, gh_store *st, const gh_user *u) {
+  gh_hook_user_created(au, st, u);
+}

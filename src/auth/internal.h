@@ -104,6 +104,8 @@ void gh_route_list_sessions(void *app, gh_req *req, gh_resp *resp);
 void gh_route_revoke_session(void *app, gh_req *req, gh_resp *resp);
 void gh_route_revoke_sessions(void *app, gh_req *req, gh_resp *resp);
 void gh_route_revoke_other_sessions(void *app, gh_req *req, gh_resp *resp);
+void gh_route_list_accounts(void *app, gh_req *req, gh_resp *resp);
+void gh_route_unlink_account(void *app, gh_req *req, gh_resp *resp);
 void gh_route_update_user(void *app, gh_req *req, gh_resp *resp);
 void gh_route_update_session(void *app, gh_req *req, gh_resp *resp);
 void gh_route_delete_user(void *app, gh_req *req, gh_resp *resp);

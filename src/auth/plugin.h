@@ -243,6 +243,12 @@ const gh_secrets *gh_auth_secrets(const gh_auth *au);
 const char *const *gh_auth_verify_secrets(const gh_auth *au, size_t *n);
 /* The full name of the session cookie ("better-auth.session_token" or "__Secure-..."). */
 const char *gh_auth_session_cookie(const gh_auth *au);
+/* For a plugin that signs users in itself (OAuth): runs the sign_in gate of every plugin (false:
+ * a plugin refused or answered; resp is set), as e-mail sign-in does before its session. */
+GH_MUST_CHECK bool gh_auth_sign_in_gate(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
+                                        const gh_sign_in *si);
+/* For a plugin that creates users itself (OAuth sign-up): runs the user_created hooks. */
+void gh_auth_user_created(gh_auth *au, gh_store *st, const gh_user *u);
 /* The rate-limit rules of every running plugin, in GATEHOUSE_PLUGINS order (known from the start
  * of the registry, so the rate limiter's init may read them). */
 const gh_rate_rule *gh_auth_rate_rules(const gh_auth *au, size_t *n);

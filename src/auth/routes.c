@@ -14,6 +14,8 @@ static const gh_route ROUTES[] = {
     {"POST", P "/revoke-session", gh_route_revoke_session, 0, NULL},
     {"POST", P "/revoke-sessions", gh_route_revoke_sessions, 0, NULL},
     {"POST", P "/revoke-other-sessions", gh_route_revoke_other_sessions, 0, NULL},
+    {"GET", P "/list-accounts", gh_route_list_accounts, 0, NULL},
+    {"POST", P "/unlink-account", gh_route_unlink_account, 0, NULL},
     {"POST", P "/update-user", gh_route_update_user, 0, NULL},
     {"POST", P "/update-session", gh_route_update_session, 0, NULL},
     {"POST", P "/change-password", gh_route_change_password, GH_ROUTE_SLOW, NULL},

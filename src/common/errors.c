@@ -46,6 +46,9 @@ static const gh_err_info TABLE[GH_E__COUNT] = {
                                 "Request header fields are too large"},
     [GH_E_SERVICE_UNAVAILABLE] = {503, "SERVICE_UNAVAILABLE",
                                   "Service temporarily unavailable. Try again later."},
+    [GH_E_FAILED_TO_UNLINK_LAST_ACCOUNT] = {400, "FAILED_TO_UNLINK_LAST_ACCOUNT",
+                                            "You can't unlink your last account"},
+    [GH_E_ACCOUNT_NOT_FOUND] = {400, "ACCOUNT_NOT_FOUND", "Account not found"},
     [GH_E_INTERNAL] = {500, "INTERNAL_SERVER_ERROR", "Internal server error"},
 };
 

@@ -12,6 +12,7 @@
 
 extern const gh_plugin gh_plugin_metrics;
 extern const gh_plugin gh_plugin_rate_limit;
+extern const gh_plugin gh_plugin_oauth;
 extern const gh_plugin gh_plugin_audit_log;
 extern const gh_plugin gh_plugin_email;
 extern const gh_plugin gh_plugin_forward_auth;

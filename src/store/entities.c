@@ -3,8 +3,11 @@
  * (callers in src/auth). */
 #include "store/backend.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "common/rand.h"
 
 /* --- queries ------------------------------------------------------------------------------ */
 
@@ -713,4 +716,222 @@ static const gh_query Q_PING = {"ping", "select 1", "select 1", NULL};
 gh_status gh_store_ping(gh_store *s) {
   if (!s) return GH_ERR_INVALID;
   return gh_store_exec(s, &Q_PING, NULL, "");
+}
+
+/* --- accounts (every provider) ------------------------------------------------------------ */
+
+#define ACCOUNT_COLS                                                                               \
+  "\"id\", \"accountId\", \"providerId\", \"userId\", \"password\", \"createdAt\", "               \
+  "\"updatedAt\", \"accessToken\", \"refreshToken\", \"idToken\", \"accessTokenExpiresAt\", "      \
+  "\"refreshTokenExpiresAt\", \"scope\""
+#define ACCOUNT_FMT "tttttddtttDDt"
+
+static const gh_query Q_ACCOUNTS_LIST = {
+    "accounts_list",
+    "select " ACCOUNT_COLS " from \"account\" where \"userId\" = ?1 order by \"createdAt\"",
+    "select " ACCOUNT_COLS " from \"account\" where \"userId\" = $1 order by \"createdAt\"",
+    ACCOUNT_FMT};
+static const gh_query Q_ACCOUNT_BY_KEY = {
+    "account_by_key",
+    "select " ACCOUNT_COLS " from \"account\" where \"providerId\" = ?1 and \"accountId\" = ?2 "
+    "order by \"createdAt\" limit 1",
+    "select " ACCOUNT_COLS " from \"account\" where \"providerId\" = $1 and \"accountId\" = $2 "
+    "order by \"createdAt\" limit 1",
+    ACCOUNT_FMT};
+static const gh_query Q_ACCOUNT_INSERT_FULL = {
+    "account_insert_full",
+    "insert into \"account\" (" ACCOUNT_COLS ") values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+    "?11, ?12, ?13)",
+    "insert into \"account\" (" ACCOUNT_COLS ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+    "$11, $12, $13)",
+    NULL};
+static const gh_query Q_ACCOUNT_INSERT_FULL_ISSUER = {
+    "account_insert_full",
+    "insert into \"account\" (" ACCOUNT_COLS ", \"issuer\") values (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+    "?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    "insert into \"account\" (" ACCOUNT_COLS ", \"issuer\") values ($1, $2, $3, $4, $5, $6, $7, "
+    "$8, $9, $10, $11, $12, $13, $14)",
+    NULL};
+static const gh_query Q_ACCOUNT_UPDATE_TOKENS = {
+    "account_update_tokens",
+    "update \"account\" set \"accessToken\" = case when ?1 then \"accessToken\" else ?2 end, "
+    "\"refreshToken\" = case when ?3 then \"refreshToken\" else ?4 end, "
+    "\"idToken\" = case when ?5 then \"idToken\" else ?6 end, "
+    "\"scope\" = case when ?7 then \"scope\" else ?8 end, "
+    "\"accessTokenExpiresAt\" = case when ?9 then \"accessTokenExpiresAt\" else ?10 end, "
+    "\"refreshTokenExpiresAt\" = case when ?11 then \"refreshTokenExpiresAt\" else ?12 end, "
+    "\"updatedAt\" = ?13 where \"id\" = ?14",
+    "update \"account\" set \"accessToken\" = case when $1::boolean then \"accessToken\" else "
+    "$2::text end, \"refreshToken\" = case when $3::boolean then \"refreshToken\" else $4::text "
+    "end, \"idToken\" = case when $5::boolean then \"idToken\" else $6::text end, "
+    "\"scope\" = case when $7::boolean then \"scope\" else $8::text end, "
+    "\"accessTokenExpiresAt\" = case when $9::boolean then \"accessTokenExpiresAt\" else "
+    "$10::timestamptz end, \"refreshTokenExpiresAt\" = case when $11::boolean then "
+    "\"refreshTokenExpiresAt\" else $12::timestamptz end, \"updatedAt\" = $13 where \"id\" = $14",
+    NULL};
+static const gh_query Q_ACCOUNT_DELETE = {
+    "account_delete", "delete from \"account\" where \"id\" = ?1 and \"userId\" = ?2",
+    "delete from \"account\" where \"id\" = $1 and \"userId\" = $2", NULL};
+static const gh_query Q_USER_VERIFY_EMAIL = {
+    "user_verify_email",
+    "update \"user\" set \"emailVerified\" = 1, \"updatedAt\" = ?1 where \"id\" = ?2",
+    "update \"user\" set \"emailVerified\" = true, \"updatedAt\" = $1 where \"id\" = $2", NULL};
+static const gh_query Q_VERIFICATION_INSERT = {
+    "verification_insert",
+    "insert into \"verification\" (\"id\", \"identifier\", \"value\", \"expiresAt\", "
+    "\"createdAt\", \"updatedAt\") values (?1, ?2, ?3, ?4, ?5, ?6)",
+    "insert into \"verification\" (\"id\", \"identifier\", \"value\", \"expiresAt\", "
+    "\"createdAt\", \"updatedAt\") values ($1, $2, $3, $4, $5, $6)",
+    NULL};
+static const gh_query Q_VERIFICATION_TAKE = {
+    "verification_take",
+    "delete from \"verification\" where \"identifier\" = ?1 returning \"value\", \"expiresAt\", "
+    "\"createdAt\"",
+    "delete from \"verification\" where \"identifier\" = $1 returning \"value\", \"expiresAt\", "
+    "\"createdAt\"",
+    "tdd"};
+
+static gh_status read_account(const gh_cell *c, gh_account *x) {
+  memset(x, 0, sizeof *x);
+  x->id = c[0].text;
+  x->account_id = c[1].text;
+  x->provider_id = c[2].text;
+  x->user_id = c[3].text;
+  x->password = c[4].text;
+  x->created_at = c[5].num;
+  x->updated_at = c[6].num;
+  x->access_token = c[7].text;
+  x->refresh_token = c[8].text;
+  x->id_token = c[9].text;
+  x->has_access_expiry = !c[10].null;
+  x->access_token_expires_at = c[10].num;
+  x->has_refresh_expiry = !c[11].null;
+  x->refresh_token_expires_at = c[11].num;
+  x->scope = c[12].text;
+  return x->id && x->account_id && x->provider_id && x->user_id ? GH_OK : GH_ERR_DB;
+}
+
+gh_status gh_store_list_accounts(gh_store *s, gh_arena *a, const char *user_id, gh_account **out,
+                                 size_t *n) {
+  if (!s || !a || !user_id || !out || !n) return GH_ERR_INVALID;
+  *out = NULL;
+  *n = 0;
+  gh_rows r;
+  gh_status status = gh_store_query(s, a, &Q_ACCOUNTS_LIST, &r, "t", user_id);
+  if (status) return status;
+  gh_account *v = r.n ? gh_arena_alloc(a, r.n * sizeof *v) : NULL;
+  size_t len = 0;
+  for (size_t i = 0; i < r.n; i++) {
+    gh_account x;
+    status = read_account(gh_rows_at(&r, i), &x);
+    if (status) return status;
+    size_t j = len++; /* stable by the parsed createdAt (SQLite dates are text) */
+    while (j > 0 && v[j - 1].created_at > x.created_at) {
+      v[j] = v[j - 1];
+      j--;
+    }
+    v[j] = x;
+  }
+  *out = v;
+  *n = len;
+  return GH_OK;
+}
+
+gh_status gh_store_account_by_key(gh_store *s, gh_arena *a, const char *provider_id,
+                                  const char *account_id, gh_account *out) {
+  if (!s || !a || !provider_id || !account_id || !out) return GH_ERR_INVALID;
+  gh_rows r;
+  gh_status status = gh_store_query(s, a, &Q_ACCOUNT_BY_KEY, &r, "tt", provider_id, account_id);
+  if (status) return status;
+  return r.n ? read_account(gh_rows_at(&r, 0), out) : GH_ERR_NOT_FOUND;
+}
+
+/* detect_issuer() has run. */
+static gh_status insert_full_account(gh_store *s, const gh_account *x) {
+  const int64_t *ae = x->has_access_expiry ? &x->access_token_expires_at : NULL;
+  const int64_t *re = x->has_refresh_expiry ? &x->refresh_token_expires_at : NULL;
+  if (s->issuer != 1)
+    return gh_store_exec(s, &Q_ACCOUNT_INSERT_FULL, NULL, ACCOUNT_FMT, x->id, x->account_id,
+                         x->provider_id, x->user_id, x->password, x->created_at, x->updated_at,
+                         x->access_token, x->refresh_token, x->id_token, ae, re, x->scope);
+  gh_arena *a = gh_arena_new();
+  gh_status status = gh_store_exec(
+      s, &Q_ACCOUNT_INSERT_FULL_ISSUER, NULL, ACCOUNT_FMT "t", x->id, x->account_id, x->provider_id,
+      x->user_id, x->password, x->created_at, x->updated_at, x->access_token, x->refresh_token,
+      x->id_token, ae, re, x->scope, gh_store_account_issuer(a, x->provider_id));
+  gh_arena_free(a);
+  return status;
+}
+
+gh_status gh_store_insert_account(gh_store *s, const gh_account *acc) {
+  if (!s || !acc || !acc->id || !acc->account_id || !acc->provider_id || !acc->user_id)
+    return GH_ERR_INVALID;
+  gh_status status = detect_issuer(s);
+  return status ? status : insert_full_account(s, acc);
+}
+
+gh_status gh_store_update_account_tokens(gh_store *s, const char *id, const gh_account *x,
+                                         const gh_account_keep *k) {
+  if (!s || !id || !x || !k) return GH_ERR_INVALID;
+  const int64_t *ae = x->has_access_expiry ? &x->access_token_expires_at : NULL;
+  const int64_t *re = x->has_refresh_expiry ? &x->refresh_token_expires_at : NULL;
+  long n = 0;
+  gh_status status = gh_store_exec(
+      s, &Q_ACCOUNT_UPDATE_TOKENS, &n, "btbtbtbtbDbDdt", (int)k->access_token, x->access_token,
+      (int)k->refresh_token, x->refresh_token, (int)k->id_token, x->id_token, (int)k->scope,
+      x->scope, (int)k->access_expiry, ae, (int)k->refresh_expiry, re, x->updated_at, id);
+  if (status) return status;
+  return n ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
+gh_status gh_store_delete_account(gh_store *s, const char *user_id, const char *id) {
+  if (!s || !user_id || !id) return GH_ERR_INVALID;
+  long n = 0;
+  gh_status status = gh_store_exec(s, &Q_ACCOUNT_DELETE, &n, "tt", id, user_id);
+  if (status) return status;
+  return n ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
+gh_status gh_store_create_user_with_account(gh_store *s, const gh_user *u, const gh_account *acc) {
+  if (!s || !u || !u->id || !u->name || !u->email || !acc || !acc->id) return GH_ERR_INVALID;
+  gh_status status = detect_issuer(s);
+  if (status || (status = gh_store_begin(s))) return status;
+  status = insert_user(s, u);
+  if (status == GH_OK) status = insert_full_account(s, acc);
+  return gh_store_end(s, status);
+}
+
+gh_status gh_store_set_email_verified(gh_store *s, const char *user_id, int64_t now) {
+  if (!s || !user_id) return GH_ERR_INVALID;
+  return gh_store_exec(s, &Q_USER_VERIFY_EMAIL, NULL, "dt", now, user_id);
+}
+
+/* --- verification rows -------------------------------------------------------------------- */
+
+gh_status gh_store_verification_put(gh_store *s, const char *identifier, const char *value,
+                                    int64_t expires_at, int64_t now) {
+  if (!s || !identifier || !value) return GH_ERR_INVALID;
+  char id[33];
+  gh_rand_id(id, 32);
+  return gh_store_exec(s, &Q_VERIFICATION_INSERT, NULL, "tttddd", id, identifier, value, expires_at,
+                       now, now);
+}
+
+gh_status gh_store_verification_take(gh_store *s, gh_arena *a, const char *identifier, char **value,
+                                     int64_t *expires_at) {
+  if (!s || !a || !identifier || !value || !expires_at) return GH_ERR_INVALID;
+  *value = NULL;
+  gh_rows r;
+  gh_status status = gh_store_query(s, a, &Q_VERIFICATION_TAKE, &r, "t", identifier);
+  if (status) return status;
+  int64_t newest = INT64_MIN;
+  for (size_t i = 0; i < r.n; i++) {
+    const gh_cell *c = gh_rows_at(&r, i);
+    if (c[0].text && c[2].num >= newest) {
+      newest = c[2].num;
+      *value = c[0].text;
+      *expires_at = c[1].num;
+    }
+  }
+  return *value ? GH_OK : GH_ERR_NOT_FOUND;
 }

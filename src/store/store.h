@@ -132,6 +132,12 @@ typedef struct {
   char *user_id;
   char *password; /* nullable; "salt:hash" */
   int64_t created_at, updated_at;
+  /* OAuth accounts (NULL / has_* false for the credential account). Tokens as stored (encrypted
+   * when account.encryptOAuthTokens is on). */
+  char *access_token, *refresh_token, *id_token;
+  char *scope; /* comma-joined granted scopes */
+  int64_t access_token_expires_at, refresh_token_expires_at;
+  bool has_access_expiry, has_refresh_expiry;
 } gh_account;
 
 /* Fills u with a fresh 32-char id, the given values (borrowed), createdAt = updatedAt = now and
@@ -338,6 +344,41 @@ GH_MUST_CHECK gh_status gh_store_credential_password(gh_store *s, gh_arena *a, c
 GH_MUST_CHECK gh_status gh_store_set_password(gh_store *s, const char *user_id, const char *hash,
                                               const char *new_account_id, int64_t now,
                                               bool revoke_sessions, const gh_session *new_session);
+
+/* --- accounts (every provider) ----------------------------------------------------------- */
+/* All of the user's accounts, ordered by createdAt. */
+GH_MUST_CHECK gh_status gh_store_list_accounts(gh_store *s, gh_arena *a, const char *user_id,
+                                               gh_account **out, size_t *n);
+/* The account of (providerId, accountId). GH_ERR_NOT_FOUND when none. */
+GH_MUST_CHECK gh_status gh_store_account_by_key(gh_store *s, gh_arena *a, const char *provider_id,
+                                                const char *account_id, gh_account *out);
+/* Inserts acc with every column (account.issuer too on databases that have it). */
+GH_MUST_CHECK gh_status gh_store_insert_account(gh_store *s, const gh_account *acc);
+/* Sets the token columns and scope of account id to acc's values, updatedAt = acc->updated_at.
+ * keep_* true: leave that column as it is (better-auth skips undefined fields). */
+typedef struct {
+  bool access_token, refresh_token, id_token, scope, access_expiry, refresh_expiry;
+} gh_account_keep;
+GH_MUST_CHECK gh_status gh_store_update_account_tokens(gh_store *s, const char *id,
+                                                       const gh_account *acc,
+                                                       const gh_account_keep *keep);
+/* Deletes the account id of user_id. GH_ERR_NOT_FOUND when there is no such row. */
+GH_MUST_CHECK gh_status gh_store_delete_account(gh_store *s, const char *user_id, const char *id);
+/* Inserts the user and its (OAuth) account in one transaction. GH_ERR_CONFLICT: e-mail taken. */
+GH_MUST_CHECK gh_status gh_store_create_user_with_account(gh_store *s, const gh_user *u,
+                                                          const gh_account *acc);
+/* Sets emailVerified = true (and updatedAt). */
+GH_MUST_CHECK gh_status gh_store_set_email_verified(gh_store *s, const char *user_id, int64_t now);
+
+/* --- verification rows ------------------------------------------------------------------- */
+/* Inserts a verification row (fresh id). */
+GH_MUST_CHECK gh_status gh_store_verification_put(gh_store *s, const char *identifier,
+                                                  const char *value, int64_t expires_at,
+                                                  int64_t now);
+/* Takes the rows of identifier atomically (deleted; of concurrent takers only one gets them):
+ * *value and *expires_at of the newest. GH_ERR_NOT_FOUND when there was none. */
+GH_MUST_CHECK gh_status gh_store_verification_take(gh_store *s, gh_arena *a, const char *identifier,
+                                                   char **value, int64_t *expires_at);
 
 /* --- sessions ----------------------------------------------------------------------------- */
 GH_MUST_CHECK gh_status gh_store_create_session(gh_store *s, const gh_session *sess);

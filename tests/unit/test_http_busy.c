@@ -60,28 +60,20 @@ static void busy_meter(void **state) {
                         .port = 0,
                         .max_body = 1024,
                         .threads = 2,
-                        .busy_rps = 200 /* 20 per 100 ms window */};
+                        .busy_rps = 10 /* one request per 100 ms window */};
   gh_http *h;
   assert_int_equal(gh_http_start(&cfg, ROUTES, 2, NULL, pool, &h), GH_OK);
   int fd = connect_to(gh_http_port(h));
-
-  assert_false(gh_http_busy(h)); /* nothing yet */
-  for (int i = 0; i < 5; i++) get(fd, "/fast");
-  assert_false(gh_http_busy(h));                 /* 5 requests: under the rate */
+  /* Which requests the server's meter counts (its arithmetic over time is test_ratemeter's, with
+   * explicit clocks): with a threshold of one per window, one fast request makes it busy at once,
+   * any number of slow ones never do. No assertion depends on how fast this machine is. */
+  assert_false(gh_http_busy(h));                 /* nothing yet */
   for (int i = 0; i < 60; i++) get(fd, "/slow"); /* slow routes do not count */
   assert_false(gh_http_busy(h));
-
-  for (int i = 0; i < 60; i++) get(fd, "/fast"); /* a burst well over 20 within ~100 ms */
+  get(fd, "/fast");
   assert_true(gh_http_busy(h));
   usleep(350000); /* no request for more than a whole window */
   assert_false(gh_http_busy(h));
-
-  /* a steady rate: keep 30 requests per window going for half a second */
-  for (int w = 0; w < 5; w++) {
-    for (int i = 0; i < 30; i++) get(fd, "/fast");
-    assert_true(gh_http_busy(h));
-    usleep(60000);
-  }
   close(fd);
   gh_http_quiesce(h, 1000);
   gh_workpool_free(pool);

@@ -26,6 +26,7 @@
 #define PG_SCHEMA "gh_test_store"
 #define T0 INT64_C(1795419627137) /* 2026-11-23T07:40:27.137Z */
 #define DAY INT64_C(86400000)
+#define HOUR INT64_C(3600000)
 
 static gh_store_kind g_kind = GH_STORE_SQLITE;
 static const char *g_pg_admin; /* GH_TEST_PG_URL */
@@ -1059,6 +1060,16 @@ static void test_better_auth_issuer(void **state) {
   assert_int_equal(gh_store_create_user(s, &u3, &c3, NULL), GH_OK);
   assert_raw(target, "select \"issuer\" from \"account\" where \"id\" = 'acc3'",
              "local:oauth:my%20provider");
+  gh_account c4 = {.id = "acc4",
+                   .account_id = "sub-4",
+                   .provider_id = "acme",
+                   .user_id = "u3",
+                   .created_at = T0,
+                   .updated_at = T0,
+                   .access_token = "at"};
+  assert_int_equal(gh_store_insert_account(s, &c4), GH_OK);
+  assert_raw(target, "select \"issuer\" from \"account\" where \"id\" = 'acc4'",
+             "local:oauth:acme");
   /* admin columns stay NULL, cascade still deletes */
   assert_raw(target, "select \"role\" from \"user\" where \"id\" = 'u1'", NULL);
   assert_int_equal(gh_store_delete_user(s, "ba1"), GH_OK);
@@ -1340,6 +1351,114 @@ static void test_pg_reconnect(void **state) {
 
 /* --- main --------------------------------------------------------------------------------- */
 
+/* OAuth accounts: every column written and read back, listed in createdAt order, found by
+ * (providerId, accountId), tokens updated with "keep" for the undefined ones, deleted only for
+ * their user; a user with its account in one transaction (a duplicate e-mail leaves neither). */
+static void test_accounts(void **state) {
+  gh_store *s = *state;
+  gh_arena *a = gh_arena_new();
+  add_user(s, "u1", "ann@example.com");
+  gh_account acc = {.id = "acc-oa",
+                    .account_id = "sub-1",
+                    .provider_id = "acme",
+                    .user_id = "u1",
+                    .created_at = T0 + 10,
+                    .updated_at = T0 + 10,
+                    .access_token = "at-1",
+                    .refresh_token = "rt-1",
+                    .id_token = "a.b.c",
+                    .scope = "openid,email",
+                    .access_token_expires_at = T0 + HOUR,
+                    .has_access_expiry = true};
+  assert_int_equal(gh_store_insert_account(s, &acc), GH_OK);
+  gh_account cred = mk_cred("acc-cred", "u1", "salt:h", T0);
+  assert_int_equal(gh_store_insert_account(s, &cred), GH_OK);
+  gh_account *v;
+  size_t n;
+  assert_int_equal(gh_store_list_accounts(s, a, "u1", &v, &n), GH_OK);
+  assert_int_equal(n, 2);
+  assert_string_equal(v[0].id, "acc-cred"); /* older first */
+  assert_string_equal(v[1].id, "acc-oa");
+  assert_string_equal(v[1].access_token, "at-1");
+  assert_string_equal(v[1].refresh_token, "rt-1");
+  assert_string_equal(v[1].id_token, "a.b.c");
+  assert_string_equal(v[1].scope, "openid,email");
+  assert_true(v[1].has_access_expiry && v[1].access_token_expires_at == T0 + HOUR);
+  assert_false(v[1].has_refresh_expiry);
+  assert_null(v[0].access_token);
+  gh_account got;
+  assert_int_equal(gh_store_account_by_key(s, a, "acme", "sub-1", &got), GH_OK);
+  assert_string_equal(got.id, "acc-oa");
+  assert_int_equal(gh_store_account_by_key(s, a, "acme", "sub-2", &got), GH_ERR_NOT_FOUND);
+  assert_int_equal(gh_store_account_by_key(s, a, "other", "sub-1", &got), GH_ERR_NOT_FOUND);
+  /* new access token and expiry; the refresh token, id token and scope are kept */
+  gh_account upd = {.access_token = "at-2",
+                    .access_token_expires_at = T0 + 2 * HOUR,
+                    .has_access_expiry = true,
+                    .updated_at = T0 + 20};
+  gh_account_keep keep = {
+      .refresh_token = true, .id_token = true, .scope = true, .refresh_expiry = true};
+  assert_int_equal(gh_store_update_account_tokens(s, "acc-oa", &upd, &keep), GH_OK);
+  assert_int_equal(gh_store_account_by_key(s, a, "acme", "sub-1", &got), GH_OK);
+  assert_string_equal(got.access_token, "at-2");
+  assert_string_equal(got.refresh_token, "rt-1");
+  assert_string_equal(got.id_token, "a.b.c");
+  assert_string_equal(got.scope, "openid,email");
+  assert_true(got.access_token_expires_at == T0 + 2 * HOUR);
+  assert_true(got.updated_at == T0 + 20);
+  assert_int_equal(gh_store_update_account_tokens(s, "nope", &upd, &keep), GH_ERR_NOT_FOUND);
+  /* another user cannot delete it */
+  add_user(s, "u2", "bob@example.com");
+  assert_int_equal(gh_store_delete_account(s, "u2", "acc-oa"), GH_ERR_NOT_FOUND);
+  assert_int_equal(gh_store_delete_account(s, "u1", "acc-oa"), GH_OK);
+  assert_int_equal(gh_store_list_accounts(s, a, "u1", &v, &n), GH_OK);
+  assert_int_equal(n, 1);
+  /* user + account together; a taken e-mail writes neither */
+  gh_user u3 = mk_user("u3", "cy@example.com", T0);
+  gh_account a3 = {.id = "acc-3",
+                   .account_id = "sub-3",
+                   .provider_id = "acme",
+                   .user_id = "u3",
+                   .created_at = T0,
+                   .updated_at = T0};
+  assert_int_equal(gh_store_create_user_with_account(s, &u3, &a3), GH_OK);
+  gh_user u4 = mk_user("u4", "cy@example.com", T0);
+  gh_account a4 = {.id = "acc-4",
+                   .account_id = "sub-4",
+                   .provider_id = "acme",
+                   .user_id = "u4",
+                   .created_at = T0,
+                   .updated_at = T0};
+  assert_int_equal(gh_store_create_user_with_account(s, &u4, &a4), GH_ERR_CONFLICT);
+  assert_int_equal(gh_store_account_by_key(s, a, "acme", "sub-4", &got), GH_ERR_NOT_FOUND);
+  assert_int_equal(gh_store_set_email_verified(s, "u3", T0 + 5), GH_OK);
+  gh_user r;
+  assert_int_equal(gh_store_user_by_id(s, a, "u3", &r), GH_OK);
+  assert_true(r.email_verified);
+  gh_arena_free(a);
+}
+
+/* Verification rows: a take returns the newest row's value and removes every row of the
+ * identifier, so a second take (a replayed OAuth state) finds nothing. */
+static void test_verification(void **state) {
+  gh_store *s = *state;
+  gh_arena *a = gh_arena_new();
+  assert_int_equal(gh_store_verification_put(s, "auth-state:x", "old", T0 + HOUR, T0), GH_OK);
+  assert_int_equal(gh_store_verification_put(s, "auth-state:x", "new", T0 + 2 * HOUR, T0 + 1),
+                   GH_OK);
+  assert_int_equal(gh_store_verification_put(s, "auth-state:y", "other", T0 + HOUR, T0), GH_OK);
+  char *value;
+  int64_t exp;
+  assert_int_equal(gh_store_verification_take(s, a, "auth-state:x", &value, &exp), GH_OK);
+  assert_string_equal(value, "new");
+  assert_true(exp == T0 + 2 * HOUR);
+  assert_int_equal(gh_store_verification_take(s, a, "auth-state:x", &value, &exp),
+                   GH_ERR_NOT_FOUND);
+  assert_int_equal(gh_store_verification_take(s, a, "auth-state:y", &value, &exp), GH_OK);
+  assert_string_equal(value, "other");
+  gh_arena_free(a);
+}
+
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
@@ -1360,6 +1479,8 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
       cmocka_unit_test_setup_teardown(test_set_password, setup_migrated, teardown),                \
       cmocka_unit_test_setup_teardown(test_extra_columns, setup_migrated, teardown),               \
       cmocka_unit_test_setup_teardown(test_jwks, setup_migrated, teardown),                        \
+      cmocka_unit_test_setup_teardown(test_accounts, setup_migrated, teardown),                    \
+      cmocka_unit_test_setup_teardown(test_verification, setup_migrated, teardown),                \
       cmocka_unit_test_setup_teardown(test_add_column_existing, setup_migrated, teardown),         \
       cmocka_unit_test_setup_teardown(test_runner, setup_empty, teardown),                         \
       cmocka_unit_test_setup_teardown(test_extra_migrations, setup_empty, teardown),               \
