@@ -560,6 +560,39 @@ forEachBackend("mail over STARTTLS with AUTH", (backend) => {
       await smtp.stop();
     }
   });
+
+  it("smtps:// (implicit TLS, GATEHOUSE_SMTP_URL=smtps://…): delivered inside TLS from the first byte, certificate verified, AUTH; an unknown CA is retried, never sent", async () => {
+    const { cert, key } = selfSignedCert();
+    const smtp = await startSmtp({ tls: { cert, key, user: "mailer", password: "s3cret-pw", implicit: true } });
+    assert.match(smtp.url, /^smtps:\/\//);
+    const env = { GATEHOUSE_SMTP_URL: smtp.url, GATEHOUSE_SMTP_USER: "mailer", GATEHOUSE_SMTP_PASSWORD: "s3cret-pw", GATEHOUSE_MAIL_RETRY_MS: "100", GATEHOUSE_MAIL_POLL_MS: "100" };
+    const servers = [];
+    try {
+      const good = await startServer({ backend, hint: "mail-smtps", env: { ...env, GATEHOUSE_SMTP_CA_FILE: cert } });
+      servers.push(good);
+      const email = newEmail("smtps");
+      await raw(good, "POST", "/sign-up/email", { json: { name: "S", email, password: PASSWORD } });
+      assert.equal((await raw(good, "POST", "/request-password-reset", { json: { email } })).status, 200);
+      const m = await smtp.waitFor((x) => x.envelope.to.includes(email));
+      assert.equal(m.envelope.tls, true, "delivered over TLS");
+      assert.equal(m.envelope.authUser, "mailer");
+      assert.match(m.text, /reset-password\//, "the reset link arrived");
+
+      const noca = await startServer({ backend, hint: "mail-smtps-noca", env });
+      servers.push(noca);
+      const e = newEmail("smtps-noca");
+      await raw(noca, "POST", "/sign-up/email", { json: { name: "S", email: e, password: PASSWORD } });
+      assert.equal((await raw(noca, "POST", "/request-password-reset", { json: { email: e } })).status, 200);
+      for (let i = 0; i < 100 && !noca.logs.some((l) => l.event === "mail.retry"); i++) await sleep(50);
+      const retry = noca.logs.find((l) => l.event === "mail.retry");
+      assert.ok(retry, "a failed delivery is logged");
+      assert.match(retry.error, /certificate|SSL/i);
+      assert.equal(smtp.messages().filter((x) => x.envelope.to.includes(e)).length, 0);
+    } finally {
+      for (const s of servers) await s.stop();
+      await smtp.stop();
+    }
+  });
 });
 
 forEachBackend(

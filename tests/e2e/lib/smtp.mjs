@@ -95,7 +95,8 @@ export function selfSignedCert() {
   return { cert, key };
 }
 
-// tls: { cert, key, user, password }: STARTTLS offered and required, AUTH required.
+// tls: { cert, key, user, password }: STARTTLS offered and required, AUTH required; with
+// implicit: true, TLS from the first byte instead (smtps://).
 export async function startSmtp({ port, tls } = {}) {
   const dir = makeTempDir("gh-e2e-smtp");
   port ??= await freePort();
@@ -103,7 +104,7 @@ export async function startSmtp({ port, tls } = {}) {
   const seen = new Set();
   const smtp = {
     port,
-    url: `smtp://127.0.0.1:${port}`,
+    url: `${tls?.implicit ? "smtps" : "smtp"}://127.0.0.1:${port}`,
     dir,
     /** Every message received so far (envelope + parsed), oldest first. */
     messages() {
@@ -128,7 +129,7 @@ export async function startSmtp({ port, tls } = {}) {
       }
     },
     async start() {
-      const extra = tls ? [tls.cert, tls.key, tls.user, tls.password] : [];
+      const extra = tls ? [tls.cert, tls.key, tls.user, tls.password, ...(tls.implicit ? ["implicit"] : [])] : [];
       child = spawn(PYTHON, [SCRIPT, String(port), dir, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
       live.add(child);
       let err = "";

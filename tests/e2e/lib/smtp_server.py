@@ -38,7 +38,8 @@ class Store:
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "data": data.decode("utf-8", "replace"),
-            "tls": bool(session.ssl),
+            # STARTTLS sets session.ssl; implicit TLS shows on the connection's transport
+            "tls": bool(session.ssl) or server.transport.get_extra_info("ssl_object") is not None,
             "auth_user": session.auth_data.login.decode() if session.auth_data else None,
         }
         tmp = name + ".tmp"
@@ -62,8 +63,13 @@ def main():
             ok = auth_data.login == user.encode() and auth_data.password == password.encode()
             return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
-        kwargs = dict(tls_context=ctx, require_starttls=True, auth_required=True,
-                      authenticator=authenticator)
+        if len(sys.argv) >= 8 and sys.argv[7] == "implicit":  # smtps: TLS from the first byte
+            # the connection is TLS from the first byte: AUTH may be offered at once
+            kwargs = dict(ssl_context=ctx, auth_required=True, auth_require_tls=False,
+                          authenticator=authenticator)
+        else:
+            kwargs = dict(tls_context=ctx, require_starttls=True, auth_required=True,
+                          authenticator=authenticator)
     controller = Controller(Store(directory), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     print("ready", flush=True)
