@@ -10,9 +10,9 @@ import { CookieJar, SESSION_COOKIE } from "./lib/cookies.mjs";
 import { openDb, sql, toBool, toDate, withHelpers } from "./lib/db.mjs";
 import { PASSWORD, assertError, assertNoSetCookie, forEachBackend, newEmail, scryptMatches } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
-import { startServer } from "./lib/server.mjs";
+import { freshDatabaseUrl, startServer } from "./lib/server.mjs";
 import { selfSignedCert, startSmtp } from "./lib/smtp.mjs";
-import { makeTempDir, sleep } from "./lib/util.mjs";
+import { freePort, makeTempDir, sleep } from "./lib/util.mjs";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -591,6 +591,39 @@ forEachBackend("mail over STARTTLS with AUTH", (backend) => {
     } finally {
       for (const s of servers) await s.stop();
       await smtp.stop();
+    }
+  });
+});
+
+forEachBackend("mail: two instances sharing one outbox", (backend) => {
+  it("mails queued through either instance while the SMTP server is down are each delivered exactly once when it is back", async () => {
+    const databaseUrl = await freshDatabaseUrl(backend, "mail-shared");
+    const port = await freePort(); // nothing listens there yet
+    const env = { GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${port}`, GATEHOUSE_MAIL_RETRY_MS: "100", GATEHOUSE_MAIL_POLL_MS: "50" };
+    const a = await startServer({ backend, databaseUrl, hint: "mail-shared-a", env });
+    const b = await startServer({ backend, databaseUrl, hint: "mail-shared-b", env });
+    let smtp;
+    try {
+      const emails = [];
+      for (let i = 0; i < 12; i++) {
+        const srv = i % 2 ? b : a;
+        const email = newEmail(`shared${i}`);
+        emails.push(email);
+        assert.equal((await raw(srv, "POST", "/sign-up/email", { json: { name: "S", email, password: PASSWORD } })).status, 200);
+        assert.equal((await raw(srv, "POST", "/request-password-reset", { json: { email } })).status, 200);
+      }
+      for (let i = 0; i < 100 && !(a.logs.some((l) => l.event === "mail.retry") && b.logs.some((l) => l.event === "mail.retry")); i++) await sleep(50);
+      smtp = await startSmtp({ port });
+      for (const e of emails) await smtp.waitFor((x) => x.envelope.to.includes(e) && /reset-password\//.test(x.text));
+      await sleep(1500); // both delivery threads keep polling: a second copy would arrive now
+      const resets = smtp.messages().filter((x) => /reset-password\//.test(x.text));
+      assert.equal(resets.length, emails.length, `reset mails received: ${resets.map((x) => x.envelope.to).join(" ")}`);
+      for (const e of emails) assert.equal(resets.filter((x) => x.envelope.to.includes(e)).length, 1, `${e}: exactly one copy`);
+      assert.equal(await a.db.count("gatehouse_mail_outbox"), 0, "the outbox is empty once everything is sent");
+    } finally {
+      await a.stop();
+      await b.stop();
+      await smtp?.stop();
     }
   });
 });
