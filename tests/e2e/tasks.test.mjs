@@ -318,6 +318,13 @@ forEachBackend("tasks", (backend) => {
         for (const [name, tok] of Object.entries(tokens)) {
           for (const api of [jwtApi, anyApi]) {
             const res = await api.call("GET", "/api/tasks", { bearer: tok });
+            if (name === "huge" && api.impl === "fastapi" && res.status === 400) {
+              // uvicorn's HTTP layer (h11, 16 KiB buffer for an incomplete head) refuses a 60 KB
+              // header line with 400 before the app sees it when the head arrives in pieces, which
+              // depends on the socket reads; refused either way, never accepted, never 500
+              assert.match(res.text, /Invalid HTTP request/, `${name}: ${res.text}`);
+              continue;
+            }
             assertUnauthorized(res, `${name} (${api.env.TASKS_AUTH || "jwt"})`);
           }
         }
