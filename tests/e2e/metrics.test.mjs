@@ -7,7 +7,6 @@ import { GATEHOUSE_ONLY } from "./lib/config.mjs";
 import { PASSWORD, assertBare404, signIn, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
 import { runCli, startServer } from "./lib/server.mjs";
-import { freePort } from "./lib/util.mjs";
 
 /** { "name{labels}": value } of a Prometheus text exposition. */
 function parse(text) {
@@ -111,8 +110,8 @@ describe("metrics off (GATEHOUSE_METRICS=false)", { skip: GATEHOUSE_ONLY }, () =
 describe("metrics on a listener of their own (GATEHOUSE_METRICS_ADDR)", { skip: GATEHOUSE_ONLY }, () => {
   let srv, port;
   before(async () => {
-    port = await freePort();
-    srv = await startServer({ backend: "sqlite", hint: "metrics-addr", env: { GATEHOUSE_METRICS_ADDR: `127.0.0.1:${port}` } });
+    srv = await startServer({ backend: "sqlite", hint: "metrics-addr", env: { GATEHOUSE_METRICS_ADDR: "127.0.0.1:{PORT2}" } });
+    port = srv.port2;
   });
   after(async () => {
     await srv?.stop();

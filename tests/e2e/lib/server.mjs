@@ -49,7 +49,22 @@ onExit(() => {
   }
 });
 
-export async function startServer({
+/**
+ * startServer, once more on fresh ports when the port it was given was taken between freePort()
+ * and the server's bind (other test files pick ports concurrently). env values may use {PORT} (the
+ * main port) and {PORT2} (a second free port, srv.port2, e.g. for a separate metrics listener).
+ */
+export async function startServer(opts = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(String(e?.message))) throw e;
+    }
+  }
+}
+
+async function startServerOnce({
   backend,
   databaseUrl,
   hint = "srv",
@@ -60,9 +75,12 @@ export async function startServer({
 } = {}) {
   if (!databaseUrl) databaseUrl = await freshDatabaseUrl(backend, hint);
   const port = await freePort();
+  const port2 = Object.values(env).some((v) => typeof v === "string" && v.includes("{PORT2}")) ? await freePort() : undefined;
   const url = `http://127.0.0.1:${port}`;
-  // env may give a base URL of its own (e.g. https://… as behind a TLS proxy); {PORT} is replaced
-  const envResolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === "string" ? v.replaceAll("{PORT}", String(port)) : v]));
+  // env may give a base URL of its own (e.g. https://… as behind a TLS proxy); {PORT}, {PORT2} are replaced
+  const envResolved = Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [k, typeof v === "string" ? v.replaceAll("{PORT}", String(port)).replaceAll("{PORT2}", String(port2)) : v]),
+  );
   const fullEnv = {
     PORT: port,
     GATEHOUSE_HOST: "127.0.0.1",
@@ -85,6 +103,7 @@ export async function startServer({
     baseURL: fullEnv.GATEHOUSE_BASE_URL, // the public origin (what Origin headers must match)
     apiBase: `${url}/api/auth`,
     port,
+    port2,
     secret,
     databaseUrl,
     env: fullEnv,
@@ -195,6 +214,7 @@ export async function startServer({
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (srv.exitInfo) {
+      await srv.db.close().catch(() => {});
       throw new Error(
         `server exited before it was ready (${JSON.stringify(srv.exitInfo)}): ${cmd} ${argv.join(" ")}\n` +
           `${srv.stderrLines.slice(-30).join("\n")}\n${srv.stdout.slice(-2000)}`,

@@ -6,16 +6,28 @@ import path from "node:path";
 import { KEEP } from "./config.mjs";
 
 /** A free TCP port on 127.0.0.1 (bind to port 0, read it, close). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+// Ports this process has handed out: the kernel may offer a just-closed port again, so a second
+// freePort() could return the port a server of this process is about to bind.
+const handedOut = new Set();
+
+/** A TCP port on 127.0.0.1 that nothing listens on now and this process has not handed out before. */
+export async function freePort() {
+  for (let i = 0; i < 50; i++) {
+    const port = await new Promise((resolve, reject) => {
+      const srv = net.createServer();
+      srv.unref();
+      srv.on("error", reject);
+      srv.listen(0, "127.0.0.1", () => {
+        const { port } = srv.address();
+        srv.close(() => resolve(port));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error("no fresh free port after 50 tries");
 }
 
 /** Root for this process's temporary files (GH_E2E_TMP if the runner script set one). */
