@@ -113,6 +113,52 @@ static void test_b64_decode_rejects(void **state) {
   assert_int_equal(dec[0], 'f');
 }
 
+/* Every byte value in every position of a whole quad and of a 2- and 3-character tail: accepted
+ * exactly when it is in the alphabet (the decoder's tables), decoded to its 6-bit value. */
+static void test_b64_decode_every_char(void **state) {
+  (void)state;
+  static const char STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (int url = 0; url < 2; url++) {
+    const char *alpha = url ? URL : STD;
+    for (size_t n = 2; n <= 8; n++) {
+      if (n % 4 == 1) continue;
+      for (size_t pos = 0; pos < n; pos++) {
+        for (int c = 0; c < 256; c++) {
+          char in[8];
+          memset(in, 'A', n);
+          in[pos] = (char)c;
+          const char *at = c ? memchr(alpha, c, 64) : NULL;
+          uint8_t dec[8];
+          size_t dn = 0;
+          gh_status st = gh_b64_decode(in, n, url, dec, &dn);
+          if (c == '=' && pos >= n - 2 && n % 4 == 0) continue; /* padding: tested above */
+          if (!at) {
+            if (st != GH_ERR_INVALID)
+              fail_msg("url=%d n=%zu pos=%zu: byte %d accepted", url, n, pos, c);
+            continue;
+          }
+          if (st != GH_OK) fail_msg("url=%d n=%zu pos=%zu: '%c' refused", url, n, pos, c);
+          assert_int_equal(dn, n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0));
+          /* the bits of position pos: all others are 'A' (0) */
+          unsigned v = (unsigned)(at - alpha);
+          size_t bit = pos * 6; /* first bit of this character in the output */
+          uint32_t got = 0;
+          for (size_t b = 0; b < 6; b++) {
+            size_t k = bit + b;
+            if (k / 8 < dn)
+              got = got << 1 | ((dec[k / 8] >> (7 - k % 8)) & 1);
+            else
+              got <<= 1; /* a tail's unused bits */
+          }
+          if (got != v && bit + 6 <= dn * 8)
+            fail_msg("url=%d n=%zu pos=%zu: '%c' decoded to %u", url, n, pos, c, got);
+        }
+      }
+    }
+  }
+}
+
 static void test_b64_round_trip_random(void **state) {
   (void)state;
   uint8_t raw[300], dec[300 * 3 / 4 + 300];
@@ -356,6 +402,7 @@ int main(void) {
       cmocka_unit_test(test_b64_rfc4648),
       cmocka_unit_test(test_b64_alphabets),
       cmocka_unit_test(test_b64_decode_rejects),
+      cmocka_unit_test(test_b64_decode_every_char),
       cmocka_unit_test(test_b64_round_trip_random),
       cmocka_unit_test(test_hex),
       cmocka_unit_test(test_uri_encode_component),
