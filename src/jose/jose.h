@@ -96,6 +96,7 @@ typedef struct {
   uint8_t *sig;
   size_t sig_len;
   size_t signing_input_len;
+  void *owned; /* gh_jws_split: the one allocation the parts live in (gh_jws_parts_free) */
 } gh_jws_parts;
 
 /* Splits token[0..len): exactly two dots, every part strict base64url without padding (no '=',
@@ -106,5 +107,13 @@ typedef struct {
 GH_MUST_CHECK gh_status gh_jws_split(const char *token, size_t len, size_t max_len,
                                      gh_jws_parts *out);
 void gh_jws_parts_free(gh_jws_parts *p);
+
+/* Bytes gh_jws_split_buf needs for a token of len bytes (every part decoded, two NULs). */
+#define GH_JWS_SPLIT_BUF(len) ((len) / 4 * 3 + 16)
+/* gh_jws_split without an allocation: the same checks and results, the parts decoded into
+ * buf[0..cap) (header and payload NUL-terminated), which must hold GH_JWS_SPLIT_BUF(len) bytes
+ * (GH_ERR_INVALID otherwise). The parts point into buf; nothing is to be freed. */
+GH_MUST_CHECK gh_status gh_jws_split_buf(const char *token, size_t len, size_t max_len,
+                                         uint8_t *buf, size_t cap, gh_jws_parts *out);
 
 #endif

@@ -178,25 +178,25 @@ gh_status gh_jws_compact_sign(const gh_jwk *k, const char *header_json, size_t h
   return GH_OK;
 }
 
-/* Decodes one part into a fresh NUL-terminated buffer. */
-static gh_status split_part(const char *s, size_t n, uint8_t **out, size_t *out_len) {
+/* Decodes one part of n characters into buf + *at (NUL-terminated when nul), advancing *at. */
+static gh_status split_part(const char *s, size_t n, uint8_t *buf, size_t *at, bool nul,
+                            uint8_t **out, size_t *out_len) {
   if (n == 0) return GH_ERR_INVALID;
-  uint8_t *buf = malloc(GH_JOSE_B64_DEC_CAP(n) + 1);
-  if (!buf) return GH_ERR_NOMEM;
-  if (gh_jose_b64url_decode(s, n, buf, out_len) != GH_OK) {
-    free(buf);
-    return GH_ERR_INVALID;
-  }
-  buf[*out_len] = 0;
-  *out = buf;
+  uint8_t *p = buf + *at;
+  if (gh_jose_b64url_decode(s, n, p, out_len) != GH_OK) return GH_ERR_INVALID;
+  *at += *out_len;
+  if (nul) buf[(*at)++] = 0;
+  *out = p;
   return GH_OK;
 }
 
-gh_status gh_jws_split(const char *token, size_t len, size_t max_len, gh_jws_parts *out) {
+gh_status gh_jws_split_buf(const char *token, size_t len, size_t max_len, uint8_t *buf, size_t cap,
+                           gh_jws_parts *out) {
   if (!out) return GH_ERR_INVALID;
   memset(out, 0, sizeof *out);
   if (!token) return GH_ERR_INVALID;
   if (len > max_len) return GH_ERR_TOO_LARGE;
+  if (!buf || cap < GH_JWS_SPLIT_BUF(len)) return GH_ERR_INVALID;
   const char *d1 = memchr(token, '.', len);
   if (!d1) return GH_ERR_INVALID;
   const char *d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token));
@@ -206,31 +206,41 @@ gh_status gh_jws_split(const char *token, size_t len, size_t max_len, gh_jws_par
   if (memchr(d2 + 1, '.', slen)) return GH_ERR_INVALID;
   if (slen > GH_JOSE_B64_MAX) return GH_ERR_INVALID; /* longer than any supported signature */
 
+  /* Each part decodes to at most GH_JOSE_B64_DEC_CAP(its length) bytes, and the three caps plus
+   * two NULs fit in GH_JWS_SPLIT_BUF(len). */
   gh_jws_parts p = {.signing_input_len = (size_t)(d2 - token)};
-  uint8_t *h = NULL, *pl = NULL;
-  gh_status rc = split_part(token, hlen, &h, &p.header_len);
-  if (rc != GH_OK) goto fail;
-  if ((rc = split_part(d1 + 1, plen, &pl, &p.payload_len)) != GH_OK) goto fail;
-  if ((rc = split_part(d2 + 1, slen, &p.sig, &p.sig_len)) != GH_OK) goto fail;
-  if (p.sig_len > GH_JWS_MAX_SIG) {
-    rc = GH_ERR_INVALID;
-    goto fail;
-  }
+  uint8_t *h, *pl;
+  size_t at = 0;
+  if (split_part(token, hlen, buf, &at, true, &h, &p.header_len) != GH_OK ||
+      split_part(d1 + 1, plen, buf, &at, true, &pl, &p.payload_len) != GH_OK ||
+      split_part(d2 + 1, slen, buf, &at, false, &p.sig, &p.sig_len) != GH_OK ||
+      p.sig_len > GH_JWS_MAX_SIG)
+    return GH_ERR_INVALID;
   p.header = (char *)h;
   p.payload = (char *)pl;
   *out = p;
   return GH_OK;
-fail:
-  free(h);
-  free(pl);
-  free(p.sig);
-  return rc;
+}
+
+gh_status gh_jws_split(const char *token, size_t len, size_t max_len, gh_jws_parts *out) {
+  if (!out) return GH_ERR_INVALID;
+  memset(out, 0, sizeof *out);
+  if (!token) return GH_ERR_INVALID;
+  if (len > max_len) return GH_ERR_TOO_LARGE;
+  size_t cap = GH_JWS_SPLIT_BUF(len);
+  uint8_t *buf = malloc(cap);
+  if (!buf) return GH_ERR_NOMEM;
+  gh_status rc = gh_jws_split_buf(token, len, max_len, buf, cap, out);
+  if (rc != GH_OK) {
+    free(buf);
+    return rc;
+  }
+  out->owned = buf;
+  return GH_OK;
 }
 
 void gh_jws_parts_free(gh_jws_parts *p) {
   if (!p) return;
-  free(p->header);
-  free(p->payload);
-  free(p->sig);
+  free(p->owned);
   memset(p, 0, sizeof *p);
 }

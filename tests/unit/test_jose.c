@@ -724,10 +724,34 @@ static void expect_split(const char *tok, size_t max, gh_status want) {
   gh_status st = gh_jws_split(tok, strlen(tok), max, &p);
   if (st != want)
     fail_msg("split(\"%s\") = %s, want %s", tok, gh_status_str(st), gh_status_str(want));
-  if (st == GH_OK)
+  /* gh_jws_split_buf: the same answer and parts, in a buffer of exactly GH_JWS_SPLIT_BUF(len)
+   * bytes (a heap block, so that a sanitizer sees any write past it) */
+  size_t len = strlen(tok), cap = GH_JWS_SPLIT_BUF(len);
+  uint8_t *buf = malloc(cap);
+  assert_non_null(buf);
+  gh_jws_parts q;
+  gh_status bst = gh_jws_split_buf(tok, len, max, buf, cap, &q);
+  if (bst != want)
+    fail_msg("split_buf(\"%s\") = %s, want %s", tok, gh_status_str(bst), gh_status_str(want));
+  if (st == GH_OK) {
+    assert_int_equal(q.header_len, p.header_len);
+    assert_memory_equal(q.header, p.header, p.header_len + 1);
+    assert_int_equal(q.payload_len, p.payload_len);
+    assert_memory_equal(q.payload, p.payload, p.payload_len + 1);
+    assert_int_equal(q.sig_len, p.sig_len);
+    assert_memory_equal(q.sig, p.sig, p.sig_len);
+    assert_int_equal(q.signing_input_len, p.signing_input_len);
+    assert_null(q.owned); /* nothing to free */
+    assert_true((uint8_t *)q.header >= buf && q.sig + q.sig_len <= buf + cap);
+    if (len > max) fail_msg("accepted over max_len");
+    /* one byte short of GH_JWS_SPLIT_BUF: refused, nothing written past it */
+    assert_int_equal(gh_jws_split_buf(tok, len, max, buf, cap - 1, &q), GH_ERR_INVALID);
+    assert_int_equal(gh_jws_split_buf(tok, len, max, NULL, cap, &q), GH_ERR_INVALID);
     gh_jws_parts_free(&p);
-  else
+  } else {
     assert_null(p.header); /* nothing to free on failure */
+  }
+  free(buf);
 }
 
 static void test_split(void **state) {
@@ -783,6 +807,7 @@ static void test_split(void **state) {
   expect_split(tok, 1 << 20, GH_ERR_INVALID);
   /* exactly GH_JWS_MAX_SIG bytes is fine (1366 chars) */
   tok[8 + 1366] = 0;
+  expect_split(tok, 1 << 20, GH_OK);
   assert_int_equal(gh_jws_split(tok, 8 + 1366, 1 << 20, &p), GH_OK);
   assert_int_equal(p.sig_len, GH_JWS_MAX_SIG);
   gh_jws_parts_free(&p);
