@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include "gatehouse/verify.h"
 #include "jose/jose.h"
@@ -26,6 +27,19 @@
 #define GHV_NOKEYS_RETRY_MS 1000          /* no JWKS yet and the last fetch failed: retry after */
 #define GHV_SIG_CACHE_SLOTS 4096          /* default verified-signature cache entries */
 #define GHV_SIG_CACHE_MAX (1u << 20)      /* upper bound of signature_cache_entries */
+#define GHV_HDR_MEMO_SLOTS 16             /* distinct JWS headers remembered (ghv_hdr_memo) */
+#define GHV_HDR_MEMO_MAX 256              /* longest encoded header (and kid) remembered */
+#define GHV_SPLIT_STACK_BYTES 4096        /* decoded token parts kept on the stack up to this */
+
+/* A JWS header that a verified token carried: its exact base64url text and what ghv_verify_jwt
+ * took from it (the alg, the kid). Immutable once published; freed by ghv_free. */
+struct ghv_hdr_memo {
+  size_t enc_len;
+  gh_jwa alg;
+  const char *kid; /* into enc[] after the header text; NULL: the header had no kid */
+  size_t kid_len;
+  char enc[]; /* enc_len bytes of header, then kid_len bytes of kid, then a NUL */
+};
 
 /* One usable verification key: its kid (NULL when the JWK had none) and the key, which only
  * verifies with its pinned algorithm (gh_jwk_alg). */
@@ -131,6 +145,15 @@ struct ghv_verifier {
     uint8_t hash[32];
     uint64_t serial; /* 0: empty */
   } * sig_cache;
+
+  /* SHA-256 for the signature cache, fetched once (a fetch per call takes a global lock). */
+  EVP_MD *sha256;
+
+  /* Header memo: the headers of verified tokens, so that the next token with byte-identical
+   * header text (every token of one issuer key) skips its decode into JSON. Slots are filled in
+   * order, each at most once (compare-and-swap from NULL), and read without a lock. Only a token
+   * whose signature and claims verified adds an entry, so only the issuer's headers get in. */
+  _Atomic(struct ghv_hdr_memo *) hdr_memo[GHV_HDR_MEMO_SLOTS];
 
   /* delegation micro-cache (NULL when session_cache_ttl_s == 0), guarded by cache_mu */
   pthread_mutex_t cache_mu;

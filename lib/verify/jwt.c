@@ -6,7 +6,8 @@
 #include "internal.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include <jansson.h>
 #include <math.h>
@@ -119,37 +120,91 @@ static gh_jwa header_alg(json_t *hdr) {
   return gh_jwa_parse(json_string_value(alg), json_string_length(alg));
 }
 
+/* The header memo (see ghv_verifier.hdr_memo): the entry for these exact encoded header bytes,
+ * NULL when there is none. */
+static const struct ghv_hdr_memo *memo_find(ghv_verifier *v, const char *enc, size_t n) {
+  for (size_t i = 0; i < GHV_HDR_MEMO_SLOTS; i++) {
+    const struct ghv_hdr_memo *m = atomic_load_explicit(&v->hdr_memo[i], memory_order_acquire);
+    if (!m) return NULL; /* slots fill in order and never empty */
+    if (m->enc_len == n && memcmp(m->enc, enc, n) == 0) return m;
+  }
+  return NULL;
+}
+
+/* Remembers a header that a verified token carried (best effort: nothing when the memo is full,
+ * the header is long, or on allocation failure). */
+static void memo_learn(ghv_verifier *v, const char *enc, size_t n, gh_jwa alg, const char *kid,
+                       size_t kid_len) {
+  if (n > GHV_HDR_MEMO_MAX || kid_len > GHV_HDR_MEMO_MAX) return;
+  struct ghv_hdr_memo *m = malloc(sizeof *m + n + kid_len + 1);
+  if (!m) return;
+  m->enc_len = n;
+  m->alg = alg;
+  memcpy(m->enc, enc, n);
+  m->kid = kid ? m->enc + n : NULL;
+  m->kid_len = kid_len;
+  if (kid) memcpy(m->enc + n, kid, kid_len);
+  m->enc[n + kid_len] = 0;
+  for (size_t i = 0; i < GHV_HDR_MEMO_SLOTS; i++) {
+    struct ghv_hdr_memo *cur = NULL;
+    if (atomic_compare_exchange_strong_explicit(&v->hdr_memo[i], &cur, m, memory_order_acq_rel,
+                                                memory_order_acquire))
+      return;
+    if (cur->enc_len == n && memcmp(cur->enc, enc, n) == 0) break; /* another thread was first */
+  }
+  free(m);
+}
+
 ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_principal *out) {
   ghv_status st;
   gh_jws_parts parts;
-  bool split = false;
   json_t *hdr = NULL, *claims = NULL;
   ghv_keyset *ks = NULL;
+  uint8_t stack_buf[GHV_SPLIT_STACK_BYTES], *heap_buf = NULL;
   if (out) memset(out, 0, sizeof *out);
   if (!v || !out) return GHV_ERR_ARG;
   if (!token) return GHV_ERR_MALFORMED;
   if (len > v->max_token_bytes) return GHV_ERR_TOO_LARGE;
   if (!v->expected_issuer || !v->expected_audience) return GHV_ERR_ARG;
 
-  gh_status gs = gh_jws_split(token, len, v->max_token_bytes, &parts);
-  if (gs != GH_OK) {
-    return gs == GH_ERR_NOMEM       ? GHV_ERR_NOMEM
-           : gs == GH_ERR_TOO_LARGE ? GHV_ERR_TOO_LARGE
-                                    : GHV_ERR_MALFORMED;
+  /* The decoded parts: on the stack for tokens up to ~5 KB, else one allocation. */
+  uint8_t *buf = stack_buf;
+  size_t cap = GH_JWS_SPLIT_BUF(len);
+  if (cap > sizeof stack_buf) {
+    if (!(buf = heap_buf = malloc(cap))) return GHV_ERR_NOMEM;
+  } else {
+    cap = sizeof stack_buf;
   }
-  split = true;
+  gh_status gs = gh_jws_split_buf(token, len, v->max_token_bytes, buf, cap, &parts);
+  if (gs != GH_OK) {
+    free(heap_buf);
+    return gs == GH_ERR_TOO_LARGE ? GHV_ERR_TOO_LARGE : GHV_ERR_MALFORMED;
+  }
 
-  hdr = load_object(parts.header, parts.header_len, &st);
-  if (!hdr) goto fail;
-  st = GHV_ERR_MALFORMED;
-  if (json_object_get(hdr, "crit")) goto fail; /* no extension is understood */
-  json_t *kidj = json_object_get(hdr, "kid");
-  if (kidj && !json_is_string(kidj)) goto fail;
-  st = GHV_ERR_ALG;
-  gh_jwa alg = header_alg(hdr);
-  if (alg == GH_JWA_UNKNOWN) goto fail; /* before any fetch: "none" never costs a request */
-  const char *kid = kidj ? json_string_value(kidj) : NULL;
-  size_t kid_len = kidj ? json_string_length(kidj) : 0;
+  /* A header seen before on a verified token is not parsed again: its exact encoded bytes give
+   * the same alg and kid (no "crit", by construction of the memo). */
+  size_t hdr_enc_len = (size_t)((const char *)memchr(token, '.', len) - token); /* split: a dot */
+  const struct ghv_hdr_memo *memo = memo_find(v, token, hdr_enc_len);
+  gh_jwa alg;
+  const char *kid;
+  size_t kid_len;
+  if (memo) {
+    alg = memo->alg;
+    kid = memo->kid;
+    kid_len = memo->kid_len;
+  } else {
+    hdr = load_object(parts.header, parts.header_len, &st);
+    if (!hdr) goto fail;
+    st = GHV_ERR_MALFORMED;
+    if (json_object_get(hdr, "crit")) goto fail; /* no extension is understood */
+    json_t *kidj = json_object_get(hdr, "kid");
+    if (kidj && !json_is_string(kidj)) goto fail;
+    st = GHV_ERR_ALG;
+    alg = header_alg(hdr);
+    if (alg == GH_JWA_UNKNOWN) goto fail; /* before any fetch: "none" never costs a request */
+    kid = kidj ? json_string_value(kidj) : NULL;
+    kid_len = kidj ? json_string_length(kidj) : 0;
+  }
   st = GHV_ERR_KID;
   if (!kid && !v->allow_missing_kid) goto fail; /* gatehouse always sets kid; before any fetch */
 
@@ -184,8 +239,12 @@ ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_pr
   uint8_t hash[32];
   size_t slot = 0;
   bool cached = false;
-  if (v->sig_slots) {
-    SHA256((const unsigned char *)token, len, hash);
+  bool hashed = false;
+  if (v->sig_slots && v->sha256) {
+    hashed = EVP_Digest(token, len, hash, NULL, v->sha256, NULL) == 1;
+    if (!hashed) ERR_clear_error(); /* no cache for this call: verified in full, not remembered */
+  }
+  if (hashed) {
     slot = ((size_t)hash[0] | (size_t)hash[1] << 8 | (size_t)hash[2] << 16) % v->sig_slots;
     pthread_mutex_lock(&v->sig_mu);
     cached = v->sig_cache[slot].serial == ks->serial &&
@@ -206,17 +265,19 @@ ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_pr
   st = check_claims(v, claims, &exp);
   if (st != GHV_OK) goto fail;
   st = fill_principal(claims, exp, out);
-  if (st == GHV_OK && !cached && v->sig_slots) {
+  if (st == GHV_OK && !cached && hashed) {
     pthread_mutex_lock(&v->sig_mu);
     memcpy(v->sig_cache[slot].hash, hash, sizeof hash);
     v->sig_cache[slot].serial = ks->serial;
     pthread_mutex_unlock(&v->sig_mu);
   }
 
+  if (st == GHV_OK && !memo) memo_learn(v, token, hdr_enc_len, alg, kid, kid_len);
+
 fail:
   ghv_internal_keyset_release(ks);
   json_decref(claims);
   json_decref(hdr);
-  if (split) gh_jws_parts_free(&parts);
+  free(heap_buf);
   return st;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 /* Configuration bounds (ghv_new answers GHV_ERR_ARG outside them). */
 #define LEEWAY_MAX 300
@@ -374,6 +375,9 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
   if (v->sig_slots > 0) {
     v->sig_cache = calloc(v->sig_slots, sizeof *v->sig_cache);
     if (!v->sig_cache) goto fail;
+    /* without SHA-256 (no default provider) the cache stays unused: every token is verified */
+    v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (!v->sha256) ERR_clear_error();
   }
   free(origin);
   *out = v;
@@ -389,6 +393,7 @@ fail:
     if (cache_mu_init) pthread_mutex_destroy(&v->cache_mu);
     if (sig_mu_init) pthread_mutex_destroy(&v->sig_mu);
     free(v->cache);
+    free(v->sig_cache);
     if (cv_init) pthread_cond_destroy(&v->cv);
     if (mu_init) pthread_mutex_destroy(&v->mu);
     free(v->jwks_url);
@@ -409,6 +414,8 @@ void ghv_free(ghv_verifier *v) {
     free(v->cache);
   }
   free(v->sig_cache);
+  EVP_MD_free(v->sha256);
+  for (size_t i = 0; i < GHV_HDR_MEMO_SLOTS; i++) free(atomic_load(&v->hdr_memo[i]));
   ghv_internal_apikey_free(v);
   /* No destructor runs once the key is gone; then every thread's handle is freed here. */
   pthread_key_delete(v->easy_key);

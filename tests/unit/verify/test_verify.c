@@ -18,6 +18,7 @@
 #include "common/bytes.h"
 #include "fake_server.h"
 #include "gatehouse/verify.h"
+#include "internal.h"      /* the verifier's header memo */
 #include "jose/internal.h" /* the EVP_PKEY behind a gh_jwk, to write its PEM (HS256 attack) */
 #include "jose/jose.h"
 
@@ -505,6 +506,32 @@ static void shape_and_size(void **state) {
   assert_int_equal(ghv_verify_jwt(v, NULL, 0, &p), GHV_ERR_MALFORMED);
   assert_int_equal(ghv_verify_jwt(v, "x", 1, NULL), GHV_ERR_ARG);
   assert_int_equal(ghv_verify_jwt(NULL, "x", 1, &p), GHV_ERR_ARG);
+  /* valid tokens on both sides of the size whose parts are decoded on the stack
+   * (GHV_SPLIT_STACK_BYTES) and up to the limit: all verify */
+  bool below = false, above = false;
+  for (size_t padn = 3700; padn < 4100; padn++) {
+    json_t *pc = good_claims(srv->base);
+    char *pad = calloc(1, padn + 1);
+    memset(pad, 'y', padn);
+    json_object_set_new(pc, "pad", json_string(pad));
+    free(pad);
+    char *t = tok_for(K_ED, pc);
+    size_t tl = strlen(t);
+    if (GH_JWS_SPLIT_BUF(tl) <= GHV_SPLIT_STACK_BYTES)
+      below = true;
+    else
+      above = true;
+    assert_int_equal(verify_owned(v, t), GHV_OK);
+  }
+  assert_true(below && above);
+  json_t *c8 = good_claims(srv->base);
+  char *pad8 = calloc(1, 5800);
+  memset(pad8, 'z', 5799);
+  json_object_set_new(c8, "pad", json_string(pad8));
+  free(pad8);
+  char *t8 = tok_for(K_ED, c8);
+  assert_true(strlen(t8) > 7900 && strlen(t8) <= 8192);
+  assert_int_equal(verify_owned(v, t8), GHV_OK);
   /* oversized: over max_token_bytes (8192 by default), even when otherwise valid */
   json_t *c = good_claims(srv->base);
   char *pad = malloc(9000);
@@ -908,6 +935,92 @@ static void signature_cache(void **state) {
   ghv_free(v);
 }
 
+static size_t memo_entries(ghv_verifier *v) {
+  size_t n = 0;
+  while (n < GHV_HDR_MEMO_SLOTS && atomic_load(&v->hdr_memo[n])) n++;
+  return n;
+}
+
+/* The header memo (a header seen on a verified token is not parsed again) changes no verdict:
+ * the same header bytes with another key's signature, bad claims or a rotated key are refused
+ * as before; only verified tokens add entries; past GHV_HDR_MEMO_SLOTS headers are parsed. */
+static void header_memo(void **state) {
+  (void)state;
+  ghv_config c;
+  ghv_config_init(&c);
+  c.expected_issuer = "https://issuer.example";
+  c.expected_audience = "https://issuer.example";
+  c.signature_cache_entries = 0; /* every call checks the signature */
+  ghv_verifier *v = new_verifier_cfg(&c);
+  const char *kid[] = {"ed-1"};
+  char *doc = make_jwks(&keys[K_ED], kid, 1);
+  assert_int_equal(ghv_set_jwks(v, doc, strlen(doc)), GHV_OK);
+  free(doc);
+  const char *hdr = "{\"alg\":\"EdDSA\",\"kid\":\"ed-1\"}";
+  char *payload = json_dumps(good_claims("https://issuer.example"), JSON_COMPACT);
+  /* a forged token first (another key, the issuer's header): refused, nothing learned */
+  assert_int_equal(verify_owned(v, sign_raw(other_ed, hdr, payload)), GHV_ERR_SIGNATURE);
+  assert_int_equal(memo_entries(v), 0);
+  assert_int_equal(verify_owned(v, sign_raw(keys[K_ED], hdr, payload)), GHV_OK);
+  assert_int_equal(memo_entries(v), 1);
+  const struct ghv_hdr_memo *m = atomic_load(&v->hdr_memo[0]);
+  assert_int_equal(m->alg, GH_JWA_EDDSA);
+  assert_int_equal(m->kid_len, 4);
+  assert_memory_equal(m->kid, "ed-1", 4);
+  /* the same header bytes now come from the memo: every other check still runs */
+  assert_int_equal(verify_owned(v, sign_raw(other_ed, hdr, payload)), GHV_ERR_SIGNATURE);
+  char *t = sign_raw(keys[K_ED], hdr, payload);
+  char *flip = strrchr(t, '.') + 5;
+  *flip = *flip == 'A' ? 'B' : 'A';
+  assert_int_equal(verify_owned(v, t), GHV_ERR_SIGNATURE);
+  json_t *cl = good_claims("https://issuer.example");
+  json_object_set_new(cl, "exp", json_integer((json_int_t)time(NULL) - 3600));
+  char *p2 = json_dumps(cl, JSON_COMPACT);
+  json_decref(cl);
+  assert_int_equal(verify_owned(v, sign_raw(keys[K_ED], hdr, p2)), GHV_ERR_EXPIRED);
+  free(p2);
+  p2 = json_dumps(good_claims("https://other.example"), JSON_COMPACT);
+  assert_int_equal(verify_owned(v, sign_raw(keys[K_ED], hdr, p2)), GHV_ERR_ISSUER);
+  free(p2);
+  assert_int_equal(verify_owned(v, sign_raw(keys[K_ED], hdr, "{\"sub\":1")), GHV_ERR_MALFORMED);
+  /* headers that differ from the memorised one by a member are parsed and judged as ever */
+  assert_int_equal(
+      verify_owned(v, sign_raw(keys[K_ED], "{\"alg\":\"EdDSA\",\"kid\":\"ed-1\",\"crit\":[\"x\"]}",
+                               payload)),
+      GHV_ERR_MALFORMED);
+  assert_int_equal(
+      verify_owned(v, sign_raw(keys[K_ED], "{\"alg\":\"EdDSA\",\"kid\":\"ed-1\",\"kid\":\"ed-1\"}",
+                               payload)),
+      GHV_ERR_MALFORMED);
+  assert_int_equal(
+      verify_owned(v, sign_raw(keys[K_ED], "{\"alg\":\"EdDSA\",\"kid\":\"ed-2\"}", payload)),
+      GHV_ERR_KID);
+  assert_int_equal(
+      verify_owned(v, sign_raw(keys[K_ED], "{\"alg\":\"ES256\",\"kid\":\"ed-1\"}", payload)),
+      GHV_ERR_ALG);
+  assert_int_equal(memo_entries(v), 1);
+  /* the kid now names another key: a memorised header gives a kid, never a key */
+  doc = make_jwks(&other_ed, kid, 1);
+  assert_int_equal(ghv_set_jwks(v, doc, strlen(doc)), GHV_OK);
+  free(doc);
+  assert_int_equal(verify_owned(v, sign_raw(keys[K_ED], hdr, payload)), GHV_ERR_SIGNATURE);
+  assert_int_equal(verify_owned(v, sign_raw(other_ed, hdr, payload)), GHV_OK);
+  /* more distinct verified headers than slots: the memo fills up, every token still verifies */
+  char *toks[GHV_HDR_MEMO_SLOTS + 4];
+  for (int i = 0; i < GHV_HDR_MEMO_SLOTS + 4; i++) {
+    char h[96];
+    snprintf(h, sizeof h, "{\"alg\":\"EdDSA\",\"kid\":\"ed-1\",\"n\":%d}", i);
+    toks[i] = sign_raw(other_ed, h, payload);
+  }
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < GHV_HDR_MEMO_SLOTS + 4; i++)
+      assert_int_equal(verify_str(v, toks[i]), GHV_OK);
+  assert_int_equal(memo_entries(v), GHV_HDR_MEMO_SLOTS);
+  for (int i = 0; i < GHV_HDR_MEMO_SLOTS + 4; i++) free(toks[i]);
+  free(payload);
+  ghv_free(v);
+}
+
 static void *verify_thread(void *p) {
   thread_arg *a = p;
   for (int i = 0; i < 500; i++) {
@@ -962,6 +1075,7 @@ int main(void) {
       cmocka_unit_test(static_jwks_rules), cmocka_unit_test(issuer_down),
       cmocka_unit_test(cache_control),     cmocka_unit_test(refetch_on_unknown_kid),
       cmocka_unit_test(threads),           cmocka_unit_test(signature_cache),
+      cmocka_unit_test(header_memo),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
