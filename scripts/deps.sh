@@ -7,7 +7,7 @@
 set -euo pipefail
 PKGS=(cmake ninja-build pkg-config gcc make libmicrohttpd-dev libjansson-dev libssl-dev
       libsodium-dev libunistring-dev libsqlite3-dev libpq-dev liburiparser-dev
-      libcurl4-openssl-dev libqrencode-dev)
+      libcurl4-openssl-dev libqrencode-dev libyajl-dev)
 for arg in "$@"; do
   case "$arg" in
     --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3 clang libclang-rt-14-dev valgrind curl systemd

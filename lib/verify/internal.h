@@ -186,6 +186,32 @@ GHV_MUST_CHECK ghv_status ghv_internal_principal_copy(ghv_principal *dst, const 
  * into unix seconds (fraction truncated). false when it is not one. */
 bool ghv_internal_iso8601(const char *s, size_t n, int64_t *out);
 
+/* What ghv_verify_jwt takes from the claims (claims.c): the top-level members it checks. */
+typedef enum { GHV_CLAIM_ABSENT = 0, GHV_CLAIM_NUMBER, GHV_CLAIM_OTHER } ghv_claim_kind;
+typedef struct {
+  char *sub, *email, *name, *role, *jti; /* malloc'd copies of those that are strings */
+  size_t sub_len;
+  ghv_claim_kind exp_kind, nbf_kind, iat_kind; /* a finite number, absent, or anything else */
+  double exp, nbf, iat;
+  bool iss_ok;         /* "iss" is a string equal to expected_issuer */
+  bool aud_ok;         /* "aud" is that string for expected_audience, or an array holding it */
+  bool email_verified; /* "emailVerified" is true */
+} ghv_claims;
+
+/* Reads the claims JSON: GHV_OK (clear it after), GHV_ERR_MALFORMED when it is not a JSON object
+ * without duplicate members (jansson's JSON_REJECT_DUPLICATES reading), GHV_ERR_NOMEM. The yajl
+ * fast path first, jansson whenever the fast path does not accept. */
+GHV_MUST_CHECK ghv_status ghv_internal_claims_read(ghv_verifier *v, const char *json, size_t len,
+                                                   ghv_claims *out);
+/* The two readings on their own (for the tests): the jansson one is the reference; the fast one
+ * answers GHV_OK only where jansson gives the same result, else GHV_ERR_MALFORMED (undecided)
+ * or GHV_ERR_NOMEM. */
+GHV_MUST_CHECK ghv_status ghv_internal_claims_read_jansson(ghv_verifier *v, const char *json,
+                                                           size_t len, ghv_claims *out);
+GHV_MUST_CHECK ghv_status ghv_internal_claims_read_fast(ghv_verifier *v, const char *json,
+                                                        size_t len, ghv_claims *out);
+void ghv_internal_claims_clear(ghv_claims *c);
+
 /* Gets a reference to the key set to verify a token with the given kid (kid NULL: the header had
  * none) and pinned algorithm, fetching or refetching the JWKS per the cache rules. GHV_OK with *out
  * set (release it) even when the kid is not in it; GHV_ERR_UNAVAILABLE when no JWKS could ever be

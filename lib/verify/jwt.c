@@ -10,7 +10,6 @@
 #include <openssl/evp.h>
 
 #include <jansson.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,84 +31,34 @@ static json_t *load_object(const char *s, size_t n, ghv_status *st) {
   return j;
 }
 
-/* A NumericDate claim: false when present but not a finite number. */
-static bool numeric_date(json_t *claims, const char *name, bool *present, double *out) {
-  json_t *m = json_object_get(claims, name);
-  *present = m != NULL;
-  if (!m) return true;
-  if (!json_is_number(m)) return false;
-  double d = json_number_value(m);
-  if (!isfinite(d)) return false;
-  *out = d;
-  return true;
-}
-
-static bool str_equal(const char *a, size_t an, const char *b) {
-  size_t bn = strlen(b);
-  return an == bn && gh_ct_equal(a, b, an);
-}
-
-static ghv_status check_claims(ghv_verifier *v, json_t *claims, double *exp_out) {
-  json_t *sub = json_object_get(claims, "sub");
-  if (!json_is_string(sub) || json_string_length(sub) == 0) return GHV_ERR_CLAIMS;
-  bool has_exp, has_nbf, has_iat;
-  double exp = 0, nbf = 0, iat = 0;
-  if (!numeric_date(claims, "exp", &has_exp, &exp) || !has_exp) return GHV_ERR_CLAIMS;
-  if (!numeric_date(claims, "nbf", &has_nbf, &nbf)) return GHV_ERR_CLAIMS;
-  if (!numeric_date(claims, "iat", &has_iat, &iat)) return GHV_ERR_CLAIMS;
-
-  json_t *iss = json_object_get(claims, "iss");
-  if (!json_is_string(iss) ||
-      !str_equal(json_string_value(iss), json_string_length(iss), v->expected_issuer))
-    return GHV_ERR_ISSUER;
-
-  json_t *aud = json_object_get(claims, "aud");
-  bool aud_ok = false;
-  if (json_is_string(aud)) {
-    aud_ok = str_equal(json_string_value(aud), json_string_length(aud), v->expected_audience);
-  } else if (json_is_array(aud)) {
-    size_t i;
-    json_t *a;
-    json_array_foreach(aud, i, a) {
-      if (json_is_string(a) &&
-          str_equal(json_string_value(a), json_string_length(a), v->expected_audience))
-        aud_ok = true;
-    }
-  }
-  if (!aud_ok) return GHV_ERR_AUDIENCE;
-
+static ghv_status check_claims(ghv_verifier *v, const ghv_claims *c) {
+  if (!c->sub || c->sub_len == 0) return GHV_ERR_CLAIMS;
+  if (c->exp_kind != GHV_CLAIM_NUMBER) return GHV_ERR_CLAIMS; /* required */
+  if (c->nbf_kind == GHV_CLAIM_OTHER || c->iat_kind == GHV_CLAIM_OTHER) return GHV_ERR_CLAIMS;
+  if (!c->iss_ok) return GHV_ERR_ISSUER;
+  if (!c->aud_ok) return GHV_ERR_AUDIENCE;
   double now = (double)time(NULL), leeway = (double)v->leeway_s;
-  if (now >= exp + leeway) return GHV_ERR_EXPIRED;
-  if (has_nbf && nbf > now + leeway) return GHV_ERR_NOT_YET_VALID;
-  if (has_iat && iat > now + leeway) return GHV_ERR_NOT_YET_VALID;
-  *exp_out = exp;
+  if (now >= c->exp + leeway) return GHV_ERR_EXPIRED;
+  if (c->nbf_kind == GHV_CLAIM_NUMBER && c->nbf > now + leeway) return GHV_ERR_NOT_YET_VALID;
+  if (c->iat_kind == GHV_CLAIM_NUMBER && c->iat > now + leeway) return GHV_ERR_NOT_YET_VALID;
   return GHV_OK;
 }
 
-static ghv_status opt_string(json_t *o, const char *name, char **out) {
-  json_t *m = json_object_get(o, name);
-  *out = NULL;
-  if (!json_is_string(m)) return GHV_OK;
-  *out = ghv_internal_strndup(json_string_value(m), json_string_length(m));
-  return *out ? GHV_OK : GHV_ERR_NOMEM;
-}
-
-static ghv_status fill_principal(json_t *claims, double exp, ghv_principal *p) {
+/* Moves the strings of c into p. */
+static void fill_principal(ghv_claims *c, ghv_principal *p) {
   p->source = GHV_SOURCE_JWT;
-  if (opt_string(claims, "sub", &p->user_id) != GHV_OK ||
-      opt_string(claims, "email", &p->email) != GHV_OK ||
-      opt_string(claims, "name", &p->name) != GHV_OK ||
-      opt_string(claims, "role", &p->role) != GHV_OK ||
-      opt_string(claims, "jti", &p->token_id) != GHV_OK) {
-    ghv_principal_clear(p);
-    return GHV_ERR_NOMEM;
-  }
-  p->email_verified = json_is_true(json_object_get(claims, "emailVerified"));
+  p->user_id = c->sub;
+  p->email = c->email;
+  p->name = c->name;
+  p->role = c->role;
+  p->token_id = c->jti;
+  c->sub = c->email = c->name = c->role = c->jti = NULL;
+  p->email_verified = c->email_verified;
   /* whole seconds (floor) without libm, clamped far beyond any real date */
+  double exp = c->exp;
   int64_t e = exp > 9e15 ? (int64_t)9e15 : exp < -9e15 ? (int64_t)-9e15 : (int64_t)exp;
   if ((double)e > exp) e--;
   p->expires_at = e;
-  return GHV_OK;
 }
 
 /* The header's algorithm: one of the five asymmetric ones, anything else ("none", HS*, unknown,
@@ -158,7 +107,9 @@ static void memo_learn(ghv_verifier *v, const char *enc, size_t n, gh_jwa alg, c
 ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_principal *out) {
   ghv_status st;
   gh_jws_parts parts;
-  json_t *hdr = NULL, *claims = NULL;
+  json_t *hdr = NULL;
+  ghv_claims claims;
+  bool have_claims = false;
   ghv_keyset *ks = NULL;
   uint8_t stack_buf[GHV_SPLIT_STACK_BYTES], *heap_buf = NULL;
   if (out) memset(out, 0, sizeof *out);
@@ -259,24 +210,24 @@ ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_pr
     }
   }
 
-  claims = load_object(parts.payload, parts.payload_len, &st);
-  if (!claims) goto fail;
-  double exp = 0;
-  st = check_claims(v, claims, &exp);
+  st = ghv_internal_claims_read(v, parts.payload, parts.payload_len, &claims);
   if (st != GHV_OK) goto fail;
-  st = fill_principal(claims, exp, out);
-  if (st == GHV_OK && !cached && hashed) {
+  have_claims = true;
+  st = check_claims(v, &claims);
+  if (st != GHV_OK) goto fail;
+  fill_principal(&claims, out);
+  if (!cached && hashed) {
     pthread_mutex_lock(&v->sig_mu);
     memcpy(v->sig_cache[slot].hash, hash, sizeof hash);
     v->sig_cache[slot].serial = ks->serial;
     pthread_mutex_unlock(&v->sig_mu);
   }
 
-  if (st == GHV_OK && !memo) memo_learn(v, token, hdr_enc_len, alg, kid, kid_len);
+  if (!memo) memo_learn(v, token, hdr_enc_len, alg, kid, kid_len);
 
 fail:
   ghv_internal_keyset_release(ks);
-  json_decref(claims);
+  if (have_claims) ghv_internal_claims_clear(&claims);
   json_decref(hdr);
   free(heap_buf);
   return st;
