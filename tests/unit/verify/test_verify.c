@@ -957,7 +957,9 @@ static void header_memo(void **state) {
   assert_int_equal(ghv_set_jwks(v, doc, strlen(doc)), GHV_OK);
   free(doc);
   const char *hdr = "{\"alg\":\"EdDSA\",\"kid\":\"ed-1\"}";
-  char *payload = json_dumps(good_claims("https://issuer.example"), JSON_COMPACT);
+  json_t *gc = good_claims("https://issuer.example");
+  char *payload = json_dumps(gc, JSON_COMPACT);
+  json_decref(gc);
   /* a forged token first (another key, the issuer's header): refused, nothing learned */
   assert_int_equal(verify_owned(v, sign_raw(other_ed, hdr, payload)), GHV_ERR_SIGNATURE);
   assert_int_equal(memo_entries(v), 0);
@@ -979,7 +981,9 @@ static void header_memo(void **state) {
   json_decref(cl);
   assert_int_equal(verify_owned(v, sign_raw(keys[K_ED], hdr, p2)), GHV_ERR_EXPIRED);
   free(p2);
-  p2 = json_dumps(good_claims("https://other.example"), JSON_COMPACT);
+  gc = good_claims("https://other.example");
+  p2 = json_dumps(gc, JSON_COMPACT);
+  json_decref(gc);
   assert_int_equal(verify_owned(v, sign_raw(keys[K_ED], hdr, p2)), GHV_ERR_ISSUER);
   free(p2);
   assert_int_equal(verify_owned(v, sign_raw(keys[K_ED], hdr, "{\"sub\":1")), GHV_ERR_MALFORMED);
