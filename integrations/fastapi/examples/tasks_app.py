@@ -24,6 +24,7 @@ serve.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import secrets
@@ -107,6 +108,16 @@ class DbUnavailable(Exception):
     """The database cannot serve this call (503 + Retry-After, as gatehouse-tasks)."""
 
 
+log = logging.getLogger("tasks_app")
+
+
+def _db_error(backend: str, e: Exception) -> DbUnavailable:
+    """Logs the error's class and SQLSTATE, never its text (a DETAIL can hold row values)."""
+    state = getattr(getattr(e, "diag", None), "sqlstate", None) or getattr(e, "sqlite_errorname", None) or ""
+    log.warning("database unavailable: %s %s %s", backend, type(e).__name__, state)
+    return DbUnavailable()
+
+
 def _now() -> datetime:
     n = datetime.now(timezone.utc)
     return n.replace(microsecond=n.microsecond // 1000 * 1000)  # what both backends store
@@ -134,6 +145,12 @@ class SqliteStore:
     """One connection per thread of the pool (WAL, busy timeout 5 s)."""
 
     P = "?"
+    UPDATE = (
+        'update "tasks" set "title" = case when ? then ? else "title" end, '
+        '"description" = case when ? then ? else "description" end, '
+        '"completed" = case when ? then ? else "completed" end, "updatedAt" = ? '
+        f'where "userId" = ? and "id" = ? returning {COLS}'
+    )
 
     def __init__(self, url: str) -> None:
         self.path = url[len("sqlite:") :].removeprefix("//")
@@ -155,12 +172,16 @@ class SqliteStore:
     def run(self, fn, read: bool):
         try:
             return fn(self._conn().cursor(), self)
-        except sqlite3.Error:
-            raise DbUnavailable() from None
+        except sqlite3.Error as e:
+            raise _db_error("sqlite", e) from None
 
     @staticmethod
     def date(d: datetime):
         return _iso(d)
+
+    @staticmethod
+    def flag(b: bool):
+        return int(b)
 
     def migrate(self) -> None:
         c = self._conn()
@@ -194,6 +215,12 @@ class PostgresStore:
     does (writes are not retried). Any database error is 503."""
 
     P = "%s"
+    UPDATE = (
+        'update "tasks" set "title" = case when %s::boolean then %s::text else "title" end, '
+        '"description" = case when %s::boolean then %s::text else "description" end, '
+        '"completed" = case when %s::boolean then %s::boolean else "completed" end, "updatedAt" = %s::timestamptz '
+        f'where "userId" = %s and "id" = %s returning {COLS}'
+    )
 
     def __init__(self, url: str, size: int) -> None:
         import psycopg  # only with a PostgreSQL URL: SQLite users do not need it
@@ -219,6 +246,7 @@ class PostgresStore:
     def run(self, fn, read: bool):
         pg = self.psycopg
         if not self._slots.acquire(timeout=10):
+            log.warning("database unavailable: postgres: every pooled connection busy for 10 s (TASKS_DB_POOL)")
             raise DbUnavailable()
         try:
             for attempt in (0, 1):
@@ -230,14 +258,14 @@ class PostgresStore:
                         conn = self._connect()
                     with conn.cursor() as cur:
                         out = fn(cur, self)
-                except pg.Error:
+                except pg.Error as e:
                     if conn is not None and (conn.broken or conn.closed):
                         conn.close()
                         if read and reused and attempt == 0:
                             continue
                     elif conn is not None:
                         self._put(conn)
-                    raise DbUnavailable() from None
+                    raise _db_error("postgres", e) from None
                 self._put(conn)
                 return out
         finally:
@@ -250,6 +278,10 @@ class PostgresStore:
     @staticmethod
     def date(d: datetime):
         return d
+
+    @staticmethod
+    def flag(b: bool):
+        return b
 
     def migrate(self) -> None:
         with self._connect() as conn, conn.transaction():
@@ -437,8 +469,7 @@ def _list(cur, st, uid: str | None, limit: int, offset: int) -> JSONResponse:
 def _create(cur, st, uid: str, fields: dict) -> JSONResponse:
     tid = "".join(secrets.choice(ALPHABET) for _ in range(32))
     now = st.date(_now())
-    completed = bool(fields.get("completed", False))
-    row = (tid, uid, fields["title"], fields.get("description"), completed if st.P == "%s" else int(completed), now, now)
+    row = (tid, uid, fields["title"], fields.get("description"), st.flag(bool(fields.get("completed", False))), now, now)
     cur.execute(_sql(st, f'insert into "tasks" ({COLS}) values (?, ?, ?, ?, ?, ?, ?)'), row)
     return JSONResponse(_task(row), status_code=201, headers={"Location": f"/api/tasks/{tid}"})
 
@@ -449,33 +480,18 @@ def _get(cur, st, uid: str, tid: str) -> JSONResponse:
     return JSONResponse(_task(r)) if r else not_found()
 
 
-UPDATE_SQLITE = (
-    'update "tasks" set "title" = case when ? then ? else "title" end, '
-    '"description" = case when ? then ? else "description" end, '
-    '"completed" = case when ? then ? else "completed" end, "updatedAt" = ? '
-    f'where "userId" = ? and "id" = ? returning {COLS}'
-)
-UPDATE_PG = (
-    'update "tasks" set "title" = case when %s::boolean then %s::text else "title" end, '
-    '"description" = case when %s::boolean then %s::text else "description" end, '
-    '"completed" = case when %s::boolean then %s::boolean else "completed" end, "updatedAt" = %s::timestamptz '
-    f'where "userId" = %s and "id" = %s returning {COLS}'
-)
-
-
 def _update(cur, st, uid: str, tid: str, fields: dict, put: bool) -> JSONResponse:
     if put:
         fields = {"title": fields["title"], "description": fields.get("description"), "completed": fields.get("completed", False)}
-    completed = bool(fields.get("completed"))
     cur.execute(
-        UPDATE_PG if st.P == "%s" else UPDATE_SQLITE,
+        st.UPDATE,
         (
             "title" in fields,
             fields.get("title"),
             "description" in fields,
             fields.get("description"),
             "completed" in fields,
-            completed if st.P == "%s" else int(completed),
+            st.flag(bool(fields.get("completed"))),
             st.date(_now()),
             uid,
             tid,
