@@ -61,6 +61,11 @@ typedef struct {
   const char *method;   /* "email" (POST /sign-in/email), or the OAuth provider id */
   bool dont_remember;   /* rememberMe: false */
   const char *callback; /* the request's callbackURL (validated), or NULL */
+  /* The caller answers with a redirect (the OAuth callback, a browser navigation): a gate that
+   * answers a challenge instead of a session answers it as a 302 (with its cookies), and
+   * callback is where the browser goes once the challenge is met. Refusals (status >= 400) are
+   * turned into the caller's error redirect. */
+  bool redirect_flow;
 } gh_sign_in;
 
 /* A security event, as its audit line logs it (auth/audit.h). Strings live for the call. */
