@@ -800,6 +800,14 @@ describe("two-factor: OAuth sign-ins", { skip: GATEHOUSE_ONLY }, () =>
       assert.equal(v.error, null, JSON.stringify(v.error));
       const s = await sessionOf(page, jar);
       assert.equal(s?.user.id, tina.userId, "signed in after the second factor");
+      // the idToken flow (JSON, not a navigation) answers the e-mail sign-in's JSON challenge
+      const acc = await page.db.one(sql`SELECT "idToken", "accessToken" FROM "account" WHERE "userId" = ${tina.userId} AND "providerId" = 'acme'`);
+      assert.ok(acc.idToken, "the provider's ID token is stored");
+      const idt = await raw(page, "POST", "/sign-in/social", { json: { provider: "acme", idToken: { token: acc.idToken, accessToken: acc.accessToken } } });
+      assert.equal(idt.status, 200, idt.text);
+      assert.deepEqual(idt.json, { twoFactorRedirect: true, twoFactorMethods: ["totp"] });
+      assert.ok(idt.cookie(TWO_FACTOR_COOKIE)?.value);
+      assert.ok(!idt.cookie(SESSION_COOKIE)?.value);
     });
 
     it("a trusted device (set by that verification) passes the next OAuth sign-in straight to the callbackURL", async () => {
