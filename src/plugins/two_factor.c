@@ -463,7 +463,10 @@ static void add_uri(tf *t, gh_arena *a, gh_json *o, const uint8_t *key, size_t n
 static bool rotate_session(tf *t, gh_store *st, gh_req *req, gh_resp *resp, gh_sess *s,
                            gh_session *ns) {
   gh_status rc = gh_session_create(t->au, st, req, resp, &s->u, false, ns);
-  if (rc == GH_OK && !s->resolved) rc = gh_store_delete_session(st, s->token);
+  if (rc == GH_OK && !s->resolved) {
+    rc = gh_store_delete_session(st, s->token);
+    if (rc == GH_OK) gh_auth_sessions_revoked(t->au, st, s->u.id, s->token, NULL);
+  }
   if (rc != GH_OK) {
     gh_auth_db_error(resp, rc, "two_factor.rotate_session");
     return false;
