@@ -7,7 +7,10 @@
 // unchanged, path-scoped form with another user id → 403), 401 for every credential that does not
 // verify, input validation, pagination, CORS, revocation (delegation rejects at once, a JWT lives
 // until exp) and fail-closed 503 when gatehouse is down. Runs on both backends; the tasks database
-// follows the backend (a SQLite file, or its own database on the harness's PostgreSQL).
+// follows the backend (a SQLite file, or its own database on the harness's PostgreSQL), for the
+// FastAPI example too. Then both programs on one tasks database, and (PostgreSQL) each of them with
+// its database down. The API-key scenarios of both are in api-key.test.mjs, the admin listing in
+// admin.test.mjs.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";

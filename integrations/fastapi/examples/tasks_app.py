@@ -183,6 +183,9 @@ class SqliteStore:
     def flag(b: bool):
         return int(b)
 
+    def close(self) -> None:
+        pass  # per-thread connections close with their threads
+
     def migrate(self) -> None:
         c = self._conn()
         c.execute("begin immediate")
@@ -223,8 +226,11 @@ class PostgresStore:
     )
 
     def __init__(self, url: str, size: int) -> None:
-        import psycopg  # only with a PostgreSQL URL: SQLite users do not need it
-        from psycopg.conninfo import conninfo_to_dict
+        try:  # only with a PostgreSQL URL: SQLite users do not need it
+            import psycopg
+            from psycopg.conninfo import conninfo_to_dict
+        except ImportError:
+            raise SystemExit("TASKS_DATABASE_URL: PostgreSQL needs psycopg 3 (Debian: apt-get install python3-psycopg)") from None
 
         self.psycopg = psycopg
         try:
@@ -275,6 +281,12 @@ class PostgresStore:
         with self._lock:
             self._idle.append(conn)
 
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for c in idle:
+            c.close()
+
     @staticmethod
     def date(d: datetime):
         return d
@@ -310,6 +322,7 @@ def _store():
 
 STORE = _store()
 app.add_event_handler("startup", lambda: STORE.migrate())
+app.add_event_handler("shutdown", lambda: STORE.close())
 
 
 # --- answers -------------------------------------------------------------------------------------
