@@ -197,8 +197,14 @@ export async function startTasks({ backend, gatehouseUrl, databaseUrl, env = {},
 export const FASTAPI_DIR = path.join(REPO_ROOT, "integrations", "fastapi");
 export const FASTAPI_PYTHON = process.env.GH_FASTAPI_PYTHON || "/usr/bin/python3";
 
+const skipReasons = new Map();
 /** null when the example can run here on this backend, else why not (a skip reason). */
 export function fastapiSkipReason(backend = "sqlite") {
+  if (!skipReasons.has(backend)) skipReasons.set(backend, probeFastapi(backend));
+  return skipReasons.get(backend);
+}
+
+function probeFastapi(backend) {
   if (!fs.existsSync(FASTAPI_PYTHON)) return `${FASTAPI_PYTHON} not found`;
   const mods = `fastapi, uvicorn, jwt, httpx, cryptography${backend === "postgres" ? ", psycopg" : ""}`;
   const r = spawnSync(FASTAPI_PYTHON, ["-c", `import ${mods}`], { encoding: "utf8" });
