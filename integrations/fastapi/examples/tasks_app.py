@@ -213,7 +213,8 @@ class SqliteStore:
 
 class PostgresStore:
     """psycopg 3 (Debian's python3-psycopg), autocommit connections in a bounded pool
-    (TASKS_DB_POOL). A connection that broke (server restart, outage) is dropped; a read on a
+    (TASKS_DB_POOL), connect_timeout 5 s and statement_timeout 10 s unless the URL sets
+    connect_timeout / options. A connection that broke (server restart, outage) is dropped; a read on a
     reused connection that turns out broken is retried once on a fresh one, as gatehouse-tasks
     does (writes are not retried). Any database error is 503."""
 
@@ -237,7 +238,12 @@ class PostgresStore:
             params = conninfo_to_dict(url)
         except psycopg.ProgrammingError:
             raise SystemExit("TASKS_DATABASE_URL: malformed PostgreSQL connection URL") from None
-        self.defaults = {"connect_timeout": 5, "application_name": "gatehouse-tasks-fastapi"}
+        # a bounded wait on every call: connect 5 s, each statement 10 s (then 503)
+        self.defaults = {
+            "connect_timeout": 5,
+            "application_name": "gatehouse-tasks-fastapi",
+            "options": "-c statement_timeout=10000",
+        }
         for k in list(self.defaults):
             if k in params:
                 del self.defaults[k]  # the URL's own wins

@@ -187,13 +187,16 @@ def test_postgres_refusing_connections_is_503_then_recovers(gatehouse, alice, po
 
 def test_a_slow_database_call_does_not_block_the_event_loop(gatehouse, alice, postgres):
     """A list waits on a table lock held by another session: meanwhile /health (no database)
-    and other requests are still answered, so the database call runs off the event loop."""
+    and other requests are still answered, so the database call runs off the event loop; past its
+    statement timeout the wait ends in 503."""
     name, url = postgres.create_database()
     auth = {"authorization": f"Bearer {alice['jwt']}"}
     import psycopg
 
-    with example(gatehouse.url, "jwt", url) as (c, _):
+    with example(gatehouse.url, "jwt", url) as (c, mod):
         assert c.get("/api/tasks", headers=auth).status_code == 200  # JWKS fetched, pool warm
+        show = lambda cur, st: (cur.execute("show statement_timeout"), cur.fetchone()[0])[1]  # noqa: E731
+        assert mod.STORE.run(show, True) == "10s", "the default statement timeout"
         locker = psycopg.connect(url)
         locker.execute('lock table "tasks" in access exclusive mode')
         out: dict = {}
@@ -221,3 +224,13 @@ def test_a_slow_database_call_does_not_block_the_event_loop(gatehouse, alice, po
             locker.close()
         t.join(30)
         assert out["res"].status_code == 200
+    # a statement over its timeout (statement_timeout from the URL's options) is 503, not a hang
+    with example(gatehouse.url, "jwt", url + "?options=-c%20statement_timeout%3D200") as (c, _):
+        locker = psycopg.connect(url)
+        locker.execute('lock table "tasks" in access exclusive mode')
+        try:
+            _unavailable(c.get("/api/tasks", headers=auth))
+        finally:
+            locker.rollback()
+            locker.close()
+        assert c.get("/api/tasks", headers=auth).status_code == 200
