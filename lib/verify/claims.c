@@ -15,7 +15,8 @@
  *   - a duplicate key, more than FAST_MAX_KEYS members, a key or string that is not strict UTF-8
  *     (overlong forms, surrogates, beyond U+10FFFF, NUL: yajl checks the byte structure only);
  *   - a number that is not an integer of at most 19 digits within int64 (fractions, exponents,
- *     overflow: no strtod, so no locale either).
+ *     overflow: no strtod, so no locale either);
+ *   - a text longer than FAST_MAX_TEXT.
  * tests/unit/verify/test_verify.c runs both readings on crafted and mutated payloads and checks
  * that an acceptance by the fast path always agrees with jansson. */
 #include "internal.h"
@@ -32,7 +33,12 @@
 #include "common/bytes.h"
 
 #define FAST_MAX_KEYS 64
-#define ARENA_BYTES 1024
+/* Longest claims text the fast path reads: yajl's buffers then stay within their first
+ * allocation (YAJL_BUF_INIT_SIZE, 2048: a token cut by the end of the text is copied there), so
+ * the arena below holds every allocation and yajl never meets a failed malloc (it does not check
+ * some). A better-auth payload is ~400-1000 bytes; longer ones go to jansson. */
+#define FAST_MAX_TEXT 2048
+#define ARENA_BYTES 3072
 
 static bool str_equal(const char *a, size_t an, const char *b) {
   size_t bn = strlen(b);
@@ -299,9 +305,9 @@ static const yajl_callbacks FAST_CALLBACKS = {
     .yajl_end_array = on_end_array,
 };
 
-/* yajl's few allocations (the handle, its lexer, buffers and state stack: well under a KB on
- * this path, which never nests deeper than an array in the object) come from a buffer on the
- * stack; past it from malloc. */
+/* yajl's few allocations (the handle, its lexer, buffers and state stack: ~460 bytes on this
+ * path, which never nests deeper than an array in the object, plus 2048 for a token cut by the
+ * end of the text) come from a buffer on the stack; past it (not reached) from malloc. */
 typedef struct {
   _Alignas(max_align_t) unsigned char mem[ARENA_BYTES];
   size_t used;
@@ -345,7 +351,8 @@ static void *arena_realloc(void *ctx, void *p, size_t n) {
 ghv_status ghv_internal_claims_read_fast(ghv_verifier *v, const char *json, size_t len,
                                          ghv_claims *out) {
   memset(out, 0, sizeof *out);
-  if (len == 0 || memchr(json, '\\', len) || memchr(json, 0x0B, len) || memchr(json, 0x0C, len))
+  if (len == 0 || len > FAST_MAX_TEXT || memchr(json, '\\', len) || memchr(json, 0x0B, len) ||
+      memchr(json, 0x0C, len))
     return GHV_ERR_MALFORMED; /* undecided */
   fast_ctx x = {.v = v, .c = out, .text = json, .len = len};
   arena ar;

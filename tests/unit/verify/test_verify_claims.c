@@ -219,6 +219,14 @@ static void crafted(void **state) {
   check(v, big, o);
   big[o - 6] = 'x'; /* the last member "x3": no duplicate */
   check(v, big, o);
+  /* a text longer than the fast path reads (FAST_MAX_TEXT, 2048): jansson's alone */
+  for (size_t names = 1000; names <= 2100; names += 1100) {
+    o = (size_t)snprintf(big, sizeof big, "{\"sub\":\"u\",\"name\":\"");
+    memset(big + o, 'n', names);
+    o += names;
+    o += (size_t)snprintf(big + o, sizeof big - o, "\",\"exp\":1}");
+    assert_int_equal(check(v, big, o), names < 2048); /* fast below the limit only */
+  }
   /* deep nesting (jansson stops at 2048 levels) */
   static char deep[6000];
   for (int levels = 2040; levels <= 2056; levels += 8) {
