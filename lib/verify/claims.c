@@ -11,7 +11,8 @@
  *     or lets through, and keys yajl would decode into a scratch buffer), and the bytes 0x0B and
  *     0x0C (whitespace to yajl, not to JSON);
  *   - any yajl error, a top level that is not an object, an object inside the claims, an array
- *     inside an array;
+ *     inside an array, anything but JSON whitespace after the object (the parse stops at its
+ *     '}': yajl takes an unterminated string after it for more input to come);
  *   - a duplicate key, more than FAST_MAX_KEYS members, a key or string that is not strict UTF-8
  *     (overlong forms, surrogates, beyond U+10FFFF, NUL: yajl checks the byte structure only);
  *   - a number that is not an integer of at most 19 digits within int64 (fractions, exponents,
@@ -271,11 +272,12 @@ static int on_map_key(void *ctx, const unsigned char *uk, size_t n) {
   return 1;
 }
 
+/* The object's end stops the parse (the caller checks that only whitespace follows: yajl lets
+ * an unterminated string after the value pass as "more input to come", even at the end). */
 static int on_end_map(void *ctx) {
   fast_ctx *x = ctx;
-  if (x->depth != 1) return 0;
-  x->depth = 3;
-  return 1;
+  if (x->depth == 1) x->depth = 3;
+  return 0;
 }
 
 static int on_start_array(void *ctx) {
@@ -362,9 +364,12 @@ ghv_status ghv_internal_claims_read_fast(ghv_verifier *v, const char *json, size
   yajl_handle h = yajl_alloc(&FAST_CALLBACKS, &af, &x);
   if (!h) return GHV_ERR_NOMEM;
   yajl_status ys = yajl_parse(h, (const unsigned char *)json, len);
-  if (ys == yajl_status_ok) ys = yajl_complete_parse(h);
+  size_t end = yajl_get_bytes_consumed(h); /* just after the object's '}' when it stopped there */
   yajl_free(h);
-  if (ys == yajl_status_ok && x.depth == 3) return GHV_OK;
+  bool done = ys == yajl_status_client_canceled && x.depth == 3 && end <= len;
+  for (size_t i = end; done && i < len; i++)
+    done = json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r';
+  if (done) return GHV_OK;
   ghv_internal_claims_clear(out);
   return x.nomem ? GHV_ERR_NOMEM : GHV_ERR_MALFORMED;
 }

@@ -1,8 +1,9 @@
 /* libgatehouse-verify: ghv_verify_jwt. Order of checks: size, compact shape, header (JSON without
  * duplicate members, no "crit", alg one of the five asymmetric algorithms, kid present unless
- * allow_missing_kid), key by exact kid whose
- * pinned alg equals the header alg, signature, then the claims (JSON without duplicates, sub and
- * exp present, iss, aud, exp, nbf, iat). The claims are parsed only once the signature holds. */
+ * allow_missing_kid; a header byte-identical to one of a verified token is taken from the header
+ * memo instead of being parsed again), key by exact kid whose pinned alg equals the header alg,
+ * signature, then the claims (JSON without duplicates, read by claims.c; sub and exp present,
+ * iss, aud, exp, nbf, iat). The claims are parsed only once the signature holds. */
 #include "internal.h"
 
 #include <openssl/crypto.h>
