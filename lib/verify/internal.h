@@ -27,6 +27,7 @@
 #define GHV_NOKEYS_RETRY_MS 1000          /* no JWKS yet and the last fetch failed: retry after */
 #define GHV_SIG_CACHE_SLOTS 4096          /* default verified-signature cache entries */
 #define GHV_SIG_CACHE_MAX (1u << 20)      /* upper bound of signature_cache_entries */
+#define GHV_SIG_LOCKS 16                  /* locks striping the verified-signature cache */
 #define GHV_HDR_MEMO_SLOTS 16             /* distinct JWS headers remembered (ghv_hdr_memo) */
 #define GHV_HDR_MEMO_MAX 256              /* longest encoded header (and kid) remembered */
 #define GHV_SPLIT_STACK_BYTES 4096        /* decoded token parts kept on the stack up to this */
@@ -138,8 +139,9 @@ struct ghv_verifier {
   /* Verified-signature cache: SHA-256 of tokens whose signature verified under key set
    * `serial`. A resource server sees the same JWT on every request of its client for up to 15
    * minutes; a hit skips only the signature check (header, kid, alg and every claim are checked
-   * each time). Guarded by sig_mu. */
-  pthread_mutex_t sig_mu;
+   * each time). Slot i is guarded by sig_mu[i % GHV_SIG_LOCKS]: threads verifying different
+   * tokens rarely meet on one lock. */
+  pthread_mutex_t sig_mu[GHV_SIG_LOCKS];
   size_t sig_slots; /* 0: off */
   struct ghv_sig_slot {
     uint8_t hash[32];

@@ -198,10 +198,10 @@ ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_pr
   }
   if (hashed) {
     slot = ((size_t)hash[0] | (size_t)hash[1] << 8 | (size_t)hash[2] << 16) % v->sig_slots;
-    pthread_mutex_lock(&v->sig_mu);
+    pthread_mutex_lock(&v->sig_mu[slot % GHV_SIG_LOCKS]);
     cached = v->sig_cache[slot].serial == ks->serial &&
              CRYPTO_memcmp(v->sig_cache[slot].hash, hash, sizeof hash) == 0;
-    pthread_mutex_unlock(&v->sig_mu);
+    pthread_mutex_unlock(&v->sig_mu[slot % GHV_SIG_LOCKS]);
   }
   if (!cached) {
     gs = gh_jws_verify(key, token, parts.signing_input_len, parts.sig, parts.sig_len);
@@ -218,10 +218,10 @@ ghv_status ghv_verify_jwt(ghv_verifier *v, const char *token, size_t len, ghv_pr
   if (st != GHV_OK) goto fail;
   fill_principal(&claims, out);
   if (!cached && hashed) {
-    pthread_mutex_lock(&v->sig_mu);
+    pthread_mutex_lock(&v->sig_mu[slot % GHV_SIG_LOCKS]);
     memcpy(v->sig_cache[slot].hash, hash, sizeof hash);
     v->sig_cache[slot].serial = ks->serial;
-    pthread_mutex_unlock(&v->sig_mu);
+    pthread_mutex_unlock(&v->sig_mu[slot % GHV_SIG_LOCKS]);
   }
 
   if (!memo) memo_learn(v, token, hdr_enc_len, alg, kid, kid_len);

@@ -275,7 +275,8 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
   ghv_status st = GHV_ERR_ARG;
   ghv_verifier *v = NULL;
   char *origin = NULL;
-  bool mu_init = false, cv_init = false, cache_mu_init = false, sig_mu_init = false;
+  bool mu_init = false, cv_init = false, cache_mu_init = false;
+  int sig_mu_init = 0;
   bool easy_mu_init = false, easy_key_init = false;
   int share_mu_init = 0;
   if (!out) return GHV_ERR_ARG;
@@ -351,8 +352,8 @@ ghv_status ghv_new(const ghv_config *c, ghv_verifier **out) {
   cv_init = true;
   if (pthread_mutex_init(&v->cache_mu, NULL) != 0) goto fail;
   cache_mu_init = true;
-  if (pthread_mutex_init(&v->sig_mu, NULL) != 0) goto fail;
-  sig_mu_init = true;
+  for (; sig_mu_init < GHV_SIG_LOCKS; sig_mu_init++)
+    if (pthread_mutex_init(&v->sig_mu[sig_mu_init], NULL) != 0) goto fail;
   for (; share_mu_init < CURL_LOCK_DATA_LAST; share_mu_init++)
     if (pthread_mutex_init(&v->share_mu[share_mu_init], NULL) != 0) goto fail;
 
@@ -391,7 +392,7 @@ fail:
     if (v->share) curl_share_cleanup(v->share);
     for (int i = 0; i < share_mu_init; i++) pthread_mutex_destroy(&v->share_mu[i]);
     if (cache_mu_init) pthread_mutex_destroy(&v->cache_mu);
-    if (sig_mu_init) pthread_mutex_destroy(&v->sig_mu);
+    for (int i = 0; i < sig_mu_init; i++) pthread_mutex_destroy(&v->sig_mu[i]);
     free(v->cache);
     free(v->sig_cache);
     if (cv_init) pthread_cond_destroy(&v->cv);
@@ -424,7 +425,7 @@ void ghv_free(ghv_verifier *v) {
   curl_share_cleanup(v->share);
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&v->share_mu[i]);
   pthread_mutex_destroy(&v->cache_mu);
-  pthread_mutex_destroy(&v->sig_mu);
+  for (int i = 0; i < GHV_SIG_LOCKS; i++) pthread_mutex_destroy(&v->sig_mu[i]);
   pthread_cond_destroy(&v->cv);
   pthread_mutex_destroy(&v->mu);
   free(v->jwks_url);
