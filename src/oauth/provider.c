@@ -592,10 +592,18 @@ static gh_status github_user(gh_arena *a, gh_oauth_provider *p, const gh_fetch_o
   u->name = gh_arena_strdup(a, name ? name : "");
   u->image = gh_arena_strdup(a, gh_json_string(gh_json_get(prof, "avatar_url")));
   u->email = gh_arena_strdup(a, gh_json_string(gh_json_get(prof, "email")));
-  for (size_t i = 0; i < gh_json_array_size(emails) && !u->email; i++) {
-    gh_json *e = gh_json_array_get(emails, i);
-    if (gh_json_is_true(gh_json_get(e, "primary")))
-      u->email = gh_arena_strdup(a, gh_json_string(gh_json_get(e, "email")));
+  if (!u->email || !*u->email) { /* better-auth: (emails.find(primary) ?? emails[0]).email */
+    gh_json *pick = gh_json_array_get(emails, 0);
+    for (size_t i = 0; i < gh_json_array_size(emails); i++)
+      if (gh_json_is_true(gh_json_get(gh_json_array_get(emails, i), "primary"))) {
+        pick = gh_json_array_get(emails, i);
+        break;
+      }
+    const char *em = gh_json_string(gh_json_get(pick, "email"));
+    if (em && *em) {
+      u->email = gh_arena_strdup(a, em);
+      gh_json_set_new(prof, "email", gh_json_str(em)); /* the profile answered as `data` too */
+    }
   }
   for (size_t i = 0; i < gh_json_array_size(emails) && u->email; i++) {
     gh_json *e = gh_json_array_get(emails, i);

@@ -1323,12 +1323,24 @@ static void route_account_info_run(oauth *o_, gh_req *req, gh_resp *resp) {
     gh_auth_error(resp, &E_FAILED_TO_GET_USER_INFO);
     return;
   }
+  /* the user object of the provider's getUserInfo, in its key order (no id in any of them) */
   gh_json *out = gh_json_object(), *u = gh_json_object();
-  gh_json_set_new(u, "id", gh_json_str(ou.sub));
-  gh_json_set_new(u, "name", gh_json_str(ou.name));
-  gh_json_set_new(u, "email", gh_json_str(ou.email));
-  if (ou.image) gh_json_set_new(u, "image", gh_json_str(ou.image));
-  gh_json_set_new(u, "emailVerified", gh_json_bool(ou.email_verified));
+  const gh_oauth_provider_config *pc = gh_oauth_provider_conf(p);
+  if (pc->generic) { /* genericOAuth: email, emailVerified, image (when known), name */
+    gh_json_set_new(u, "email", gh_json_str(ou.email));
+    gh_json_set_new(u, "emailVerified", gh_json_bool(ou.email_verified));
+    if (ou.image) gh_json_set_new(u, "image", gh_json_str(ou.image));
+    gh_json_set_new(u, "name", gh_json_str(ou.name));
+  } else if (strcmp(pc->id, "apple") == 0) { /* name, emailVerified, email */
+    gh_json_set_new(u, "name", gh_json_str(ou.name));
+    gh_json_set_new(u, "emailVerified", gh_json_bool(ou.email_verified));
+    gh_json_set_new(u, "email", gh_json_str(ou.email));
+  } else { /* github, google: name, email, image, emailVerified */
+    gh_json_set_new(u, "name", gh_json_str(ou.name));
+    gh_json_set_new(u, "email", gh_json_str(ou.email));
+    if (ou.image) gh_json_set_new(u, "image", gh_json_str(ou.image));
+    gh_json_set_new(u, "emailVerified", gh_json_bool(ou.email_verified));
+  }
   gh_json_set_new(out, "user", u);
   gh_json_set_new(out, "data", gh_json_incref(ou.raw));
   gh_json *ac = gh_json_object();
