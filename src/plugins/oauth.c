@@ -693,7 +693,11 @@ static bool id_token_user(oauth *o, gh_oauth_provider *p, gh_req *req, gh_resp *
     gh_auth_error(resp, &E_INVALID_TOKEN);
     return false;
   }
-  gh_oauth_tokens t = {.id_token = (char *)sb->id_token, .access_token = (char *)sb->id_access};
+  /* genericOAuth's getUserInfoFromIdToken reads the ID token alone (an access token given with
+   * it is not taken to userinfo): a generic provider's ID token must carry sub and e-mail */
+  gh_oauth_tokens t = {.id_token = (char *)sb->id_token,
+                       .access_token =
+                           gh_oauth_provider_conf(p)->generic ? NULL : (char *)sb->id_access};
   const char *apple_user = sb->id_user ? gh_json_dump(a, sb->id_user, NULL) : NULL;
   /* the token verified above: verify again is cheap (cached keys) and keeps one code path */
   if (gh_oauth_user_info(a, p, &o->fo, &t, sb->id_nonce, apple_user, ou) != GH_OK) {
@@ -1120,6 +1124,10 @@ static void route_link_social_run(oauth *o_, gh_req *req, gh_resp *resp) {
       return;
     }
     gh_audit(o->au, req, "account.linked", s.u.id, "provider", pid, "how", "id_token");
+  }
+  if (o->c->update_user_info_on_link) { /* better-auth applyUpdateUserInfoOnLink, both branches */
+    rc = gh_store_update_user(st, s.u.id, ou.name, ou.image != NULL, ou.image, now);
+    (void)rc; /* a failed profile sync does not abort the link */
   }
   gh_resp_raw_json(resp, 200, "{\"url\":\"\",\"status\":true,\"redirect\":false}");
 }
