@@ -181,3 +181,12 @@ bool gh_auth_sign_in_gate(gh_auth *au, gh_store *st, gh_req *req, gh_resp *resp,
 void gh_auth_user_created(gh_auth *au, gh_store *st, const gh_user *u) {
   gh_hook_user_created(au, st, u);
 }
+
+void gh_auth_user_deleted(gh_auth *au, gh_store *st, const char *user_id) {
+  gh_hook_user_deleted(au, st, user_id);
+}
+
+void gh_auth_sessions_revoked(gh_auth *au, gh_store *st, const char *user_id, const char *token,
+                              const char *except) {
+  gh_hook_session_revoked(au, st, user_id, token, except);
+}

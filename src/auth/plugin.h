@@ -61,6 +61,11 @@ typedef struct {
   const char *method;   /* "email" (POST /sign-in/email), or the OAuth provider id */
   bool dont_remember;   /* rememberMe: false */
   const char *callback; /* the request's callbackURL (validated), or NULL */
+  /* The caller answers with a redirect (the OAuth callback, a browser navigation): a gate that
+   * answers a challenge instead of a session answers it as a 302 (with its cookies), and
+   * callback is where the browser goes once the challenge is met. Refusals (status >= 400) are
+   * turned into the caller's error redirect. */
+  bool redirect_flow;
 } gh_sign_in;
 
 /* A security event, as its audit line logs it (auth/audit.h). Strings live for the call. */
@@ -249,6 +254,13 @@ GH_MUST_CHECK bool gh_auth_sign_in_gate(gh_auth *au, gh_store *st, gh_req *req, 
                                         const gh_sign_in *si);
 /* For a plugin that creates users itself (OAuth sign-up): runs the user_created hooks. */
 void gh_auth_user_created(gh_auth *au, gh_store *st, const gh_user *u);
+/* For a plugin that deletes users itself (admin's remove-user): runs the user_deleted hooks. */
+void gh_auth_user_deleted(gh_auth *au, gh_store *st, const char *user_id);
+/* For a plugin that deletes sessions itself (admin's revoke and ban, two-factor's rotation): runs
+ * the session_revoked hooks, after the deletion has committed — one session (token; user_id may be
+ * NULL), or all of user_id's sessions (token NULL) but except. */
+void gh_auth_sessions_revoked(gh_auth *au, gh_store *st, const char *user_id, const char *token,
+                              const char *except);
 /* The rate-limit rules of every running plugin, in GATEHOUSE_PLUGINS order (known from the start
  * of the registry, so the rate limiter's init may read them). */
 const gh_rate_rule *gh_auth_rate_rules(const gh_auth *au, size_t *n);

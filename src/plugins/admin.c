@@ -699,6 +699,7 @@ static void route_update_user(void *self, gh_req *req, gh_resp *resp) {
       gh_auth_db_error(resp, rc, "revoke_sessions");
       return;
     }
+    gh_auth_sessions_revoked(ad->au, st, uid, NULL, NULL);
   }
   if ((rc = gh_store_user_by_id(st, a, uid, &u)) != GH_OK) {
     gh_auth_db_error(resp, rc, "user_by_id");
@@ -853,6 +854,7 @@ static void route_ban_user(void *self, gh_req *req, gh_resp *resp) {
   if (rc == GH_OK) rc = gh_store_update_user_columns(st, uid, set, 3, now);
   if (rc == GH_OK) rc = gh_store_delete_user_sessions(st, uid, NULL);
   rc = gh_store_end(st, rc);
+  if (rc == GH_OK) gh_auth_sessions_revoked(ad->au, st, uid, NULL, NULL);
   if (rc == GH_OK) rc = gh_store_user_by_id(st, a, uid, &u);
   if (rc != GH_OK) {
     gh_auth_db_error(resp, rc, "ban_user");
@@ -965,6 +967,7 @@ static void route_stop_impersonating(void *self, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "delete_session");
     return;
   }
+  gh_auth_sessions_revoked(ad->au, st, s.u.id, s.token, NULL);
   gh_set_session_cookie(ad->au, req, resp, as.token, dont_remember);
   gh_expire_cookie(ad->au, resp, gh_auth_cookie_name(ad->au, a, ADMIN_COOKIE));
   audit(ad, req, "admin.stop_impersonating", &s, s.u.id, NULL, NULL);
@@ -996,6 +999,7 @@ static void route_revoke_user_session(void *self, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "revoke_session");
     return;
   }
+  gh_auth_sessions_revoked(ad->au, st, NULL, token, NULL);
   audit(ad, req, "admin.revoke_user_session", &s, NULL, NULL, NULL);
   success_true(resp);
 }
@@ -1017,6 +1021,7 @@ static void route_revoke_user_sessions(void *self, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "revoke_sessions");
     return;
   }
+  gh_auth_sessions_revoked(ad->au, st, uid, NULL, NULL);
   audit(ad, req, "admin.revoke_user_sessions", &s, uid, NULL, NULL);
   success_true(resp);
 }
@@ -1044,6 +1049,7 @@ static void route_remove_user(void *self, gh_req *req, gh_resp *resp) {
     gh_auth_db_error(resp, rc, "delete_user");
     return;
   }
+  gh_auth_user_deleted(ad->au, st, uid);
   audit(ad, req, "admin.remove_user", &s, uid, NULL, NULL);
   success_true(resp);
 }

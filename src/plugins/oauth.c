@@ -584,9 +584,11 @@ typedef struct {
   gh_session session;
 } signin_result;
 
+/* redirect_to: the callback flow's callbackURL (a gate's challenge then answers a redirect), NULL
+ * for the JSON idToken flow. */
 static void sign_in_user(oauth *o, gh_store *st, gh_req *req, gh_resp *resp,
                          const char *provider_id, const gh_oauth_user *ou, const gh_oauth_tokens *t,
-                         bool disable_signup, signin_result *r) {
+                         bool disable_signup, const char *redirect_to, signin_result *r) {
   gh_arena *a = req->arena;
   memset(r, 0, sizeof *r);
   int64_t now = gh_now_ms();
@@ -653,7 +655,10 @@ static void sign_in_user(oauth *o, gh_store *st, gh_req *req, gh_resp *resp,
     r->user.email_verified = true;
     r->user.updated_at = now;
   }
-  gh_sign_in si = {.user = &r->user, .method = provider_id};
+  gh_sign_in si = {.user = &r->user,
+                   .method = provider_id,
+                   .callback = redirect_to,
+                   .redirect_flow = redirect_to != NULL};
   if (!gh_auth_sign_in_gate(o->au, st, req, resp, &si)) {
     gh_audit(o->au, req, "sign_in.gated", r->user.id, "provider", provider_id, "status",
              gh_arena_printf(a, "%d", resp->status));
@@ -737,7 +742,7 @@ static void route_sign_in_social_run(oauth *o_, gh_req *req, gh_resp *resp) {
   t.scopes = NULL;
   signin_result r;
   sign_in_user(o, st, req, resp, gh_oauth_provider_id(p), &ou, &t,
-               o->c->disable_signup && !sb.request_sign_up, &r);
+               o->c->disable_signup && !sb.request_sign_up, NULL, &r);
   if (r.answered) return;
   if (r.error) {
     gh_err_info e = {401, "OAUTH_LINK_ERROR", r.error};
@@ -1041,7 +1046,8 @@ static void route_callback_run(oauth *o_, gh_req *req, gh_resp *resp) {
     return;
   }
   signin_result r;
-  sign_in_user(o, st, req, resp, id, &ou, &t, o->c->disable_signup && !ps.request_sign_up, &r);
+  sign_in_user(o, st, req, resp, id, &ou, &t, o->c->disable_signup && !ps.request_sign_up,
+               ps.callback, &r);
   if (r.answered) {
     if (resp->status != 503 && resp->status != 500) gate_to_redirect(resp, ps.error_url);
     return;

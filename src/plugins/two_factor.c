@@ -29,6 +29,7 @@
 #include "auth/shapes.h"
 #include "auth/validate.h"
 #include "common/bytes.h"
+#include "common/encoding.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/time.h"
@@ -56,6 +57,8 @@ typedef struct {
   bool qr_code;
   bool otp;
   long otp_expires_in;
+  bool oauth;
+  char *page;
 } tf_conf;
 
 #define O(f) offsetof(tf_conf, f)
@@ -83,6 +86,12 @@ static const gh_conf_opt OPTS[] = {
      "through the mail outbox (GATEHOUSE_MAIL must not be off)"},
     {"GATEHOUSE_TWO_FACTOR_OTP_EXPIRES_IN", NULL, GH_CONF_INT, "180", 30, 3600, 0,
      O(otp_expires_in), "Seconds an e-mailed code stays valid"},
+    {"GATEHOUSE_TWO_FACTOR_OAUTH", NULL, GH_CONF_BOOL, "true", 0, 0, 0, O(oauth),
+     "Challenge OAuth sign-ins too (better-auth challenges only e-mail/password sign-ins: off)"},
+    {"GATEHOUSE_TWO_FACTOR_PAGE", NULL, GH_CONF_STR, NULL, 0, 0, 0, O(page),
+     "Where an OAuth sign-in's challenge sends the browser (an absolute http(s) URL or a path "
+     "starting with /), with `twoFactorRedirect=true&callbackURL=…`; unset: the sign-in's "
+     "callbackURL with `twoFactorRedirect=true`"},
 };
 #undef O
 
@@ -252,6 +261,25 @@ typedef struct {
   gh_auth *au;
   const tf_conf *c;
 } tf;
+
+/* An absolute http(s) URL with a host, or a same-origin path ("/x", never "//host" or "/\\host").
+ */
+static bool page_ok(const char *p) {
+  for (const char *c = p; *c; c++)
+    if ((unsigned char)*c <= ' ' || *c == 0x7f) return false;
+  if (p[0] == '/') return p[1] != '/' && p[1] != '\\';
+  const char *rest = !strncmp(p, "https://", 8) ? p + 8 : !strncmp(p, "http://", 7) ? p + 7 : NULL;
+  return rest && *rest && *rest != '/';
+}
+
+static gh_status validate(const void *conf, const char **err) {
+  const tf_conf *c = conf;
+  if (c->page && !page_ok(c->page)) {
+    *err = "GATEHOUSE_TWO_FACTOR_PAGE: expected an absolute http(s) URL or a path starting with /";
+    return GH_ERR_CONFIG;
+  }
+  return GH_OK;
+}
 
 static gh_status init(gh_auth *au, const void *conf, void **self) {
   const tf_conf *c = conf;
@@ -435,7 +463,10 @@ static void add_uri(tf *t, gh_arena *a, gh_json *o, const uint8_t *key, size_t n
 static bool rotate_session(tf *t, gh_store *st, gh_req *req, gh_resp *resp, gh_sess *s,
                            gh_session *ns) {
   gh_status rc = gh_session_create(t->au, st, req, resp, &s->u, false, ns);
-  if (rc == GH_OK && !s->resolved) rc = gh_store_delete_session(st, s->token);
+  if (rc == GH_OK && !s->resolved) {
+    rc = gh_store_delete_session(st, s->token);
+    if (rc == GH_OK) gh_auth_sessions_revoked(t->au, st, s->u.id, s->token, NULL);
+  }
   if (rc != GH_OK) {
     gh_auth_db_error(resp, rc, "two_factor.rotate_session");
     return false;
@@ -489,6 +520,30 @@ static const char *trusted_id(tf *t, gh_req *req, const char *user_id, bool *pre
 
 /* --- the sign-in gate ------------------------------------------------------------------------- */
 
+/* The challenge of a redirect flow (an OAuth callback): 302 to GATEHOUSE_TWO_FACTOR_PAGE with
+ * twoFactorRedirect=true, twoFactorMethods (comma-separated) and the sign-in's callbackURL, or,
+ * with no page configured, to that callbackURL with the first two; the query goes before a
+ * fragment. The page verifies the code with the two_factor cookie (verify-totp, verify-otp,
+ * verify-backup-code), then continues to callbackURL. */
+static void challenge_redirect(tf *t, gh_arena *a, gh_resp *resp, const char *callback,
+                               const gh_json *methods) {
+  const char *base = t->c->page ? t->c->page : callback ? callback : "/";
+  char *list = gh_arena_strdup(a, "");
+  for (size_t i = 0; i < gh_json_array_size(methods); i++)
+    list = gh_arena_printf(a, "%s%s%s", list, i ? "," : "",
+                           gh_json_string(gh_json_array_get(methods, i)));
+  char *q = gh_arena_printf(a, "twoFactorRedirect=true&twoFactorMethods=%s",
+                            gh_uri_encode_component(a, list));
+  if (t->c->page && callback)
+    q = gh_arena_printf(a, "%s&callbackURL=%s", q, gh_uri_encode_component(a, callback));
+  const char *hash = strchr(base, '#');
+  size_t head = hash ? (size_t)(hash - base) : strlen(base);
+  const char *sep = memchr(base, '?', head) ? "&" : "?";
+  gh_resp_empty(resp, 302, true);
+  gh_resp_header(resp, "Location",
+                 gh_arena_printf(a, "%.*s%s%s%s", (int)head, base, sep, q, hash ? hash : ""));
+}
+
 static bool sign_in(void *self, gh_store *st, gh_req *req, gh_resp *resp, const gh_sign_in *si) {
   tf *t = self;
   gh_arena *a = req->arena;
@@ -500,6 +555,8 @@ static bool sign_in(void *self, gh_store *st, gh_req *req, gh_resp *resp, const 
     return false;
   }
   if (!on) return true;
+  /* better-auth challenges /sign-in/email (its hook's matcher); OAuth sign-ins by option */
+  if (strcmp(si->method, "email") != 0 && !t->c->oauth) return true;
   char *trust_name = gh_auth_cookie_name(t->au, a, "trust_device");
   bool present = false;
   const char *trust_id = trusted_id(t, req, uid, &present);
@@ -552,7 +609,12 @@ static bool sign_in(void *self, gh_store *st, gh_req *req, gh_resp *resp, const 
   if (t->c->otp) gh_json_append_new(methods, gh_json_str("otp"));
   gh_json_set_new(o, "twoFactorMethods", methods);
   gh_audit(t->au, req, "two_factor.challenged", uid, "method", si->method, NULL, NULL);
-  gh_resp_json(resp, 200, o);
+  if (si->redirect_flow) {
+    challenge_redirect(t, a, resp, si->callback, methods);
+    gh_json_decref(o);
+  } else {
+    gh_resp_json(resp, 200, o);
+  }
   return false;
 }
 
@@ -1319,6 +1381,7 @@ const gh_plugin gh_plugin_two_factor = {
     .opts = OPTS,
     .nopts = sizeof OPTS / sizeof OPTS[0],
     .conf_size = sizeof(tf_conf),
+    .validate = validate,
     .init = init,
     .free = plugin_free,
     .routes = ROUTES,

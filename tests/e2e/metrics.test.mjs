@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { GATEHOUSE_ONLY } from "./lib/config.mjs";
 import { PASSWORD, assertBare404, signIn, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
+import { sql } from "./lib/db.mjs";
 import { runCli, startServer } from "./lib/server.mjs";
 
 /** { "name{labels}": value } of a Prometheus text exposition. */
@@ -104,6 +105,39 @@ describe("metrics off (GATEHOUSE_METRICS=false)", { skip: GATEHOUSE_ONLY }, () =
   });
   it("GET /metrics → bare 404", async () => {
     assertBare404(await raw(srv, "GET", "=/metrics", { origin: null }));
+  });
+});
+
+describe("metrics: plugins that revoke sessions or delete users count them too (admin)", { skip: GATEHOUSE_ONLY }, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ backend: "sqlite", hint: "metrics-admin", env: { GATEHOUSE_PLUGINS: "bearer,jwt,admin" } });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it("revoke-user-session, revoke-user-sessions, ban-user and remove-user reach gatehouse_sessions_revoked_total / gatehouse_users_deleted_total", async () => {
+    const adm = await signUp(srv, { name: "Admin" });
+    await srv.db.all(sql`UPDATE "user" SET "role" = ${"admin"} WHERE "id" = ${adm.user.id}`);
+    const metric = async (name) => parse((await raw(srv, "GET", "=/metrics", { origin: null })).text)[name];
+    const u = await signUp(srv);
+    const s2 = await signIn(srv, { email: u.email });
+    const before = await metric("gatehouse_sessions_revoked_total");
+    const post = async (path, json) => {
+      const r = await raw(srv, "POST", path, { json, jar: adm.jar });
+      assert.equal(r.status, 200, `${path}: ${r.text}`);
+    };
+    await post("/admin/revoke-user-session", { sessionToken: s2.token });
+    assert.equal(await metric("gatehouse_sessions_revoked_total"), before + 1, "revoke-user-session");
+    await post("/admin/revoke-user-sessions", { userId: u.user.id });
+    assert.equal(await metric("gatehouse_sessions_revoked_total"), before + 2, "revoke-user-sessions");
+    await signIn(srv, { email: u.email });
+    await post("/admin/ban-user", { userId: u.user.id });
+    assert.equal(await metric("gatehouse_sessions_revoked_total"), before + 3, "ban-user");
+    const deleted = await metric("gatehouse_users_deleted_total");
+    await post("/admin/remove-user", { userId: u.user.id });
+    assert.equal(await metric("gatehouse_users_deleted_total"), deleted + 1, "remove-user");
   });
 });
 

@@ -19,8 +19,10 @@ import { CookieJar, DONT_REMEMBER_COOKIE, SESSION_COOKIE, verifyCookieValue } fr
 import { sql, toBool, toDate } from "./lib/db.mjs";
 import { ID32, PASSWORD, assertError, assertNear, forEachBackend, newEmail, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
+import { browserAuthorize, startOidcProvider } from "./lib/oidc.mjs";
 import { freshDatabaseUrl, runCli, startServer } from "./lib/server.mjs";
 import { startSmtp } from "./lib/smtp.mjs";
+import { freePort } from "./lib/util.mjs";
 
 const TWO_FACTOR_COOKIE = "better-auth.two_factor";
 const TRUST_COOKIE = "better-auth.trust_device";
@@ -50,8 +52,7 @@ async function signInRaw(srv, email, { jar = new CookieJar(), rememberMe } = {})
 }
 
 /** A user with TOTP enrolled and verified (through the official client); returns its secret etc. */
-async function enrolledUser(srv) {
-  const email = newEmail("tf");
+async function enrolledUser(srv, { email = newEmail("tf") } = {}) {
   const jar = new CookieJar();
   await signUp(srv, { email, jar });
   const { client } = makeClient(srv, { jar, plugins: [twoFactorClient()] });
@@ -717,3 +718,146 @@ describe("two-factor two-way with better-auth [postgres]", { skip: pgSkip }, () 
     }
   });
 });
+
+// Two-factor on OAuth sign-ins, through the real OpenID provider (lib/oidc.mjs). better-auth's
+// plugin challenges only /sign-in/email; gatehouse challenges OAuth sign-ins too
+// (GATEHOUSE_TWO_FACTOR_OAUTH, default on) and, the callback being a browser navigation, answers the
+// challenge as a 302 to GATEHOUSE_TWO_FACTOR_PAGE with the two_factor cookie.
+describe("two-factor: OAuth sign-ins", { skip: GATEHOUSE_ONLY }, () =>
+  forEachBackend("OAuth sign-ins", (backend) => {
+    const CLIENT_SECRET = "e2e-client-secret-two-factor-oauth";
+    const people = { tina: { email: newEmail("tina"), email_verified: true, name: "Tina" }, otto: { email: newEmail("otto"), email_verified: true, name: "Otto" } };
+    let page, off, bare, op, tina;
+    before(async () => {
+      const opPort = await freePort();
+      const oidc = {
+        GATEHOUSE_PLUGINS: PLUGINS,
+        GATEHOUSE_OIDC_ACME_DISCOVERY_URL: `http://127.0.0.1:${opPort}/.well-known/openid-configuration`,
+        GATEHOUSE_OIDC_ACME_CLIENT_ID: "gatehouse",
+        GATEHOUSE_OIDC_ACME_CLIENT_SECRET: CLIENT_SECRET,
+        GATEHOUSE_TRUSTED_ORIGINS: "http://app.example",
+      };
+      const databaseUrl = await freshDatabaseUrl(backend, "tf-oauth");
+      page = await startServer({ backend, databaseUrl, hint: "tf-oauth-page", env: { ...oidc, GATEHOUSE_TWO_FACTOR_PAGE: "http://app.example/2fa?from=oauth" } });
+      off = await startServer({ backend, databaseUrl, hint: "tf-oauth-off", env: { ...oidc, GATEHOUSE_TWO_FACTOR_OAUTH: "false" } });
+      bare = await startServer({ backend, databaseUrl, hint: "tf-oauth-bare", env: oidc });
+      op = await startOidcProvider({
+        port: opPort,
+        clients: [
+          {
+            client_id: "gatehouse",
+            client_secret: CLIENT_SECRET,
+            redirect_uris: [page, off, bare].map((s) => `${s.url}/api/auth/callback/acme`),
+            grant_types: ["authorization_code"],
+            response_types: ["code"],
+            token_endpoint_auth_method: "client_secret_post",
+          },
+        ],
+        users: people,
+      });
+      // an e-mail/password user with TOTP on and a verified address: the OAuth sign-in links to it
+      tina = await enrolledUser(page, { email: people.tina.email });
+      await page.db.all(backend === "sqlite" ? sql`UPDATE "user" SET "emailVerified" = 1 WHERE "id" = ${tina.userId}` : sql`UPDATE "user" SET "emailVerified" = true WHERE "id" = ${tina.userId}`);
+    });
+    after(async () => {
+      await op?.stop();
+      for (const s of [page, off, bare]) await s?.stop();
+    });
+
+    /** sign-in/social → the provider's pages → the callback, on srv; returns the callback's answer. */
+    async function oauthSignIn(srv, who, jar = new CookieJar()) {
+      const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", callbackURL: "/dashboard?tab=1" }, jar });
+      assert.equal(start.status, 200, start.text);
+      const cb = await browserAuthorize(start.json.url, { login: who, stopAt: `${srv.url}/api/auth/callback/acme` });
+      const res = await raw(srv, "GET", cb.slice(`${srv.url}/api/auth`.length), { jar, origin: null });
+      return { res, jar };
+    }
+    const sessionOf = async (srv, jar) => (await raw(srv, "GET", "/get-session", { jar })).json;
+
+    it("an enrolled user's OAuth sign-in issues no session: 302 to the two-factor page with the signed two_factor cookie; a TOTP code through the official client then signs in", async () => {
+      const { res, jar } = await oauthSignIn(page, "tina");
+      assert.equal(res.status, 302, res.text);
+      const loc = new URL(res.headers.location);
+      assert.equal(`${loc.origin}${loc.pathname}`, "http://app.example/2fa");
+      assert.equal(loc.searchParams.get("from"), "oauth", "the page's own query is kept");
+      assert.equal(loc.searchParams.get("twoFactorRedirect"), "true");
+      assert.equal(loc.searchParams.get("twoFactorMethods"), "totp");
+      assert.equal(loc.searchParams.get("callbackURL"), "/dashboard?tab=1");
+      assert.ok(!res.cookie(SESSION_COOKIE)?.value, "no session cookie");
+      const tfc = res.cookie(TWO_FACTOR_COOKIE);
+      assert.ok(tfc?.value, "the two_factor cookie");
+      assert.equal(tfc.attrs["max-age"], "600");
+      assert.equal(await sessionOf(page, jar), null, "not signed in yet");
+      assert.equal(Number((await page.db.one(sql`SELECT count(*) AS n FROM "session" WHERE "userId" = ${tina.userId}`)).n), 1, "only the enrolment's session");
+      assert.ok(page.logs.some((o) => o.event === "two_factor.challenged" && o.method === "acme"), "audited with the provider");
+      // the implicit link happened (the account row), the second factor is still owed
+      assert.ok(await page.db.one(sql`SELECT * FROM "account" WHERE "userId" = ${tina.userId} AND "providerId" = 'acme'`));
+      const { client } = makeClient(page, { jar, plugins: [twoFactorClient()] });
+      const wrong = await client.twoFactor.verifyTotp({ code: "000000" });
+      assert.equal(wrong.error?.status, 401);
+      await forgetStep(page, tina.userId);
+      const v = await client.twoFactor.verifyTotp({ code: await codeAt(tina.secret), trustDevice: true });
+      assert.equal(v.error, null, JSON.stringify(v.error));
+      const s = await sessionOf(page, jar);
+      assert.equal(s?.user.id, tina.userId, "signed in after the second factor");
+      // the idToken flow (JSON, not a navigation) answers the e-mail sign-in's JSON challenge
+      const acc = await page.db.one(sql`SELECT "idToken", "accessToken" FROM "account" WHERE "userId" = ${tina.userId} AND "providerId" = 'acme'`);
+      assert.ok(acc.idToken, "the provider's ID token is stored");
+      const idt = await raw(page, "POST", "/sign-in/social", { json: { provider: "acme", idToken: { token: acc.idToken, accessToken: acc.accessToken } } });
+      assert.equal(idt.status, 200, idt.text);
+      assert.deepEqual(idt.json, { twoFactorRedirect: true, twoFactorMethods: ["totp"] });
+      assert.ok(idt.cookie(TWO_FACTOR_COOKIE)?.value);
+      assert.ok(!idt.cookie(SESSION_COOKIE)?.value);
+    });
+
+    it("a trusted device (set by that verification) passes the next OAuth sign-in straight to the callbackURL", async () => {
+      const jar = new CookieJar();
+      const { res: first } = await oauthSignIn(page, "tina", jar);
+      assert.equal(first.status, 302);
+      await forgetStep(page, tina.userId);
+      const { client } = makeClient(page, { jar, plugins: [twoFactorClient()] });
+      assert.equal((await client.twoFactor.verifyTotp({ code: await codeAt(tina.secret), trustDevice: true })).error, null);
+      jar.delete(SESSION_COOKIE);
+      const { res } = await oauthSignIn(page, "tina", jar);
+      assert.equal(res.status, 302, res.text);
+      assert.equal(res.headers.location, "/dashboard?tab=1");
+      assert.equal((await sessionOf(page, jar))?.user.id, tina.userId);
+    });
+
+    it("without a configured page the challenge goes to the callbackURL with twoFactorRedirect=true (still no session)", async () => {
+      const { res, jar } = await oauthSignIn(bare, "tina");
+      assert.equal(res.status, 302, res.text);
+      assert.equal(res.headers.location, "/dashboard?tab=1&twoFactorRedirect=true&twoFactorMethods=totp");
+      assert.ok(res.cookie(TWO_FACTOR_COOKIE)?.value);
+      assert.equal(await sessionOf(bare, jar), null);
+    });
+
+    it("GATEHOUSE_TWO_FACTOR_OAUTH=false: better-auth's behaviour, OAuth sign-ins are not challenged", async () => {
+      const { res, jar } = await oauthSignIn(off, "tina");
+      assert.equal(res.status, 302, res.text);
+      assert.equal(res.headers.location, "/dashboard?tab=1");
+      assert.ok(!res.cookie(TWO_FACTOR_COOKIE), "no challenge");
+      assert.equal((await sessionOf(off, jar))?.user.id, tina.userId);
+      // and e-mail/password sign-in is still challenged there
+      const si = await raw(off, "POST", "/sign-in/email", { json: { email: tina.email, password: PASSWORD } });
+      assert.deepEqual(si.json, { twoFactorRedirect: true, twoFactorMethods: ["totp"] });
+    });
+
+    it("a user without two-factor signs in through OAuth as before", async () => {
+      const { res, jar } = await oauthSignIn(page, "otto");
+      assert.equal(res.status, 302, res.text);
+      assert.equal(res.headers.location, "/dashboard?tab=1");
+      assert.equal((await sessionOf(page, jar))?.user.email, people.otto.email);
+    });
+
+    it("GATEHOUSE_TWO_FACTOR_PAGE must be an absolute http(s) URL or a path starting with /", async () => {
+      for (const bad of ["//evil.example/2fa", "javascript:alert(1)", "2fa"]) {
+        const r = await runCli(["check-config"], { env: { DATABASE_URL: "sqlite::memory:", GATEHOUSE_SECRET: SECRET, GATEHOUSE_PLUGINS: PLUGINS, GATEHOUSE_TWO_FACTOR_PAGE: bad } });
+        assert.notEqual(r.code, 0, bad);
+        assert.match(r.stderr, /GATEHOUSE_TWO_FACTOR_PAGE/, bad);
+      }
+      const ok = await runCli(["check-config"], { env: { DATABASE_URL: "sqlite::memory:", GATEHOUSE_SECRET: SECRET, GATEHOUSE_PLUGINS: PLUGINS, GATEHOUSE_TWO_FACTOR_PAGE: "/2fa" } });
+      assert.equal(ok.code, 0, ok.stderr);
+    });
+  }),
+);
