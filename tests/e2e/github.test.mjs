@@ -10,6 +10,7 @@
 // string. The last block runs the REAL better-auth github provider against the same server (its
 // fetch of github.com rerouted in-process) on one PostgreSQL database, both ways.
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { CookieJar } from "./lib/cookies.mjs";
 import { sql, toBool } from "./lib/db.mjs";
@@ -329,6 +330,80 @@ forEachBackend("github", (backend) => {
       assert.equal((await raw(srv, "POST", "/sign-in/social", { json: { provider: "github" } })).status, 200, "the authorize URL needs no call to GitHub");
       for (const line of srv.stderrLines) assert.ok(!line.includes(CLIENT_SECRET), "no client secret in the logs");
     });
+  });
+});
+
+// The GitHub-shaped server's own checks, driven directly: each refusal the github suite relies on
+// to catch a protocol slip of gatehouse is live (a check that never fires would let one through).
+describe("github: the GitHub-shaped server refuses what GitHub refuses", () => {
+  let gh;
+  const CB = "http://127.0.0.1:9/api/auth/callback/github";
+  const users = { tess: { id: 9300001, name: "Tess", email: null, emails: [{ email: newEmail("tess"), primary: true, verified: true, visibility: null }] } };
+  before(async () => {
+    gh = await startGitHub({ apps: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, callbackUrls: [CB] }], users });
+  });
+  after(async () => gh?.stop());
+  const verifier = "v".repeat(64);
+  const challenge = crypto.createHash("sha256").update(verifier).digest("base64url");
+  async function code(params = {}) {
+    const q = new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: CB, scope: "read:user user:email", state: "s1", code_challenge_method: "S256", code_challenge: challenge, ...params });
+    const cb = await githubAuthorize(`${gh.authorizeUrl}?${q}`, { login: "tess", stopAt: "http://127.0.0.1:9/" });
+    const u = new URL(cb);
+    assert.equal(u.searchParams.get("state"), "s1", "state handed back");
+    return u.searchParams.get("code");
+  }
+  const token = async (form, accept = "application/json") => {
+    const res = await fetch(gh.tokenUrl, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...(accept ? { accept } : {}) }, body: new URLSearchParams(form).toString() });
+    assert.equal(res.status, 200, "GitHub answers 200, errors too");
+    return accept ? res.json() : res.text();
+  };
+  const good = (c) => ({ grant_type: "authorization_code", code: c, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uri: CB, code_verifier: verifier });
+
+  it("token endpoint: a good exchange, then every slip refused with GitHub's error", async () => {
+    const ok = await token(good(await code()));
+    assert.match(ok.access_token, /^gho_/);
+    assert.equal(ok.scope, "read:user,user:email");
+    const c1 = await code();
+    await token(good(c1));
+    assert.equal((await token(good(c1))).error, "bad_verification_code", "a code is single use");
+    assert.equal((await token({ ...good(await code()), client_secret: "wrong" })).error, "incorrect_client_credentials");
+    assert.equal((await token({ ...good(await code()), client_id: "other" })).error, "incorrect_client_credentials");
+    assert.equal((await token({ ...good(await code()), redirect_uri: "http://127.0.0.1:9/elsewhere" })).error, "redirect_uri_mismatch");
+    assert.equal((await token({ ...good(await code()), code_verifier: "w".repeat(64) })).error, "bad_verification_code", "PKCE verifier");
+    const { code_verifier: _, ...noVerifier } = good(await code());
+    assert.equal((await token(noVerifier)).error, "bad_verification_code", "PKCE verifier missing");
+    const form = await token(good(await code()), null);
+    assert.match(form, /^access_token=gho_[^&]+&scope=read%3Auser%2Cuser%3Aemail&token_type=bearer$/, "form-encoded unless JSON is asked for");
+  });
+
+  it("authorize: unknown client 404; a redirect_uri off the callback URL → redirect_uri_mismatch to the registered one; only S256; Cancel → access_denied", async () => {
+    assert.equal((await fetch(`${gh.authorizeUrl}?client_id=nope`)).status, 404);
+    const off = await fetch(`${gh.authorizeUrl}?${new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: "http://evil.example/cb", state: "s" })}`, { redirect: "manual" });
+    const loc = new URL(off.headers.get("location"));
+    assert.equal(`${loc.origin}${loc.pathname}`, CB);
+    assert.equal(loc.searchParams.get("error"), "redirect_uri_mismatch");
+    const plain = await fetch(`${gh.authorizeUrl}?${new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: CB, code_challenge_method: "plain", code_challenge: "x".repeat(43) })}`, { redirect: "manual" });
+    assert.equal(new URL(plain.headers.get("location")).searchParams.get("error"), "invalid_request");
+    const q = new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: CB, state: "s2" });
+    const denied = new URL(await githubAuthorize(`${gh.authorizeUrl}?${q}`, { login: "tess", stopAt: "http://127.0.0.1:9/", approve: false }));
+    assert.equal(denied.searchParams.get("error"), "access_denied");
+    assert.equal(denied.searchParams.get("state"), "s2");
+  });
+
+  it("API: User-Agent required (403), Bearer of a live token (401 otherwise), /user/emails needs the user:email scope (404)", async () => {
+    const { access_token } = await token(good(await code()));
+    const get = (path, headers) => fetch(`${gh.api}${path}`, { headers });
+    assert.equal((await get("/user", { authorization: `Bearer ${access_token}`, "user-agent": "" })).status, 403);
+    assert.equal((await get("/user", { "user-agent": "t" })).status, 401);
+    assert.equal((await get("/user", { authorization: "Bearer gho_nope", "user-agent": "t" })).status, 401);
+    const me = await (await get("/user", { authorization: `Bearer ${access_token}`, "user-agent": "t" })).json();
+    assert.equal(me.id, users.tess.id);
+    assert.equal(me.email, null);
+    const emails = await get("/user/emails", { authorization: `token ${access_token}`, "user-agent": "t" });
+    assert.deepEqual(await emails.json(), users.tess.emails);
+    const narrow = await token(good(await code({ scope: "read:user" })));
+    assert.equal(narrow.scope, "read:user");
+    assert.equal((await get("/user/emails", { authorization: `Bearer ${narrow.access_token}`, "user-agent": "t" })).status, 404);
   });
 });
 

@@ -146,10 +146,10 @@ export async function startGitHub({ apps = [], users = {} } = {}) {
       const refresh = rand("ghr_", 76);
       tokens.set(access, { login, scope: "", clientId: app.clientId, expiresAt: now + 28800 * 1000 });
       refreshTokens.set(refresh, { login, scope: "", clientId: app.clientId, expiresAt: now + 15897600 * 1000 });
-      return { access_token: access, expires_in: 28800, refresh_token: refresh, refresh_token_expires_in: 15897600, token_type: "bearer", scope: "" };
+      return { access_token: access, expires_in: 28800, refresh_token: refresh, refresh_token_expires_in: 15897600, scope: "", token_type: "bearer" };
     }
     tokens.set(access, { login, scope, clientId: app.clientId, expiresAt: Infinity });
-    return { access_token: access, token_type: "bearer", scope };
+    return { access_token: access, scope, token_type: "bearer" }; // GitHub's order
   }
 
   function page(res, status, title, body) {
