@@ -623,6 +623,24 @@ static void from_claims(gh_arena *a, gh_json *c, gh_oauth_user *u) {
   u->image = gh_arena_strdup(a, gh_json_string(gh_json_get(c, "picture")));
 }
 
+gh_status gh_oauth_user_from_stored_id_token(gh_arena *a, const char *token, gh_oauth_user *out) {
+  memset(out, 0, sizeof *out);
+  gh_jws_parts parts;
+  if (!token || gh_jws_split(token, strlen(token), MAX_ID_TOKEN, &parts) != GH_OK)
+    return GH_ERR_INVALID;
+  gh_json *c = NULL;
+  gh_status st = GH_ERR_INVALID;
+  if (gh_json_parse(parts.payload, parts.payload_len, &c) == GH_OK) {
+    gh_json_own(a, c);
+    if (gh_json_typeof(c) == GH_JSON_OBJECT) {
+      from_claims(a, c, out);
+      st = out->sub && *out->sub ? GH_OK : GH_ERR_INVALID;
+    }
+  }
+  gh_jws_parts_free(&parts);
+  return st;
+}
+
 gh_status gh_oauth_user_info(gh_arena *a, gh_oauth_provider *p, const gh_fetch_opts *fo,
                              const gh_oauth_tokens *t, const char *expected_nonce,
                              const char *apple_user, gh_oauth_user *out) {

@@ -1333,20 +1333,23 @@ static void route_account_info_run(oauth *o_, gh_req *req, gh_resp *resp) {
   }
   gh_oauth_tokens t = {.access_token = access}; /* userinfo with the access token */
   gh_oauth_user ou;
-  if (gh_oauth_user_info(a, p, &o->fo, &t, NULL, NULL, &ou) != GH_OK) {
+  const gh_oauth_provider_config *pc = gh_oauth_provider_conf(p);
+  /* google and apple: the profile of the stored ID token (better-auth decodes it; no userinfo) */
+  bool stored = pc->kind == GH_OAUTH_OIDC && !pc->generic;
+  if (stored ? gh_oauth_user_from_stored_id_token(a, acc.id_token, &ou) != GH_OK
+             : gh_oauth_user_info(a, p, &o->fo, &t, NULL, NULL, &ou) != GH_OK) {
     gh_auth_error(resp, &E_FAILED_TO_GET_USER_INFO);
     return;
   }
   /* the user object of the provider's getUserInfo, in its key order (no id in any of them) */
   gh_json *out = gh_json_object(), *u = gh_json_object();
-  const gh_oauth_provider_config *pc = gh_oauth_provider_conf(p);
   if (pc->generic) { /* genericOAuth: email, emailVerified, image (when known), name */
     gh_json_set_new(u, "email", gh_json_str(ou.email));
     gh_json_set_new(u, "emailVerified", gh_json_bool(ou.email_verified));
     if (ou.image) gh_json_set_new(u, "image", gh_json_str(ou.image));
     gh_json_set_new(u, "name", gh_json_str(ou.name));
-  } else if (strcmp(pc->id, "apple") == 0) { /* name, emailVerified, email */
-    gh_json_set_new(u, "name", gh_json_str(ou.name));
+  } else if (strcmp(pc->id, "apple") == 0) { /* name (profile.name || ""), emailVerified, email */
+    gh_json_set_new(u, "name", gh_json_str(ou.name ? ou.name : ""));
     gh_json_set_new(u, "emailVerified", gh_json_bool(ou.email_verified));
     gh_json_set_new(u, "email", gh_json_str(ou.email));
   } else { /* github, google: name, email, image, emailVerified */

@@ -939,6 +939,13 @@ describe("oauth: Google and Apple (endpoints overridden to the real provider), f
     const acc = await srv.db.one(sql`SELECT * FROM "account" WHERE "userId" = ${s.user.id}`);
     assert.equal(acc.providerId, "google");
     assert.equal(acc.accountId, "gwen");
+    // account-info: the profile of the stored ID token, as better-auth's google getUserInfo
+    // decodes it (Google has no userinfo call here)
+    const info = await raw(srv, "GET", `/account-info?accountId=${acc.id}`, { jar });
+    assert.equal(info.status, 200, info.text);
+    assert.deepEqual(info.json.user, { name: "Gwen", email: people.gwen.email, image: people.gwen.picture, emailVerified: true });
+    assert.equal(info.json.data.sub, "gwen");
+    assert.deepEqual(info.json.account, { id: acc.id, providerId: "google", accountId: "gwen" });
     // the idToken flow (Google supports it): the stored ID token signs in directly
     const idt = await raw(srv, "POST", "/sign-in/social", { json: { provider: "google", idToken: { token: acc.idToken } } });
     assert.equal(idt.status, 200, idt.text);
