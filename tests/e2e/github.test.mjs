@@ -452,6 +452,61 @@ describe("github: expiring user tokens (GitHub App)", () => {
   });
 });
 
+// Configuration seen from GitHub's side: scopes without user:email (GitHub answers /user/emails 404:
+// the public address is used, unverified, as better-auth does), and a wrong client secret
+// (GitHub's incorrect_client_credentials → invalid_code).
+describe("github: scopes and client credentials", () => {
+  let gh, narrow, wrong;
+  const users = {
+    pub: { id: 9400001, name: "Pub", email: newEmail("pub"), emails: [] },
+    hidden: { id: 9400002, name: "Hidden", email: null, emails: [] },
+  };
+  before(async () => {
+    const app = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, callbackUrls: [] };
+    gh = await startGitHub({ apps: [app], users });
+    users.pub.emails = [{ email: users.pub.email, primary: true, verified: true, visibility: "public" }];
+    users.hidden.emails = [{ email: newEmail("hidden"), primary: true, verified: true, visibility: "private" }];
+    narrow = await startServer({ backend: "sqlite", hint: "github-narrow", env: { GATEHOUSE_GITHUB_CLIENT_ID: CLIENT_ID, GATEHOUSE_GITHUB_CLIENT_SECRET: CLIENT_SECRET, GATEHOUSE_GITHUB_SCOPES: "read:user", ...gh.env() } });
+    wrong = await startServer({ backend: "sqlite", hint: "github-wrong", env: { GATEHOUSE_GITHUB_CLIENT_ID: CLIENT_ID, GATEHOUSE_GITHUB_CLIENT_SECRET: "not-the-secret-0123456789", ...gh.env() } });
+    app.callbackUrls.push(`${narrow.url}/api/auth/callback/github`, `${wrong.url}/api/auth/callback/github`);
+  });
+  after(async () => {
+    await gh?.stop();
+    await narrow?.stop();
+    await wrong?.stop();
+  });
+  async function flow(srv, login) {
+    const jar = new CookieJar();
+    const start = await raw(srv, "POST", "/sign-in/social", { json: { provider: "github", callbackURL: "/" }, jar });
+    const cb = await githubAuthorize(start.json.url, { login, stopAt: `${srv.url}/api/auth/callback/github` });
+    const res = await raw(srv, "GET", cb.slice(`${srv.url}/api/auth`.length), { jar, origin: null });
+    return { res, jar };
+  }
+
+  it("GATEHOUSE_GITHUB_SCOPES=read:user: /user/emails is refused (404); the public address signs up unverified; without one → email_not_found", async () => {
+    const { res, jar } = await flow(narrow, "pub");
+    assert.equal(res.status, 302, res.text);
+    assert.equal(res.headers.location, "/");
+    const s = (await raw(narrow, "GET", "/get-session", { jar })).json;
+    assert.equal(s.user.email, users.pub.email);
+    assert.equal(s.user.emailVerified, false, "no /user/emails answer to vouch for it");
+    const acc = await narrow.db.one(sql`SELECT * FROM "account" WHERE "userId" = ${s.user.id}`);
+    assert.equal(acc.scope, "read:user");
+    const hidden = await flow(narrow, "hidden");
+    assert.equal(new URL(hidden.res.headers.location, narrow.url).searchParams.get("error"), "email_not_found");
+  });
+
+  it("a wrong client secret: GitHub answers incorrect_client_credentials (HTTP 200) → invalid_code, no user", async () => {
+    const n0 = gh.requests.length;
+    const { res } = await flow(wrong, "pub");
+    assert.equal(new URL(res.headers.location, wrong.url).searchParams.get("error"), "invalid_code");
+    assert.equal(await wrong.db.count("user"), 0);
+    const tok = gh.requests.slice(n0).find((r) => r.path === "/login/oauth/access_token");
+    assert.equal(tok.form.client_secret, "not-the-secret-0123456789");
+    for (const line of wrong.stderrLines) assert.ok(!line.includes("not-the-secret-0123456789"), "no client secret in the logs");
+  });
+});
+
 // The REAL better-auth github provider (socialProviders.github, authorizationEndpoint overridden;
 // its token and API URLs are fixed, so this process's fetch of github.com / api.github.com goes to
 // the same GitHub-shaped server) on one PostgreSQL database with gatehouse.
