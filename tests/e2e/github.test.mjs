@@ -449,6 +449,13 @@ describe("github: expiring user tokens (GitHub App)", () => {
     const info = await raw(srv, "GET", `/account-info?accountId=${acc.id}`, { jar });
     assert.equal(info.status, 200, info.text);
     assert.equal(info.json.user.email, users.appuser.emails[0].email);
+    // an access token at its expiry: get-access-token refreshes it at GitHub first
+    await srv.db.exec(`UPDATE "account" SET "accessTokenExpiresAt" = '2020-01-01T00:00:00.000Z' WHERE id = '${acc.id}'`);
+    const fresh = await raw(srv, "POST", "/get-access-token", { json: { accountId: acc.id }, jar });
+    assert.equal(fresh.status, 200, fresh.text);
+    assert.notEqual(fresh.json.accessToken, ref.json.accessToken, "refreshed");
+    assert.ok(new Date(fresh.json.accessTokenExpiresAt).getTime() > Date.now() + 3600 * 1000, "GitHub's new expiry");
+    assert.equal(gh.sent("token").filter((x) => x.form.grant_type === "refresh_token").length, 2);
   });
 });
 
