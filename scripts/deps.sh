@@ -2,7 +2,8 @@
 # Installs the Debian packages gatehouse needs to build, run and test (when root and missing).
 #   scripts/deps.sh          build + run dependencies
 #   scripts/deps.sh --test   also test dependencies (cmocka, postgresql, node/npm, nginx, caddy, the
-#                            FastAPI integration's Debian Python packages)
+#                            FastAPI integration's Debian Python packages, psycopg for its example
+#                            on PostgreSQL)
 #   scripts/deps.sh --bench  also benchmark dependencies (wrk, postgresql, node/npm)
 set -euo pipefail
 PKGS=(cmake ninja-build pkg-config gcc make libmicrohttpd-dev libjansson-dev libssl-dev
@@ -12,7 +13,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) PKGS+=(libcmocka-dev postgresql clang-format sqlite3 clang libclang-rt-14-dev valgrind curl systemd
                    python3-aiosmtpd nginx caddy python3-fastapi python3-uvicorn python3-jwt python3-httpx
-                   python3-cryptography python3-pytest) ;;
+                   python3-cryptography python3-pytest python3-psycopg) ;;
     --bench) PKGS+=(wrk postgresql bc) ;;
   esac
 done

@@ -19,7 +19,7 @@ import { sql } from "./lib/db.mjs";
 import { PASSWORD, assertError, forEachBackend, newEmail, signIn, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
 import { freshDatabaseUrl, runCli, startServer } from "./lib/server.mjs";
-import { startTasks } from "./lib/tasks.mjs";
+import { fastapiSkipReason, startFastapiTasks, startTasks } from "./lib/tasks.mjs";
 import { sleep } from "./lib/util.mjs";
 
 const USER_KEYS = ["name", "email", "emailVerified", "image", "createdAt", "updatedAt", "role", "banned", "banReason", "banExpires", "id"];
@@ -271,9 +271,13 @@ forEachBackend("admin", (backend) => {
     });
   });
 
-  describe("gatehouse-tasks", { skip: GATEHOUSE_ONLY }, () => {
+  // gatehouse-tasks and the FastAPI example (integrations/fastapi/examples/tasks_app.py) alike
+  for (const [name, start, skip] of [
+    ["gatehouse-tasks", startTasks, false],
+    ["the FastAPI example", startFastapiTasks, fastapiSkipReason(backend) || false],
+  ]) describe(name, { skip: GATEHOUSE_ONLY || skip }, () => {
     it("an admin lists every user's tasks (?all=true, role from the JWT or the session); a user only their own (403 for all)", async () => {
-      const tasks = await startTasks({ backend, gatehouseUrl: srv.url, hint: "admin-tasks", env: { TASKS_AUTH: "any" } });
+      const tasks = await start({ backend, gatehouseUrl: srv.url, hint: "admin-tasks", env: { TASKS_AUTH: "any" } });
       try {
         const u = await signUp(srv);
         const jwtOf = async (jar) => (await raw(srv, "GET", "/token", { jar })).json.token;
@@ -287,6 +291,7 @@ forEachBackend("admin", (backend) => {
         assert.deepEqual(r.json.tasks.map((t) => t.title), ["user's task"]);
         r = await tasks.call("GET", "/api/tasks?all=true", { bearer: uJwt });
         assert.equal(r.status, 403);
+        assert.deepEqual(r.json, { message: "Forbidden: listing every user's tasks needs an admin role", code: "FORBIDDEN" });
         r = await tasks.call("GET", "/api/tasks", { bearer: aJwt });
         assert.deepEqual(r.json.tasks.map((t) => t.title), ["admin's task"], "without all: only the admin's own");
         r = await tasks.call("GET", "/api/tasks?all=true", { bearer: aJwt });

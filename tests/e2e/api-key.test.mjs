@@ -21,10 +21,17 @@ import { ID32, ISO_MS, assertBare404, assertError, forEachBackend, signUp } from
 import { sql } from "./lib/db.mjs";
 import { raw } from "./lib/http.mjs";
 import { freshDatabaseUrl, runCli, startServer } from "./lib/server.mjs";
-import { startTasks, tasksRequest } from "./lib/tasks.mjs";
+import { fastapiSkipReason, startFastapiTasks, startTasks, tasksRequest } from "./lib/tasks.mjs";
 import { freePort } from "./lib/util.mjs";
 
 const SERVICE_TOKEN = "service-token-for-the-e2e-suite-0123456789abcdef";
+
+// The resource servers that take x-api-key through the verify route: gatehouse-tasks and the
+// FastAPI example (integrations/fastapi/examples/tasks_app.py), with the same answers.
+const TASK_IMPLS = [
+  { name: "gatehouse-tasks", start: startTasks, skip: () => false },
+  { name: "the FastAPI example", start: startFastapiTasks, skip: (backend) => fastapiSkipReason(backend) || false },
+];
 const PLUGINS = "bearer,jwt,api-key";
 
 /** The plugin's row keys, in its order (schema order, id last); create adds `key` after prefix. */
@@ -485,69 +492,86 @@ forEachBackend("api-key", (backend) => {
       assert.notEqual((await runCli(["apikey", "revoke", rows[0].id], { env })).code, 0);
     });
 
-    it("gatehouse-tasks accepts x-api-key via the verify route: scopes from the key's permissions, limits answered 429, fail closed 503", async () => {
-      const { user, email } = await signUp(srv);
-      const env = { ...srv.env };
-      const mk = async (perm) => {
-        const args = ["apikey", "create", "--email", email, "--name", "tasks-bot"];
-        if (perm) args.push("--permissions", JSON.stringify(perm));
-        const r = await runCli(args, { env });
-        assert.equal(r.code, 0, r.stderr);
-        return r.stdout.trim();
-      };
-      const rw = await mk({ tasks: ["read", "write"] });
-      const ro = await mk({ tasks: ["read"] });
-      const none = await mk(null);
-      const api = await startTasks({ backend, gatehouseUrl: srv.url, hint: "tasks-apikey", env: { TASKS_SERVICE_TOKEN: SERVICE_TOKEN, TASKS_API_KEY_CACHE_TTL: "0" } });
-      const plain = await startTasks({ backend, gatehouseUrl: srv.url, hint: "tasks-nokeys" });
-      try {
-        const made = await tasksRequest(api.port, "POST", "/api/tasks", { json: { title: "from a key" }, headers: { "x-api-key": rw } });
-        assert.equal(made.status, 201, made.text);
-        const listed = await tasksRequest(api.port, "GET", `/api/${user.id}/tasks`, { headers: { "x-api-key": ro } });
-        assert.equal(listed.status, 200, listed.text);
-        assert.deepEqual(listed.json.tasks.map((t) => t.title), ["from a key"], "the key owner's tasks");
-        const denied = await tasksRequest(api.port, "POST", "/api/tasks", { json: { title: "nope" }, headers: { "x-api-key": ro } });
-        assert.equal(denied.status, 403, denied.text);
-        assert.equal(denied.json.code, "INSUFFICIENT_SCOPE");
-        assert.equal((await tasksRequest(api.port, "GET", "/api/tasks", { headers: { "x-api-key": none } })).status, 403);
-        const bad = await tasksRequest(api.port, "GET", "/api/tasks", { headers: { "x-api-key": "Q".repeat(64) } });
-        assert.equal(bad.status, 401, bad.text);
-        const off = await tasksRequest(plain.port, "GET", "/api/tasks", { headers: { "x-api-key": rw } });
-        assert.equal(off.status, 401, "without TASKS_SERVICE_TOKEN keys are refused");
-        assert.equal(off.json.message, "API keys are not accepted here");
-        // the key's own limits surface as 429
-        const hash = storedHash(ro);
-        await srv.db.all(sql`update "apikey" set "remaining" = ${0} where "key" = ${hash}`);
-        const over = await tasksRequest(api.port, "GET", "/api/tasks", { headers: { "x-api-key": ro } });
-        assert.equal(over.status, 429, over.text);
-        assert.ok(!api.stderrLines.some((l) => l.includes(rw) || l.includes(SERVICE_TOKEN)), "no key or token in the logs");
-      } finally {
-        await plain.stop();
-        await api.stop();
-      }
-      // the positive cache: a second request within the TTL does not ask gatehouse again
-      const cached = await startTasks({ backend, gatehouseUrl: srv.url, hint: "tasks-apikey-cache", env: { TASKS_SERVICE_TOKEN: SERVICE_TOKEN, TASKS_API_KEY_CACHE_TTL: "60" } });
-      try {
-        const before = Number((await srv.db.one(sql`select "requestCount" from "apikey" where "key" = ${storedHash(rw)}`)).requestCount);
-        for (let i = 0; i < 3; i++) assert.equal((await tasksRequest(cached.port, "GET", "/api/tasks", { headers: { "x-api-key": rw } })).status, 200);
-        const afterCount = Number((await srv.db.one(sql`select "requestCount" from "apikey" where "key" = ${storedHash(rw)}`)).requestCount);
-        assert.equal(afterCount, before + 1, "one verify for three requests");
-      } finally {
-        await cached.stop();
-      }
-    });
+    for (const impl of TASK_IMPLS) {
+      it(`${impl.name} accepts x-api-key via the verify route: scopes from the key's permissions, limits answered 429, fail closed 503`, { skip: impl.skip(backend) }, async () => {
+        const { user, email } = await signUp(srv);
+        const env = { ...srv.env };
+        const mk = async (perm) => {
+          const args = ["apikey", "create", "--email", email, "--name", "tasks-bot"];
+          if (perm) args.push("--permissions", JSON.stringify(perm));
+          const r = await runCli(args, { env });
+          assert.equal(r.code, 0, r.stderr);
+          return r.stdout.trim();
+        };
+        const rw = await mk({ tasks: ["read", "write"] });
+        const ro = await mk({ tasks: ["read"] });
+        const none = await mk(null);
+        const api = await impl.start({ backend, gatehouseUrl: srv.url, hint: "tasks-apikey", env: { TASKS_SERVICE_TOKEN: SERVICE_TOKEN, TASKS_API_KEY_CACHE_TTL: "0" } });
+        const plain = await impl.start({ backend, gatehouseUrl: srv.url, hint: "tasks-nokeys" });
+        try {
+          const made = await tasksRequest(api.port, "POST", "/api/tasks", { json: { title: "from a key" }, headers: { "x-api-key": rw } });
+          assert.equal(made.status, 201, made.text);
+          const listed = await tasksRequest(api.port, "GET", `/api/${user.id}/tasks`, { headers: { "x-api-key": ro } });
+          assert.equal(listed.status, 200, listed.text);
+          assert.deepEqual(listed.json.tasks.map((t) => t.title), ["from a key"], "the key owner's tasks");
+          const denied = await tasksRequest(api.port, "POST", "/api/tasks", { json: { title: "nope" }, headers: { "x-api-key": ro } });
+          assert.equal(denied.status, 403, denied.text);
+          assert.deepEqual(denied.json, { message: "The API key lacks the tasks:write permission", code: "INSUFFICIENT_SCOPE" });
+          // the scope is checked before the path's user id: a read-only key writing to another user's path
+          const scoped = await tasksRequest(api.port, "POST", "/api/someone-else/tasks", { json: { title: "nope" }, headers: { "x-api-key": ro } });
+          assert.equal(scoped.status, 403, scoped.text);
+          assert.equal(scoped.json.code, "INSUFFICIENT_SCOPE");
+          const other = await tasksRequest(api.port, "GET", "/api/someone-else/tasks", { headers: { "x-api-key": ro } });
+          assert.equal(other.status, 403, other.text);
+          assert.equal(other.json.code, "FORBIDDEN");
+          const noPerm = await tasksRequest(api.port, "GET", "/api/tasks", { headers: { "x-api-key": none } });
+          assert.deepEqual(noPerm.json, { message: "The API key lacks the tasks:read permission", code: "INSUFFICIENT_SCOPE" });
+          const bad = await tasksRequest(api.port, "GET", "/api/tasks", { headers: { "x-api-key": "Q".repeat(64) } });
+          assert.equal(bad.status, 401, bad.text);
+          assert.deepEqual(bad.json, { message: "The API key is invalid", code: "UNAUTHORIZED" });
+          // an empty x-api-key is no credential: the request's other credential counts (here none)
+          const empty = await tasksRequest(api.port, "GET", "/api/tasks", { headers: { "x-api-key": "" } });
+          assert.equal(empty.status, 401, empty.text);
+          assert.equal(empty.json.message, "Authentication required: send Authorization: Bearer <JWT>");
+          const off = await tasksRequest(plain.port, "GET", "/api/tasks", { headers: { "x-api-key": rw } });
+          assert.equal(off.status, 401, "without TASKS_SERVICE_TOKEN keys are refused");
+          assert.equal(off.json.message, "API keys are not accepted here");
+          // the key's own limits surface as 429
+          const hash = storedHash(ro);
+          await srv.db.all(sql`update "apikey" set "remaining" = ${0} where "key" = ${hash}`);
+          const over = await tasksRequest(api.port, "GET", "/api/tasks", { headers: { "x-api-key": ro } });
+          assert.equal(over.status, 429, over.text);
+          assert.deepEqual(over.json, { message: "The API key has reached its limit", code: "TOO_MANY_REQUESTS" });
+          assert.ok(!api.stderrLines.some((l) => l.includes(rw) || l.includes(SERVICE_TOKEN)), "no key or token in the logs");
+        } finally {
+          await plain.stop();
+          await api.stop();
+        }
+        // the positive cache: a second request within the TTL does not ask gatehouse again
+        const cached = await impl.start({ backend, gatehouseUrl: srv.url, hint: "tasks-apikey-cache", env: { TASKS_SERVICE_TOKEN: SERVICE_TOKEN, TASKS_API_KEY_CACHE_TTL: "60" } });
+        try {
+          const before = Number((await srv.db.one(sql`select "requestCount" from "apikey" where "key" = ${storedHash(rw)}`)).requestCount);
+          for (let i = 0; i < 3; i++) assert.equal((await tasksRequest(cached.port, "GET", "/api/tasks", { headers: { "x-api-key": rw } })).status, 200);
+          const afterCount = Number((await srv.db.one(sql`select "requestCount" from "apikey" where "key" = ${storedHash(rw)}`)).requestCount);
+          assert.equal(afterCount, before + 1, "one verify for three requests");
+        } finally {
+          await cached.stop();
+        }
+      });
 
-    it("gatehouse-tasks answers 503 for an API key when gatehouse cannot be reached (fail closed)", async () => {
-      const closed = await freePort(); // nothing listens there
-      const down = await startTasks({ backend, gatehouseUrl: `http://127.0.0.1:${closed}`, hint: "tasks-apikey-down", env: { TASKS_SERVICE_TOKEN: SERVICE_TOKEN } });
-      try {
-        const r = await tasksRequest(down.port, "GET", "/api/tasks", { headers: { "x-api-key": "A".repeat(64) } });
-        assert.equal(r.status, 503, r.text);
-        assert.equal(r.headers["retry-after"] !== undefined, true, "503 with Retry-After");
-      } finally {
-        await down.stop();
-      }
-    });
+      it(`${impl.name} answers 503 for an API key when gatehouse cannot be reached (fail closed)`, { skip: impl.skip(backend) }, async () => {
+        const closed = await freePort(); // nothing listens there
+        const down = await impl.start({ backend, gatehouseUrl: `http://127.0.0.1:${closed}`, hint: "tasks-apikey-down", env: { TASKS_SERVICE_TOKEN: SERVICE_TOKEN } });
+        try {
+          const r = await tasksRequest(down.port, "GET", "/api/tasks", { headers: { "x-api-key": "A".repeat(64) } });
+          assert.equal(r.status, 503, r.text);
+          assert.equal(r.headers["retry-after"] !== undefined, true, "503 with Retry-After");
+          assert.equal(r.json.code, "SERVICE_UNAVAILABLE");
+        } finally {
+          await down.stop();
+        }
+      });
+    }
 
     it("delete-all-expired-api-keys (service token) deletes only expired keys → {success:true,error:null}", async () => {
       const { jar } = await signUp(srv);

@@ -7,7 +7,10 @@
 // unchanged, path-scoped form with another user id → 403), 401 for every credential that does not
 // verify, input validation, pagination, CORS, revocation (delegation rejects at once, a JWT lives
 // until exp) and fail-closed 503 when gatehouse is down. Runs on both backends; the tasks database
-// follows the backend (a SQLite file, or its own database on the harness's PostgreSQL).
+// follows the backend (a SQLite file, or its own database on the harness's PostgreSQL), for the
+// FastAPI example too. Then both programs on one tasks database, and (PostgreSQL) each of them with
+// its database down. The API-key scenarios of both are in api-key.test.mjs, the admin listing in
+// admin.test.mjs.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
@@ -84,8 +87,8 @@ const countTasks = (tasks, userId) => tasks.db.count("tasks", userId ? { userId 
 // The same scenarios against both resource servers: gatehouse-tasks (C, libgatehouse-verify) and
 // the FastAPI example (integrations/fastapi, gatehouse_fastapi), which serves the same API.
 const IMPLS = [
-  { name: "gatehouse-tasks", start: startTasks, native: true },
-  { name: "FastAPI example (gatehouse_fastapi)", start: startFastapiTasks, native: false, skip: fastapiSkipReason() },
+  { name: "gatehouse-tasks", start: startTasks, native: true, skip: () => null },
+  { name: "FastAPI example (gatehouse_fastapi)", start: startFastapiTasks, native: false, skip: (backend) => fastapiSkipReason(backend) },
 ];
 
 /** base64url JSON part of a compact JWS */
@@ -93,7 +96,7 @@ const b64json = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
 const parts = (jwt) => jwt.split(".");
 
 forEachBackend("tasks", (backend) => {
-  for (const impl of IMPLS) describe(impl.name, { skip: GATEHOUSE_ONLY || impl.skip || false }, () => {
+  for (const impl of IMPLS) describe(impl.name, { skip: GATEHOUSE_ONLY || impl.skip(backend) || false }, () => {
     let srv; // gatehouse
     let dbUrl; // the tasks database, shared by the three tasks servers below
     let jwtApi; // TASKS_AUTH=jwt (the default), CORS for FRONTEND and OTHER_FRONTEND
@@ -105,7 +108,7 @@ forEachBackend("tasks", (backend) => {
 
     before(async () => {
       srv = await startServer({ backend, hint: "tasks-gh" });
-      dbUrl = await freshTasksDatabaseUrl(impl.native ? backend : "sqlite"); // the example: SQLite only
+      dbUrl = await freshTasksDatabaseUrl(backend);
       jwtApi = await impl.start({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-jwt", env: { TASKS_CORS_ORIGIN: `${FRONTEND}, ${OTHER_FRONTEND}/`, TASKS_MAX_BODY: 4096 } });
       sessApi = await impl.start({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-sess", env: { TASKS_AUTH: "session" } });
       anyApi = await impl.start({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-any", env: { TASKS_AUTH: "any" } });
@@ -780,16 +783,52 @@ forEachBackend("tasks", (backend) => {
   });
 });
 
+// gatehouse-tasks and the FastAPI example on ONE tasks database (the same table, migration ledger
+// and stored formats on either backend): what one writes, the other serves with the same JSON.
+forEachBackend("tasks: gatehouse-tasks and the FastAPI example on one database", (backend) => {
+  it("a task written by either is read, listed, updated and deleted by the other; the migration is recorded once", { skip: GATEHOUSE_ONLY || fastapiSkipReason(backend) || false }, async () => {
+    const srv = await startServer({ backend, hint: "tasks-shared-gh" });
+    const dbUrl = await freshTasksDatabaseUrl(backend);
+    let c, py;
+    try {
+      c = await startTasks({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-shared-c", env: { TASKS_AUTH: "session" } });
+      py = await startFastapiTasks({ backend, databaseUrl: dbUrl, gatehouseUrl: srv.url, hint: "tasks-shared-py", env: { TASKS_AUTH: "session" } });
+      const u = await newUser(srv, "Shared");
+      const cred = { cookie: u.cookie };
+      const a = await c.call("POST", "/api/tasks", { ...cred, json: { title: "from C", description: "d", completed: true } });
+      assert.equal(a.status, 201, a.text);
+      const b = await py.call("POST", "/api/tasks", { ...cred, json: { title: "from Python" } });
+      assert.equal(b.status, 201, b.text);
+      assert.deepEqual((await py.call("GET", `/api/tasks/${a.json.id}`, cred)).json, a.json, "C's task through Python");
+      assert.deepEqual((await c.call("GET", `/api/tasks/${b.json.id}`, cred)).json, b.json, "Python's task through C");
+      const lc = await c.call("GET", "/api/tasks", cred);
+      assert.equal(lc.json.total, 2);
+      assert.deepEqual((await py.call("GET", "/api/tasks", cred)).json, lc.json, "the same list from both");
+      const patched = await py.call("PATCH", `/api/tasks/${a.json.id}`, { ...cred, json: { completed: false, description: null } });
+      assert.equal(patched.status, 200, patched.text);
+      assert.deepEqual((await c.call("GET", `/api/tasks/${a.json.id}`, cred)).json, patched.json);
+      assert.equal((await c.call("DELETE", `/api/tasks/${b.json.id}`, cred)).status, 204);
+      assert.equal((await py.call("GET", `/api/tasks/${b.json.id}`, cred)).status, 404);
+      const m = await c.db.all(sql`SELECT "version", "name" FROM "tasks_migrations"`);
+      assert.deepEqual(m.map((r) => [Number(r.version), r.name]), [[1, "001_tasks"]]);
+    } finally {
+      await py?.stop();
+      await c?.stop();
+      await srv.stop();
+    }
+  });
+});
+
 // The tasks database itself goes away (its own PostgreSQL cluster is stopped): every API call that
 // needs it answers 503 + Retry-After with the JSON error (never 500), nothing is half-written, and
 // the server recovers by itself when the database returns.
-describe("gatehouse-tasks: its database down", { skip: GATEHOUSE_ONLY || (backendsList().includes("postgres") ? false : "postgres not in GH_E2E_BACKENDS") }, () => {
+for (const impl of IMPLS) describe(`${impl.name}: its database down`, { skip: GATEHOUSE_ONLY || (backendsList().includes("postgres") ? impl.skip("postgres") || false : "postgres not in GH_E2E_BACKENDS") }, () => {
   let cluster, srv, api, user, jwt, kept;
   before(async () => {
     cluster = new PgCluster("tasks-outage");
     await cluster.start();
     srv = await startServer({ backend: "postgres", hint: "tasks-outage-gh" });
-    api = await startTasks({ backend: "postgres", databaseUrl: await cluster.createDatabase("tasks"), gatehouseUrl: srv.url, hint: "tasks-outage" });
+    api = await impl.start({ backend: "postgres", databaseUrl: await cluster.createDatabase("tasks"), gatehouseUrl: srv.url, hint: "tasks-outage" });
     user = await newUser(srv, "Outage");
     jwt = await jwtFor(srv, user);
     const made = await api.call("POST", "/api/tasks", { bearer: jwt, json: { title: "before" } });
@@ -826,7 +865,7 @@ describe("gatehouse-tasks: its database down", { skip: GATEHOUSE_ONLY || (backen
       res = await api.call("GET", "/api/tasks", { bearer: jwt });
       if (res.status === 200) break;
       assert.equal(res.status, 503, res.text);
-      assert.ok(Date.now() < deadline, "gatehouse-tasks did not recover within 20 s");
+      assert.ok(Date.now() < deadline, `${impl.name} did not recover within 20 s`);
       await sleep(250);
     }
     assert.deepEqual(res.json.tasks.map((t) => [t.id, t.title, t.completed]), [[kept.id, "before", false]], "nothing from the outage was written");

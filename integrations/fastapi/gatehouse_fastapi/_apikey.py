@@ -40,9 +40,9 @@ class ApiKeyVerifier:
     async def verify(self, key: str) -> dict:
         """The key object of gatehouse's answer (id, referenceId, name, permissions, expiresAt)."""
         if not key:
-            raise Invalid("missing credentials", missing=True)
+            raise Invalid("missing credentials", missing=True, api_key=True)
         if len(key) > MAX_KEY:
-            raise Invalid("token too large")
+            raise Invalid("token too large", api_key=True)
         h = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
         hit = self._cache.get(h)
         if hit and time.monotonic() < hit[0]:
@@ -69,7 +69,9 @@ class ApiKeyVerifier:
         except ValueError:
             raise Unavailable("api-key verify answered garbage") from None
         if isinstance(doc, dict) and doc.get("valid") is False:
-            raise Invalid("invalid api key")
+            err = doc.get("error")
+            code = err.get("code") if isinstance(err, dict) else None
+            raise Invalid("invalid api key", api_key=True, code=code if isinstance(code, str) else None)
         k = doc.get("key") if isinstance(doc, dict) else None
         if (
             not isinstance(doc, dict)

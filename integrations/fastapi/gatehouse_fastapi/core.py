@@ -165,7 +165,7 @@ class Gatehouse:
         """GATEHOUSE_URL (default http://localhost:3000), GATEHOUSE_AUTH (jwt | session | any),
         GATEHOUSE_JWKS_URL, GATEHOUSE_SESSION_URL, GATEHOUSE_JWT_ISSUER, GATEHOUSE_JWT_AUDIENCE,
         GATEHOUSE_JWT_LEEWAY, GATEHOUSE_JWT_ALLOW_MISSING_KID, GATEHOUSE_HTTP_TIMEOUT_MS,
-        GATEHOUSE_SERVICE_TOKEN (enables API keys), GATEHOUSE_API_KEY_URL."""
+        GATEHOUSE_SERVICE_TOKEN (enables API keys), GATEHOUSE_API_KEY_URL, GATEHOUSE_API_KEY_CACHE_TTL."""
         e = os.environ if env is None else env
         kw: dict[str, Any] = {
             "url": e.get("GATEHOUSE_URL") or "http://localhost:3000",
@@ -179,6 +179,7 @@ class Gatehouse:
             "timeout_s": int(e.get("GATEHOUSE_HTTP_TIMEOUT_MS") or 3000) / 1000,
             "service_token": e.get("GATEHOUSE_SERVICE_TOKEN") or None,
             "api_key_url": e.get("GATEHOUSE_API_KEY_URL") or None,
+            "api_key_cache_ttl_s": int(e.get("GATEHOUSE_API_KEY_CACHE_TTL") or 5),
         }
         kw.update(overrides)
         return cls(**kw)
@@ -197,6 +198,11 @@ class Gatehouse:
 
     # -- errors ----------------------------------------------------------------------------------
     def _unauthorized(self, e: Invalid) -> GatehouseError:
+        if e.api_key:  # as gatehouse-tasks answers a refused x-api-key
+            if e.code in ("RATE_LIMITED", "USAGE_EXCEEDED"):
+                return GatehouseError(429, "TOO_MANY_REQUESTS", "The API key has reached its limit")
+            msg = "API keys are not accepted here" if e.reason == "API keys are not accepted here" else "The API key is invalid"
+            return GatehouseError(401, "UNAUTHORIZED", msg)
         if e.missing:
             msg = "Authentication required"
             if e.reason == "missing bearer token":
@@ -229,13 +235,13 @@ class Gatehouse:
         return rest.strip() or None
 
     async def authenticate(self, request: Request) -> Principal:
-        """The request's principal; raises Invalid or Unavailable. An API key (x-api-key) comes
-        first, whatever the strategy; then the strategy's credential."""
-        key = request.headers.get(self.api_key_header)
-        if key is not None:
+        """The request's principal; raises Invalid or Unavailable. An API key (a non-empty
+        x-api-key) comes first, whatever the strategy; then the strategy's credential."""
+        key = (request.headers.get(self.api_key_header) or "").strip()
+        if key:
             if self.api_keys is None:
-                raise Invalid("API keys are not accepted here")
-            k = await self.api_keys.verify(key.strip())
+                raise Invalid("API keys are not accepted here", api_key=True)
+            k = await self.api_keys.verify(key)
             exp = _iso_seconds(k.get("expiresAt"))
             return Principal(
                 id=k["referenceId"],
@@ -280,7 +286,8 @@ class Gatehouse:
 
     # -- dependencies ----------------------------------------------------------------------------
     async def current_user(self, request: Request) -> Principal:
-        """Dependency: the principal, or 401 + WWW-Authenticate: Bearer / 503 + Retry-After."""
+        """Dependency: the principal, or 401 + WWW-Authenticate: Bearer / 503 + Retry-After. A
+        refused API key: 401 (no WWW-Authenticate) or 429 when over its limits, as gatehouse-tasks."""
         cached = getattr(request.state, "gatehouse_principal", None)
         if cached is not None:
             return cached
@@ -323,7 +330,7 @@ class Gatehouse:
 
         async def dep(user: Principal = Depends(current)) -> Principal:
             if user.source == "api_key" and not user.allows(resource, action):
-                raise GatehouseError(403, "INSUFFICIENT_SCOPE", f"The API key lacks the permission {resource}:{action}")
+                raise GatehouseError(403, "INSUFFICIENT_SCOPE", f"The API key lacks the {resource}:{action} permission")
             return user
 
         return dep

@@ -1,6 +1,8 @@
 """Fixtures: a REAL gatehouse (the binary built from this repository, GATEHOUSE_BIN or
 build/gatehouse) on a free loopback port with its own SQLite database, users signed up over its
-HTTP API, and a local JWKS issuer (for tokens gatehouse would never sign: no kid, attacks)."""
+HTTP API, a gatehouse with the api-key plugin and the service token, a local JWKS issuer (for
+tokens gatehouse would never sign: no kid, attacks), and a real PostgreSQL for the example app
+(GH_TEST_PG_URL, else a throwaway cluster from scripts/pg-temp.sh) with a fresh database per use."""
 
 from __future__ import annotations
 
@@ -125,6 +127,64 @@ def alice(gatehouse):
 @pytest.fixture(scope="session")
 def bob(gatehouse):
     return gatehouse.sign_up("Bob")
+
+
+SERVICE_TOKEN = "service-token-for-the-pytest-suite-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def keyed():
+    """A gatehouse with the api-key plugin and SERVICE_TOKEN; a user Kim with three keys: reader
+    ({"tasks":["read"]}), writer ({"tasks":["read","write"]}) and plain (no permissions)."""
+    g = GatehouseServer({"GATEHOUSE_PLUGINS": "bearer,jwt,api-key", "GATEHOUSE_SERVICE_TOKEN": SERVICE_TOKEN})
+    u = g.sign_up("Kim")
+    mk = lambda name, *perm: g.cli("apikey", "create", "--email", u["email"], "--name", name, *perm).strip()  # noqa: E731
+    u["reader"] = mk("reader", "--permissions", '{"tasks":["read"]}')
+    u["writer"] = mk("writer", "--permissions", '{"tasks":["read","write"]}')
+    u["plain"] = mk("plain")
+    yield g, u
+    g.stop()
+
+
+class Postgres:
+    """The PostgreSQL server of GH_TEST_PG_URL, or a throwaway one (scripts/pg-temp.sh)."""
+
+    def __init__(self) -> None:
+        self.dir = None
+        self.url = os.environ.get("GH_TEST_PG_URL")
+        if not self.url:
+            self.dir = tempfile.mkdtemp(prefix="gh-pytest-pg-")
+            r = subprocess.run([str(REPO / "scripts" / "pg-temp.sh"), "start", self.dir], capture_output=True, text=True, timeout=120)
+            if r.returncode != 0:
+                pytest.fail(f"cannot start PostgreSQL: {r.stderr}")
+            self.url = r.stdout.strip()
+        self.n = 0
+
+    def admin(self, sql: str, db: str | None = None) -> list:
+        import psycopg
+
+        url = self.url if db is None else self.url.rsplit("/", 1)[0] + "/" + db
+        with psycopg.connect(url, autocommit=True) as c:
+            cur = c.execute(sql)
+            return cur.fetchall() if cur.description else []
+
+    def create_database(self) -> tuple[str, str]:
+        """A new empty database: (name, URL)."""
+        self.n += 1
+        name = f"pytest_tasks_{os.getpid()}_{self.n}_{uuid.uuid4().hex[:6]}"
+        self.admin(f'create database "{name}"')
+        return name, self.url.rsplit("/", 1)[0] + "/" + name
+
+    def stop(self) -> None:
+        if self.dir:
+            subprocess.run([str(REPO / "scripts" / "pg-temp.sh"), "stop", self.dir], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    p = Postgres()
+    yield p
+    p.stop()
 
 
 def b64(b: bytes) -> str:

@@ -3,25 +3,18 @@
 
 from __future__ import annotations
 
-import pytest
+import base64
+import hashlib
+import sqlite3
+
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from gatehouse_fastapi import Gatehouse, Principal
 
-from .conftest import GatehouseServer
+from .conftest import SERVICE_TOKEN
 
-TOKEN = "service-token-for-the-pytest-suite-0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def keyed():
-    g = GatehouseServer({"GATEHOUSE_PLUGINS": "bearer,jwt,api-key", "GATEHOUSE_SERVICE_TOKEN": TOKEN})
-    u = g.sign_up("Kim")
-    u["reader"] = g.cli("apikey", "create", "--email", u["email"], "--name", "reader", "--permissions", '{"tasks":["read"]}').strip()
-    u["plain"] = g.cli("apikey", "create", "--email", u["email"], "--name", "plain").strip()
-    yield g, u
-    g.stop()
+TOKEN = SERVICE_TOKEN
 
 
 def make_app(gh: Gatehouse) -> FastAPI:
@@ -75,3 +68,30 @@ def test_keys_need_the_service_token_and_fail_closed(keyed):
     with TestClient(make_app(Gatehouse(g.url, "jwt", service_token="x" * 40))) as c:
         r = c.get("/me", headers={"x-api-key": u["reader"]})
         assert r.status_code == 503 and r.headers["retry-after"] == "5"
+
+
+def _stored(key: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()).rstrip(b"=").decode()
+
+
+def test_refusals_answer_as_gatehouse_tasks(keyed):
+    g, u = keyed
+    with TestClient(make_app(Gatehouse(g.url, "jwt", service_token=TOKEN, api_key_cache_ttl_s=0))) as c:
+        r = c.get("/me", headers={"x-api-key": "Q" * 64})
+        assert r.status_code == 401 and r.json() == {"message": "The API key is invalid", "code": "UNAUTHORIZED"}
+        assert "www-authenticate" not in r.headers  # as gatehouse-tasks: a key is no Bearer challenge
+        r = c.get("/tasks", headers={"x-api-key": u["plain"]})
+        assert r.json() == {"message": "The API key lacks the tasks:read permission", "code": "INSUFFICIENT_SCOPE"}
+        # an empty x-api-key is no credential: the request's other credential counts
+        r = c.get("/me", headers={"x-api-key": "", "authorization": f"Bearer {u['jwt']}"})
+        assert r.status_code == 200 and r.json()["source"] == "jwt", r.text
+        # a key over its usage limit (remaining 0): gatehouse answers USAGE_EXCEEDED → 429
+        spent = g.cli("apikey", "create", "--email", u["email"], "--name", "spent").strip()
+        assert c.get("/me", headers={"x-api-key": spent}).status_code == 200
+        with sqlite3.connect(f"{g.dir}/gatehouse.db") as db:
+            assert db.execute('update "apikey" set "remaining" = 0 where "key" = ?', (_stored(spent),)).rowcount == 1
+        r = c.get("/me", headers={"x-api-key": spent})
+        assert r.status_code == 429 and r.json() == {"message": "The API key has reached its limit", "code": "TOO_MANY_REQUESTS"}
+    with TestClient(make_app(Gatehouse(g.url, "jwt"))) as c:
+        r = c.get("/me", headers={"x-api-key": u["reader"]})
+        assert r.status_code == 401 and r.json() == {"message": "API keys are not accepted here", "code": "UNAUTHORIZED"}

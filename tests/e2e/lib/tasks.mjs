@@ -190,15 +190,24 @@ export async function startTasks({ backend, gatehouseUrl, databaseUrl, env = {},
 // ---------------------------------------------------------------------------------------------
 // The FastAPI example (integrations/fastapi/examples/tasks_app.py), the same API in Python, under
 // Debian's /usr/bin/python3 + uvicorn. Same interface as startTasks; the TASKS_* variables the
-// suite uses for gatehouse-tasks are translated to the example's GATEHOUSE_* ones. Its database is
-// always a SQLite file (the example supports SQLite only).
+// suite uses for gatehouse-tasks are translated to the example's GATEHOUSE_* ones (the example reads
+// TASKS_DATABASE_URL, TASKS_SERVICE_TOKEN, TASKS_API_KEY_* itself). Its database follows the backend
+// like gatehouse-tasks' (a SQLite file, or a database on the harness's PostgreSQL through Debian's
+// python3-psycopg).
 export const FASTAPI_DIR = path.join(REPO_ROOT, "integrations", "fastapi");
 export const FASTAPI_PYTHON = process.env.GH_FASTAPI_PYTHON || "/usr/bin/python3";
 
-/** null when the example can run here, else why not (a skip reason). */
-export function fastapiSkipReason() {
+const skipReasons = new Map();
+/** null when the example can run here on this backend, else why not (a skip reason). */
+export function fastapiSkipReason(backend = "sqlite") {
+  if (!skipReasons.has(backend)) skipReasons.set(backend, probeFastapi(backend));
+  return skipReasons.get(backend);
+}
+
+function probeFastapi(backend) {
   if (!fs.existsSync(FASTAPI_PYTHON)) return `${FASTAPI_PYTHON} not found`;
-  const r = spawnSync(FASTAPI_PYTHON, ["-c", "import fastapi, uvicorn, jwt, httpx, cryptography"], { encoding: "utf8" });
+  const mods = `fastapi, uvicorn, jwt, httpx, cryptography${backend === "postgres" ? ", psycopg" : ""}`;
+  const r = spawnSync(FASTAPI_PYTHON, ["-c", `import ${mods}`], { encoding: "utf8" });
   if (r.status !== 0) return `Debian's Python packages for the FastAPI example are missing (scripts/deps.sh --test): ${r.stderr.trim().split("\n").at(-1)}`;
   return null;
 }
@@ -214,8 +223,8 @@ const ENV_MAP = {
   TASKS_HTTP_TIMEOUT_MS: "GATEHOUSE_HTTP_TIMEOUT_MS",
 };
 
-export async function startFastapiTasks({ gatehouseUrl, databaseUrl, env = {}, hint = "tasks-py", readyTimeoutMs = 30000 } = {}) {
-  if (!databaseUrl || !databaseUrl.startsWith("sqlite:")) databaseUrl = await freshTasksDatabaseUrl("sqlite");
+export async function startFastapiTasks({ backend, gatehouseUrl, databaseUrl, env = {}, hint = "tasks-py", readyTimeoutMs = 30000 } = {}) {
+  if (!databaseUrl) databaseUrl = await freshTasksDatabaseUrl(backend || "sqlite");
   const port = await freePort();
   const fullEnv = { GATEHOUSE_URL: gatehouseUrl, TASKS_DATABASE_URL: databaseUrl };
   for (const [k, v] of Object.entries(env)) fullEnv[ENV_MAP[k] || k] = v;
@@ -224,7 +233,7 @@ export async function startFastapiTasks({ gatehouseUrl, databaseUrl, env = {}, h
   const args = ["-m", "uvicorn", "examples.tasks_app:app", "--host", "127.0.0.1", "--port", String(port), "--no-access-log"];
   const child = spawn(FASTAPI_PYTHON, args, { cwd: FASTAPI_DIR, env: childEnv({ ...fullEnv, PYTHONDONTWRITEBYTECODE: "1" }), stdio: ["ignore", "pipe", "pipe"] });
   live.add(child);
-  const t = { impl: "fastapi", port, url: `http://127.0.0.1:${port}`, databaseUrl, env: fullEnv, child, logFile, stderrLines: [], stdout: "", exitInfo: null, db: withHelpers(openDb(databaseUrl)) };
+  const t = { impl: "fastapi", backend, port, url: `http://127.0.0.1:${port}`, databaseUrl, env: fullEnv, child, logFile, stderrLines: [], stdout: "", exitInfo: null, db: withHelpers(openDb(databaseUrl)) };
   child.stderr.setEncoding("utf8").on("data", (chunk) => {
     logStream.write(chunk);
     if (VERBOSE) process.stderr.write(chunk);
