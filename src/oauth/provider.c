@@ -592,10 +592,18 @@ static gh_status github_user(gh_arena *a, gh_oauth_provider *p, const gh_fetch_o
   u->name = gh_arena_strdup(a, name ? name : "");
   u->image = gh_arena_strdup(a, gh_json_string(gh_json_get(prof, "avatar_url")));
   u->email = gh_arena_strdup(a, gh_json_string(gh_json_get(prof, "email")));
-  for (size_t i = 0; i < gh_json_array_size(emails) && !u->email; i++) {
-    gh_json *e = gh_json_array_get(emails, i);
-    if (gh_json_is_true(gh_json_get(e, "primary")))
-      u->email = gh_arena_strdup(a, gh_json_string(gh_json_get(e, "email")));
+  if (!u->email || !*u->email) { /* better-auth: (emails.find(primary) ?? emails[0]).email */
+    gh_json *pick = gh_json_array_get(emails, 0);
+    for (size_t i = 0; i < gh_json_array_size(emails); i++)
+      if (gh_json_is_true(gh_json_get(gh_json_array_get(emails, i), "primary"))) {
+        pick = gh_json_array_get(emails, i);
+        break;
+      }
+    const char *em = gh_json_string(gh_json_get(pick, "email"));
+    if (em && *em) {
+      u->email = gh_arena_strdup(a, em);
+      gh_json_set_new(prof, "email", gh_json_str(em)); /* the profile answered as `data` too */
+    }
   }
   for (size_t i = 0; i < gh_json_array_size(emails) && u->email; i++) {
     gh_json *e = gh_json_array_get(emails, i);
@@ -613,6 +621,24 @@ static void from_claims(gh_arena *a, gh_json *c, gh_oauth_user *u) {
   u->email_verified = str_bool(gh_json_get(c, "email_verified"));
   u->name = gh_arena_strdup(a, gh_json_string(gh_json_get(c, "name")));
   u->image = gh_arena_strdup(a, gh_json_string(gh_json_get(c, "picture")));
+}
+
+gh_status gh_oauth_user_from_stored_id_token(gh_arena *a, const char *token, gh_oauth_user *out) {
+  memset(out, 0, sizeof *out);
+  gh_jws_parts parts;
+  if (!token || gh_jws_split(token, strlen(token), MAX_ID_TOKEN, &parts) != GH_OK)
+    return GH_ERR_INVALID;
+  gh_json *c = NULL;
+  gh_status st = GH_ERR_INVALID;
+  if (gh_json_parse(parts.payload, parts.payload_len, &c) == GH_OK) {
+    gh_json_own(a, c);
+    if (gh_json_typeof(c) == GH_JSON_OBJECT) {
+      from_claims(a, c, out);
+      st = out->sub && *out->sub ? GH_OK : GH_ERR_INVALID;
+    }
+  }
+  gh_jws_parts_free(&parts);
+  return st;
 }
 
 gh_status gh_oauth_user_info(gh_arena *a, gh_oauth_provider *p, const gh_fetch_opts *fo,

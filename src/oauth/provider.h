@@ -105,6 +105,12 @@ GH_MUST_CHECK gh_status gh_oauth_user_info(gh_arena *a, gh_oauth_provider *p,
                                            const char *expected_nonce, const char *apple_user,
                                            gh_oauth_user *out);
 
+/* The profile in an ID token read back from the account row, NOT verified again (better-auth's
+ * google and apple getUserInfo decode the stored token for account-info; it was verified before it
+ * was stored, and may have expired since). GH_ERR_INVALID when it is not a JWS with a sub. */
+GH_MUST_CHECK gh_status gh_oauth_user_from_stored_id_token(gh_arena *a, const char *token,
+                                                           gh_oauth_user *out);
+
 /* RFC 7636 S256 challenge of verifier (base64url, no padding), on a. */
 char *gh_oauth_pkce_challenge(gh_arena *a, const char *verifier);
 

@@ -302,6 +302,20 @@ static bool body_object(gh_req *req, gh_resp *resp, gh_vctx *v) {
   return true;
 }
 
+/* A state-changing admin route's start: the admin session, then a JSON object body. */
+static bool admin_body(admin *ad, gh_req *req, gh_resp *resp, gh_store **st, gh_sess *s,
+                       gh_vctx *v) {
+  return admin_session(ad, req, resp, true, st, s) && body_object(req, resp, v);
+}
+
+/* The user may do action on resource; otherwise answers the route's 403 (ERRORS[err]). */
+static bool allowed(const admin *ad, gh_resp *resp, const gh_user *u, const char *resource,
+                    const char *action, int err) {
+  if (permitted(ad, u, resource, action)) return true;
+  gh_auth_error(resp, &ERRORS[err]);
+  return false;
+}
+
 /* z.coerce.string(): a number or boolean becomes its text; absent becomes "undefined". */
 static const char *coerce_string(gh_arena *a, const gh_json *body, const char *key) {
   const gh_json *j = gh_json_get(body, key);
@@ -429,9 +443,8 @@ static void route_set_role(void *self, gh_req *req, gh_resp *resp) {
   admin *ad = self;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   const gh_json *b = req->json;
   const gh_json *rj = gh_json_get(b, "role");
   gh_json_type rt = gh_json_typeof(rj);
@@ -441,10 +454,7 @@ static void route_set_role(void *self, gh_req *req, gh_resp *resp) {
     return;
   }
   const char *uid = coerce_string(req->arena, b, "userId");
-  if (!permitted(ad, &s.u, "user", "set-role")) {
-    gh_auth_error(resp, &ERRORS[E_CHANGE_ROLE]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "user", "set-role", E_CHANGE_ROLE)) return;
   const char *role = parse_roles(req->arena, resp, rj);
   if (!role) return;
   gh_user u;
@@ -474,10 +484,7 @@ static void route_get_user(void *self, gh_req *req, gh_resp *resp) {
                       "[query.id] Invalid input: expected string, received undefined");
     return;
   }
-  if (!permitted(ad, &s.u, "user", "get")) {
-    gh_auth_error(resp, &ERRORS[E_GET]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "user", "get", E_GET)) return;
   gh_user u;
   if (!find_user(st, req, resp, id, &u)) return;
   gh_resp_json(resp, 200, gh_user_json(&u));
@@ -493,9 +500,8 @@ static void route_create_user(void *self, gh_req *req, gh_resp *resp) {
   gh_arena *a = req->arena;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   const gh_json *b = req->json;
   const char *email_in = gh_v_string(&v, b, "email", true, false, NULL);
   size_t plen = 0;
@@ -507,10 +513,7 @@ static void route_create_user(void *self, gh_req *req, gh_resp *resp) {
                gh_arena_printf(a, "Invalid input: expected record, received %s",
                                gh_json_type_name(gh_json_typeof(data))));
   if (gh_v_fail(&v, resp)) return;
-  if (!permitted(ad, &s.u, "user", "create")) {
-    gh_auth_error(resp, &ERRORS[E_CREATE]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "user", "create", E_CREATE)) return;
   const gh_json *rj = gh_json_get(b, "role");
   if (!rj && data) rj = gh_json_get(data, "role");
   const char *role = NULL;
@@ -597,9 +600,8 @@ static void route_update_user(void *self, gh_req *req, gh_resp *resp) {
   gh_arena *a = req->arena;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   const gh_json *b = req->json;
   const gh_json *data = gh_json_get(b, "data");
   if (gh_json_typeof(data) != GH_JSON_OBJECT) {
@@ -610,10 +612,7 @@ static void route_update_user(void *self, gh_req *req, gh_resp *resp) {
     return;
   }
   const char *uid = coerce_string(a, b, "userId");
-  if (!permitted(ad, &s.u, "user", "update")) {
-    gh_auth_error(resp, &ERRORS[E_UPDATE]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "user", "update", E_UPDATE)) return;
   if (gh_json_object_size(data) == 0) {
     gh_auth_error(resp, &ERRORS[E_NO_DATA]);
     return;
@@ -723,10 +722,7 @@ static void route_list_users(void *self, gh_req *req, gh_resp *resp) {
   gh_store *st;
   gh_sess s;
   if (!admin_session(ad, req, resp, false, &st, &s)) return;
-  if (!permitted(ad, &s.u, "user", "list")) {
-    gh_auth_error(resp, &ERRORS[E_LIST]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "user", "list", E_LIST)) return;
   gh_user_list_query q = {0};
   const char *sv = gh_req_query(req, "searchValue");
   if (sv && *sv) {
@@ -770,14 +766,10 @@ static void route_list_user_sessions(void *self, gh_req *req, gh_resp *resp) {
   admin *ad = self;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   const char *uid = coerce_string(req->arena, req->json, "userId");
-  if (!permitted(ad, &s.u, "session", "list")) {
-    gh_auth_error(resp, &ERRORS[E_LIST_SESSIONS]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "session", "list", E_LIST_SESSIONS)) return;
   gh_session *list;
   size_t n;
   gh_status rc = gh_store_list_sessions(st, req->arena, uid, gh_now_ms(), &list, &n);
@@ -795,14 +787,10 @@ static void route_unban_user(void *self, gh_req *req, gh_resp *resp) {
   admin *ad = self;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   const char *uid = coerce_string(req->arena, req->json, "userId");
-  if (!permitted(ad, &s.u, "user", "ban")) {
-    gh_auth_error(resp, &ERRORS[E_BAN]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "user", "ban", E_BAN)) return;
   gh_user u;
   if (!find_user(st, req, resp, uid, &u)) return;
   gh_status rc = lift_ban(st, uid);
@@ -820,9 +808,8 @@ static void route_ban_user(void *self, gh_req *req, gh_resp *resp) {
   gh_arena *a = req->arena;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   const gh_json *b = req->json;
   const char *reason = gh_v_string(&v, b, "banReason", false, false, NULL);
   const gh_json *ej = gh_json_get(b, "banExpiresIn");
@@ -832,10 +819,7 @@ static void route_ban_user(void *self, gh_req *req, gh_resp *resp) {
                                gh_json_type_name(gh_json_typeof(ej))));
   if (gh_v_fail(&v, resp)) return;
   const char *uid = coerce_string(a, b, "userId");
-  if (!permitted(ad, &s.u, "user", "ban")) {
-    gh_auth_error(resp, &ERRORS[E_BAN]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "user", "ban", E_BAN)) return;
   gh_user u;
   if (!find_user(st, req, resp, uid, &u)) return;
   if (!strcmp(uid, s.u.id)) {
@@ -872,14 +856,10 @@ static void route_impersonate(void *self, gh_req *req, gh_resp *resp) {
   gh_arena *a = req->arena;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   const char *uid = coerce_string(a, req->json, "userId");
-  if (!permitted(ad, &s.u, "user", "impersonate")) {
-    gh_auth_error(resp, &ERRORS[E_IMPERSONATE]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "user", "impersonate", E_IMPERSONATE)) return;
   gh_user target;
   if (!find_user(st, req, resp, uid, &target)) return;
   if (is_admin_target(ad, &target) && !ad->c->allow_impersonating_admins &&
@@ -985,15 +965,11 @@ static void route_revoke_user_session(void *self, gh_req *req, gh_resp *resp) {
   admin *ad = self;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   const char *token = gh_v_string(&v, req->json, "sessionToken", true, false, NULL);
   if (gh_v_fail(&v, resp)) return;
-  if (!permitted(ad, &s.u, "session", "revoke")) {
-    gh_auth_error(resp, &ERRORS[E_REVOKE]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "session", "revoke", E_REVOKE)) return;
   gh_status rc = gh_store_delete_session(st, token);
   if (rc != GH_OK) {
     gh_auth_db_error(resp, rc, "revoke_session");
@@ -1008,14 +984,10 @@ static void route_revoke_user_sessions(void *self, gh_req *req, gh_resp *resp) {
   admin *ad = self;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   const char *uid = coerce_string(req->arena, req->json, "userId");
-  if (!permitted(ad, &s.u, "session", "revoke")) {
-    gh_auth_error(resp, &ERRORS[E_REVOKE]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "session", "revoke", E_REVOKE)) return;
   gh_status rc = gh_store_delete_user_sessions(st, uid, NULL);
   if (rc != GH_OK) {
     gh_auth_db_error(resp, rc, "revoke_sessions");
@@ -1030,14 +1002,10 @@ static void route_remove_user(void *self, gh_req *req, gh_resp *resp) {
   admin *ad = self;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   const char *uid = coerce_string(req->arena, req->json, "userId");
-  if (!permitted(ad, &s.u, "user", "delete")) {
-    gh_auth_error(resp, &ERRORS[E_DELETE]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "user", "delete", E_DELETE)) return;
   if (!strcmp(uid, s.u.id)) {
     gh_auth_error(resp, &ERRORS[E_REMOVE_SELF]);
     return;
@@ -1060,19 +1028,15 @@ static void route_set_user_password(void *self, gh_req *req, gh_resp *resp) {
   gh_arena *a = req->arena;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   size_t plen = 0;
   const char *pw = gh_v_string_n(&v, req->json, "newPassword", true, &plen);
   if (pw && plen == 0) gh_v_issue(&v, "body.newPassword", "newPassword cannot be empty");
   const char *uid = coerce_string(a, req->json, "userId");
   if (!*uid) gh_v_issue(&v, "body.userId", "userId cannot be empty");
   if (gh_v_fail(&v, resp)) return;
-  if (!permitted(ad, &s.u, "user", "set-password")) {
-    gh_auth_error(resp, &ERRORS[E_SET_PASSWORD]);
-    return;
-  }
+  if (!allowed(ad, resp, &s.u, "user", "set-password", E_SET_PASSWORD)) return;
   if (!gh_check_new_password(ad->au, resp, pw, plen)) return;
   gh_user u;
   if (!find_user(st, req, resp, uid, &u)) return;
@@ -1099,9 +1063,8 @@ static void route_has_permission(void *self, gh_req *req, gh_resp *resp) {
   gh_arena *a = req->arena;
   gh_store *st;
   gh_sess s;
-  if (!admin_session(ad, req, resp, true, &st, &s)) return;
   gh_vctx v;
-  if (!body_object(req, resp, &v)) return;
+  if (!admin_body(ad, req, resp, &st, &s, &v)) return;
   const gh_json *b = req->json;
   const gh_json *perms = gh_json_get(b, "permissions");
   const gh_json *perm = gh_json_get(b, "permission");

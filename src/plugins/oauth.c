@@ -698,7 +698,11 @@ static bool id_token_user(oauth *o, gh_oauth_provider *p, gh_req *req, gh_resp *
     gh_auth_error(resp, &E_INVALID_TOKEN);
     return false;
   }
-  gh_oauth_tokens t = {.id_token = (char *)sb->id_token, .access_token = (char *)sb->id_access};
+  /* genericOAuth's getUserInfoFromIdToken reads the ID token alone (an access token given with
+   * it is not taken to userinfo): a generic provider's ID token must carry sub and e-mail */
+  gh_oauth_tokens t = {.id_token = (char *)sb->id_token,
+                       .access_token =
+                           gh_oauth_provider_conf(p)->generic ? NULL : (char *)sb->id_access};
   const char *apple_user = sb->id_user ? gh_json_dump(a, sb->id_user, NULL) : NULL;
   /* the token verified above: verify again is cheap (cached keys) and keeps one code path */
   if (gh_oauth_user_info(a, p, &o->fo, &t, sb->id_nonce, apple_user, ou) != GH_OK) {
@@ -1127,6 +1131,10 @@ static void route_link_social_run(oauth *o_, gh_req *req, gh_resp *resp) {
     }
     gh_audit(o->au, req, "account.linked", s.u.id, "provider", pid, "how", "id_token");
   }
+  if (o->c->update_user_info_on_link) { /* better-auth applyUpdateUserInfoOnLink, both branches */
+    rc = gh_store_update_user(st, s.u.id, ou.name, ou.image != NULL, ou.image, now);
+    (void)rc; /* a failed profile sync does not abort the link */
+  }
   gh_resp_raw_json(resp, 200, "{\"url\":\"\",\"status\":true,\"redirect\":false}");
 }
 
@@ -1325,16 +1333,31 @@ static void route_account_info_run(oauth *o_, gh_req *req, gh_resp *resp) {
   }
   gh_oauth_tokens t = {.access_token = access}; /* userinfo with the access token */
   gh_oauth_user ou;
-  if (gh_oauth_user_info(a, p, &o->fo, &t, NULL, NULL, &ou) != GH_OK) {
+  const gh_oauth_provider_config *pc = gh_oauth_provider_conf(p);
+  /* google and apple: the profile of the stored ID token (better-auth decodes it; no userinfo) */
+  bool stored = pc->kind == GH_OAUTH_OIDC && !pc->generic;
+  if (stored ? gh_oauth_user_from_stored_id_token(a, acc.id_token, &ou) != GH_OK
+             : gh_oauth_user_info(a, p, &o->fo, &t, NULL, NULL, &ou) != GH_OK) {
     gh_auth_error(resp, &E_FAILED_TO_GET_USER_INFO);
     return;
   }
+  /* the user object of the provider's getUserInfo, in its key order (no id in any of them) */
   gh_json *out = gh_json_object(), *u = gh_json_object();
-  gh_json_set_new(u, "id", gh_json_str(ou.sub));
-  gh_json_set_new(u, "name", gh_json_str(ou.name));
-  gh_json_set_new(u, "email", gh_json_str(ou.email));
-  if (ou.image) gh_json_set_new(u, "image", gh_json_str(ou.image));
-  gh_json_set_new(u, "emailVerified", gh_json_bool(ou.email_verified));
+  if (pc->generic) { /* genericOAuth: email, emailVerified, image (when known), name */
+    gh_json_set_new(u, "email", gh_json_str(ou.email));
+    gh_json_set_new(u, "emailVerified", gh_json_bool(ou.email_verified));
+    if (ou.image) gh_json_set_new(u, "image", gh_json_str(ou.image));
+    gh_json_set_new(u, "name", gh_json_str(ou.name));
+  } else if (strcmp(pc->id, "apple") == 0) { /* name (profile.name || ""), emailVerified, email */
+    gh_json_set_new(u, "name", gh_json_str(ou.name ? ou.name : ""));
+    gh_json_set_new(u, "emailVerified", gh_json_bool(ou.email_verified));
+    gh_json_set_new(u, "email", gh_json_str(ou.email));
+  } else { /* github, google: name, email, image, emailVerified */
+    gh_json_set_new(u, "name", gh_json_str(ou.name));
+    gh_json_set_new(u, "email", gh_json_str(ou.email));
+    if (ou.image) gh_json_set_new(u, "image", gh_json_str(ou.image));
+    gh_json_set_new(u, "emailVerified", gh_json_bool(ou.email_verified));
+  }
   gh_json_set_new(out, "user", u);
   gh_json_set_new(out, "data", gh_json_incref(ou.raw));
   gh_json *ac = gh_json_object();

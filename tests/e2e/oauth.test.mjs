@@ -12,7 +12,7 @@ import { CookieJar } from "./lib/cookies.mjs";
 import { sql, toBool } from "./lib/db.mjs";
 import { ID32, assertBare404, assertError, forEachBackend, newEmail, signIn, signUp } from "./lib/fixtures.mjs";
 import { raw } from "./lib/http.mjs";
-import { browserAuthorize, startOidcProvider } from "./lib/oidc.mjs";
+import { browserAuthorize, mintIdToken, startOidcProvider } from "./lib/oidc.mjs";
 import { InProcessBetterAuth } from "./lib/better-auth.mjs";
 import { backends } from "./lib/config.mjs";
 import { freshDatabaseUrl, runCli, startServer } from "./lib/server.mjs";
@@ -218,16 +218,15 @@ forEachBackend("oauth", (backend) => {
       assertError(none, 400, "ACCOUNT_NOT_FOUND", "Account not found");
     });
 
-    it("the idToken flow: an ID token of the provider signs in without a redirect", async () => {
+    it("the idToken flows with an ID token that carries no e-mail (the provider's claims come from userinfo): no profile, as better-auth's genericOAuth reads the ID token alone", async () => {
       const { idToken, accessToken } = await srv.db.one(sql`SELECT "idToken", "accessToken" FROM "account" WHERE "userId" = ${aliceId}`);
-      // the provider's ID token carries no e-mail (the claims come from userinfo): without an
-      // access token there is no profile, as with better-auth's genericOAuth
-      const noProfile = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", idToken: { token: idToken } } });
-      assertError(noProfile, 401, "FAILED_TO_GET_USER_INFO", "Failed to get user info");
-      const res = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", idToken: { token: idToken, accessToken } } });
-      assert.equal(res.status, 200, res.text);
-      assert.deepEqual(Object.keys(res.json), ["redirect", "token", "user"]);
-      assert.equal(res.json.user.id, aliceId);
+      // an access token given with it is not taken to userinfo (getUserInfoFromIdToken)
+      for (const it of [{ token: idToken }, { token: idToken, accessToken }]) {
+        const res = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", idToken: it } });
+        assertError(res, 401, "FAILED_TO_GET_USER_INFO", "Failed to get user info");
+        const link = await raw(srv, "POST", "/link-social", { json: { provider: "acme", idToken: it }, jar: aliceJar });
+        assertError(link, 401, "FAILED_TO_GET_USER_INFO", "Failed to get user info");
+      }
       const bad = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", idToken: { token: idToken.slice(0, -4) + "AAAA" } } });
       assertError(bad, 401, "INVALID_TOKEN", "Invalid token");
     });
@@ -399,6 +398,152 @@ forEachBackend("oauth", (backend) => {
   });
 });
 
+// POST /link-social with {idToken: {token, nonce?, accessToken?, refreshToken?}} (better-auth
+// account.ts linkSocial), with ID tokens the real provider mints for a native app (lib/oidc.mjs
+// mintIdToken; its ID tokens carry the e-mail claims here, as Google's do): a generic OpenID
+// provider and Google (both verify ID tokens; GitHub has none: github.test.mjs).
+forEachBackend("oauth link-social idToken", (backend) => {
+  let srv, op, people;
+  const mint = (login, { client = "gatehouse", nonce, provider = "acme" } = {}) =>
+    mintIdToken(op, { clientId: client, clientSecret: CLIENT_SECRET, redirectUri: `${srv.url}/api/auth/callback/${provider}`, login, nonce });
+  before(async () => {
+    const opPort = await freePort();
+    const iss = `http://127.0.0.1:${opPort}`;
+    people = {};
+    for (const n of ["lena", "mark", "nina", "omar", "pia", "gus"]) people[n] = { email: newEmail(n), email_verified: true, name: `${n} Provider`, picture: `https://img.example/${n}.png` };
+    people.uma = { email: newEmail("uma"), email_verified: false, name: "Uma" };
+    people.nomail = { name: "No Mail" };
+    srv = await startServer({
+      backend,
+      hint: "oauth-link-idt",
+      env: {
+        GATEHOUSE_OIDC_ACME_DISCOVERY_URL: `${iss}/.well-known/openid-configuration`,
+        GATEHOUSE_OIDC_ACME_CLIENT_ID: "gatehouse",
+        GATEHOUSE_OIDC_ACME_CLIENT_SECRET: CLIENT_SECRET,
+        GATEHOUSE_GOOGLE_CLIENT_ID: "google-client",
+        GATEHOUSE_GOOGLE_CLIENT_SECRET: CLIENT_SECRET,
+        GATEHOUSE_GOOGLE_AUTHORIZATION_URL: `${iss}/auth`,
+        GATEHOUSE_GOOGLE_TOKEN_URL: `${iss}/token`,
+        GATEHOUSE_GOOGLE_JWKS_URL: `${iss}/jwks`,
+        GATEHOUSE_GOOGLE_ISSUER: iss,
+        GATEHOUSE_OAUTH_UPDATE_USER_INFO_ON_LINK: "true",
+      },
+    });
+    const client = (id, provider) => ({
+      client_id: id,
+      client_secret: CLIENT_SECRET,
+      redirect_uris: [`${srv.url}/api/auth/callback/${provider}`],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "client_secret_post",
+    });
+    op = await startOidcProvider({ port: opPort, clients: [client("gatehouse", "acme"), client("google-client", "google")], users: people, conform: false });
+  });
+  after(async () => {
+    await op?.stop();
+    await srv?.stop();
+  });
+  const link = (jar, idToken, provider = "acme") => raw(srv, "POST", "/link-social", { json: { provider, idToken }, jar });
+
+  it("links the provider account to the signed-in user: {url:\"\", status:true, redirect:false}; the account row as better-auth writes it (idToken, the given tokens, no scope, no expiries); updateUserInfoOnLink copies name and image", async () => {
+    const local = await signUp(srv, { email: people.lena.email, name: "Lena Local" });
+    const t = await mint("lena", { nonce: "n-lena-1" });
+    const res = await link(local.jar, { token: t.id_token, nonce: "n-lena-1", accessToken: t.access_token, refreshToken: "rt-from-the-app" });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.text, '{"url":"","status":true,"redirect":false}');
+    const acc = await srv.db.one(sql`SELECT * FROM "account" WHERE "userId" = ${local.user.id} AND "providerId" = 'acme'`);
+    assert.ok(acc, "account row");
+    assert.match(acc.id, ID32);
+    assert.equal(acc.accountId, "lena", "accountId = the ID token's sub");
+    assert.equal(acc.idToken, t.id_token);
+    assert.equal(acc.accessToken, t.access_token);
+    assert.equal(acc.refreshToken, "rt-from-the-app");
+    assert.equal(acc.scope, null);
+    assert.equal(acc.accessTokenExpiresAt, null);
+    assert.equal(acc.refreshTokenExpiresAt, null);
+    assert.equal(acc.password, null);
+    const u = await srv.db.userByEmail(people.lena.email);
+    assert.equal(u.name, "lena Provider", "updateUserInfoOnLink: name");
+    assert.equal(u.image, people.lena.picture, "updateUserInfoOnLink: image");
+    const list = (await raw(srv, "GET", "/list-accounts", { jar: local.jar })).json;
+    assert.deepEqual(list.map((a) => a.providerId).sort(), ["acme", "credential"]);
+    assert.ok(srv.logs.some((o) => o.event === "account.linked" && o.how === "id_token" && o.provider === "acme"), "audited");
+    // the same provider account again: its tokens are replaced, still one row
+    const t2 = await mint("lena");
+    const again = await link(local.jar, { token: t2.id_token });
+    assert.equal(again.status, 200, again.text);
+    const rows = await srv.db.all(sql`SELECT * FROM "account" WHERE "userId" = ${local.user.id} AND "providerId" = 'acme'`);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].idToken, t2.id_token, "the new ID token");
+    assert.equal(rows[0].accessToken, t.access_token, "an access token not given is kept");
+  });
+
+  it("the nonce is checked when given: another nonce → 401 INVALID_TOKEN, nothing linked", async () => {
+    const local = await signUp(srv, { email: people.mark.email });
+    const t = await mint("mark", { nonce: "n-mark" });
+    assertError(await link(local.jar, { token: t.id_token, nonce: "n-other" }), 401, "INVALID_TOKEN", "Invalid token");
+    assert.equal((await srv.db.accountsOf(local.user.id)).length, 1);
+  });
+
+  it("ID tokens that do not verify → 401 INVALID_TOKEN: signed by another key, expired, for another client (audience), garbage", async () => {
+    const local = await signUp(srv, { email: people.nina.email });
+    await op.fault("badkey");
+    const forged = await mint("nina");
+    await op.fault("expired");
+    const expired = await mint("nina");
+    const otherAud = await mint("nina", { client: "google-client", provider: "google" });
+    for (const token of [forged.id_token, expired.id_token, otherAud.id_token, "not.a.jwt"])
+      assertError(await link(local.jar, { token }), 401, "INVALID_TOKEN", "Invalid token");
+    assert.equal((await srv.db.accountsOf(local.user.id)).length, 1, "nothing linked");
+  });
+
+  it("better-auth's refusals: e-mail not verified by the provider → LINKING_NOT_ALLOWED; another e-mail → LINKING_DIFFERENT_EMAILS_NOT_ALLOWED; no e-mail in the token → FAILED_TO_GET_USER_INFO; linked to another user → 409", async () => {
+    const local = await signUp(srv, { email: people.uma.email });
+    assertError(await link(local.jar, { token: (await mint("uma")).id_token }), 401, "LINKING_NOT_ALLOWED", "Account not linked - linking not allowed");
+    assertError(await link(local.jar, { token: (await mint("omar")).id_token }), 401, "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED", "Account not linked - different emails not allowed");
+    assertError(await link(local.jar, { token: (await mint("nomail")).id_token }), 401, "FAILED_TO_GET_USER_INFO", "Failed to get user info");
+    assert.equal((await srv.db.accountsOf(local.user.id)).length, 1, "nothing linked");
+    // pia's provider account linked to pia; then someone else brings pia's ID token
+    const pia = await signUp(srv, { email: people.pia.email });
+    assert.equal((await link(pia.jar, { token: (await mint("pia")).id_token })).status, 200);
+    const other = await signUp(srv);
+    assertError(await link(other.jar, { token: (await mint("pia")).id_token }), 409, "SOCIAL_ACCOUNT_ALREADY_LINKED", "Social account already linked");
+    assert.equal((await raw(srv, "POST", "/link-social", { json: { provider: "acme", idToken: { token: "a.b.c" } } })).status, 401, "needs a session");
+  });
+
+  it("the local e-mail need not be verified (the user is signed in: better-auth checks only the provider's side)", async () => {
+    const local = await signUp(srv, { email: people.omar.email });
+    assert.equal(local.user.emailVerified, false);
+    const res = await link(local.jar, { token: (await mint("omar")).id_token });
+    assert.equal(res.status, 200, res.text);
+  });
+
+  it("Google verifies ID tokens too: linked with a Google ID token; a token of the generic provider's client is refused for Google", async () => {
+    const local = await signUp(srv, { email: people.gus.email });
+    assertError(await link(local.jar, { token: (await mint("gus")).id_token }, "google"), 401, "INVALID_TOKEN", "Invalid token");
+    const t = await mint("gus", { client: "google-client", provider: "google" });
+    const res = await link(local.jar, { token: t.id_token, accessToken: t.access_token }, "google");
+    assert.equal(res.status, 200, res.text);
+    const acc = await srv.db.one(sql`SELECT * FROM "account" WHERE "userId" = ${local.user.id} AND "providerId" = 'google'`);
+    assert.equal(acc.accountId, "gus");
+    assert.equal(acc.idToken, t.id_token);
+    // and sign-in/social with an ID token now signs this user in
+    const si = await raw(srv, "POST", "/sign-in/social", { json: { provider: "google", idToken: { token: t.id_token } } });
+    assert.equal(si.status, 200, si.text);
+    assert.equal(si.json.user.id, local.user.id);
+  });
+
+  it("malformed idToken bodies: better-auth's validation errors", async () => {
+    const local = await signUp(srv);
+    const r1 = await raw(srv, "POST", "/link-social", { json: { provider: "acme", idToken: {} }, jar: local.jar });
+    assertError(r1, 400, "VALIDATION_ERROR", "[body.idToken.token] Invalid input: expected string, received undefined");
+    const r2 = await raw(srv, "POST", "/link-social", { json: { provider: "acme", idToken: "x" }, jar: local.jar });
+    assertError(r2, 400, "VALIDATION_ERROR", "[body.idToken] Invalid input: expected object, received string");
+    const r3 = await raw(srv, "POST", "/link-social", { json: { provider: "nope", idToken: { token: "a.b.c" } }, jar: local.jar });
+    assertError(r3, 404, "PROVIDER_NOT_FOUND", "Provider not found");
+  });
+});
+
 describe("oauth: tokens encrypted at rest exactly as better-auth (GATEHOUSE_OAUTH_ENCRYPT_TOKENS); sign-up only on request", () => {
   let srv, op;
   before(async () => {
@@ -558,6 +703,109 @@ describe("oauth: two-way with better-auth's genericOAuth on one database", { ski
   });
 });
 
+// link-social / sign-in/social with an ID token, gatehouse and the REAL better-auth (genericOAuth on
+// the same provider, ID tokens with the e-mail claims) on one PostgreSQL database: the same answers,
+// case by case, and account rows alike.
+describe("oauth: the idToken flows answer as better-auth's (two-way, one database)", { skip: backends().includes("postgres") ? false : "PostgreSQL only" }, () => {
+  let srv, op, ba;
+  const BA_BASE = "http://127.0.0.1:3999";
+  const people = {};
+  for (const side of ["ba", "gh"])
+    for (const n of ["ok", "unv", "diff", "nomail"])
+      people[`${side}-${n}`] = n === "nomail" ? { name: "No Mail" } : { email: newEmail(`${side}-${n}`), email_verified: n !== "unv", name: `${side} ${n}` };
+  before(async () => {
+    const opPort = await freePort();
+    const discoveryUrl = `http://127.0.0.1:${opPort}/.well-known/openid-configuration`;
+    const dbUrl = await freshDatabaseUrl("postgres", "oauth-idt-ba");
+    srv = await startServer({
+      databaseUrl: dbUrl,
+      backend: "postgres",
+      hint: "oauth-idt-ba",
+      env: { GATEHOUSE_OIDC_ACME_DISCOVERY_URL: discoveryUrl, GATEHOUSE_OIDC_ACME_CLIENT_ID: "gatehouse", GATEHOUSE_OIDC_ACME_CLIENT_SECRET: CLIENT_SECRET },
+    });
+    op = await startOidcProvider({
+      port: opPort,
+      clients: [{ client_id: "gatehouse", client_secret: CLIENT_SECRET, redirect_uris: [`${srv.url}/api/auth/callback/acme`], grant_types: ["authorization_code"], response_types: ["code"], token_endpoint_auth_method: "client_secret_post" }],
+      users: people,
+      conform: false,
+    });
+    ba = new InProcessBetterAuth(dbUrl, { baseURL: BA_BASE, plugins: [genericOAuth({ config: [{ providerId: "acme", discoveryUrl, clientId: "gatehouse", clientSecret: CLIENT_SECRET }] })] });
+  });
+  after(async () => {
+    await op?.stop();
+    await srv?.stop();
+    await ba?.close();
+  });
+  const mint = (login, nonce) => mintIdToken(op, { clientId: "gatehouse", clientSecret: CLIENT_SECRET, redirectUri: `${srv.url}/api/auth/callback/acme`, login, nonce });
+
+  /** A signed-in user on each side; post(path, json) answers {status, json}. */
+  async function sides() {
+    const baEmail = people["ba-ok"].email;
+    const ghEmail = people["gh-ok"].email;
+    const up = await ba.request("POST", "/sign-up/email", { json: { name: "BA", email: baEmail, password: "correct-horse-battery" }, headers: { origin: BA_BASE } });
+    assert.equal(up.status, 200, up.text);
+    const baCookie = `better-auth.session_token=${up.cookie("better-auth.session_token").value}`;
+    const gh = await signUp(srv, { email: ghEmail });
+    return {
+      ba: { post: async (path, json) => ((r) => ({ status: r.status, json: r.json }))(await ba.request("POST", path, { json, cookie: baCookie, headers: { origin: BA_BASE } })), userId: up.json.user.id },
+      gh: { post: async (path, json) => ((r) => ({ status: r.status, json: r.json }))(await raw(srv, "POST", path, { json, jar: gh.jar })), userId: gh.user.id },
+    };
+  }
+
+  it("link-social {idToken}: the same status and JSON from both for each case; the rows they write alike", async () => {
+    const s = await sides();
+    const answers = { ba: [], gh: [] };
+    for (const side of ["ba", "gh"]) {
+      const p = (n) => `${side}-${n}`;
+      const ok = await mint(p("ok"), "nonce-1");
+      const noMail = await mint(p("nomail"));
+      const cases = [
+        { token: (await mint(p("unv"))).id_token }, // provider did not verify the e-mail
+        { token: (await mint(p("diff"))).id_token }, // another e-mail
+        { token: noMail.id_token, accessToken: noMail.access_token }, // no e-mail in the ID token
+        { token: ok.id_token, nonce: "another-nonce" },
+        { token: ok.id_token.slice(0, -4) + "AAAA" },
+        { token: ok.id_token, nonce: "nonce-1", accessToken: ok.access_token },
+        { token: ok.id_token }, // again: the linked account's tokens updated
+      ];
+      for (const idToken of cases) answers[side].push(await s[side].post("/link-social", { provider: "acme", idToken }));
+    }
+    assert.deepEqual(answers.gh, answers.ba);
+    assert.deepEqual(
+      answers.gh.map((a) => a.json?.code ?? a.status),
+      ["LINKING_NOT_ALLOWED", "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED", "FAILED_TO_GET_USER_INFO", "INVALID_TOKEN", "INVALID_TOKEN", 200, 200],
+    );
+    // one side's provider account brought by the other side's user: 409 from both
+    const crossBa = await s.ba.post("/link-social", { provider: "acme", idToken: { token: (await mint("gh-ok")).id_token } });
+    const crossGh = await s.gh.post("/link-social", { provider: "acme", idToken: { token: (await mint("ba-ok")).id_token } });
+    assert.deepEqual(crossGh, crossBa);
+    assert.equal(crossGh.status, 409);
+    const row = async (userId) => srv.db.one(sql`SELECT * FROM "account" WHERE "userId" = ${userId} AND "providerId" = 'acme'`);
+    const byBa = await row(s.ba.userId);
+    const byGh = await row(s.gh.userId);
+    for (const col of Object.keys(byBa)) assert.equal(byGh[col] === null, byBa[col] === null, `${col}: NULL on one side only (${byBa[col]} / ${byGh[col]})`);
+    assert.equal(byGh.accountId, "gh-ok");
+    assert.equal(byBa.accountId, "ba-ok");
+  });
+
+  it("sign-in/social {idToken}: the same answers (an ID token without e-mail and an access token: no profile on either side)", async () => {
+    const noMail = await mint("gh-nomail");
+    const ok = await mint("gh-ok");
+    for (const idToken of [{ token: noMail.id_token, accessToken: noMail.access_token }, { token: ok.id_token, nonce: "x" }]) {
+      const b = await ba.request("POST", "/sign-in/social", { json: { provider: "acme", idToken } });
+      const g = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", idToken } });
+      assert.deepEqual({ status: g.status, json: g.json }, { status: b.status, json: b.json });
+    }
+    // a good one signs the same user in on both sides
+    const b = await ba.request("POST", "/sign-in/social", { json: { provider: "acme", idToken: { token: ok.id_token } } });
+    const g = await raw(srv, "POST", "/sign-in/social", { json: { provider: "acme", idToken: { token: ok.id_token } } });
+    assert.equal(b.status, 200, b.text);
+    assert.equal(g.status, 200, g.text);
+    assert.equal(g.json.user.id, b.json.user.id);
+    assert.deepEqual(Object.keys(g.json), Object.keys(b.json).filter((k) => b.json[k] !== undefined));
+  });
+});
+
 // A provider that accepts connections and never answers its token endpoint (a fault a real
 // provider only shows when it is in trouble): OAuth callbacks waiting on it hold at most
 // GATEHOUSE_OAUTH_MAX_CONCURRENT workers, so e-mail/password sign-in is served meanwhile.
@@ -691,6 +939,13 @@ describe("oauth: Google and Apple (endpoints overridden to the real provider), f
     const acc = await srv.db.one(sql`SELECT * FROM "account" WHERE "userId" = ${s.user.id}`);
     assert.equal(acc.providerId, "google");
     assert.equal(acc.accountId, "gwen");
+    // account-info: the profile of the stored ID token, as better-auth's google getUserInfo
+    // decodes it (Google has no userinfo call here)
+    const info = await raw(srv, "GET", `/account-info?accountId=${acc.id}`, { jar });
+    assert.equal(info.status, 200, info.text);
+    assert.deepEqual(info.json.user, { name: "Gwen", email: people.gwen.email, image: people.gwen.picture, emailVerified: true });
+    assert.equal(info.json.data.sub, "gwen");
+    assert.deepEqual(info.json.account, { id: acc.id, providerId: "google", accountId: "gwen" });
     // the idToken flow (Google supports it): the stored ID token signs in directly
     const idt = await raw(srv, "POST", "/sign-in/social", { json: { provider: "google", idToken: { token: acc.idToken } } });
     assert.equal(idt.status, 200, idt.text);

@@ -138,8 +138,38 @@ static void env_family(void **state) {
   gh_envfam_ids_free(ids, n);
 }
 
+/* account-info of google/apple: the stored ID token's claims, not verified again (an expired
+ * token, exp 1, still gives its profile); no sub or no JWS: invalid. */
+static void stored_id_token(void **state) {
+  (void)state;
+  gh_arena *a = gh_arena_new();
+  gh_oauth_user u;
+  assert_int_equal(
+      gh_oauth_user_from_stored_id_token(
+          a,
+          "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0."
+          "eyJzdWIiOiJzMSIsImVtYWlsIjoiYUBleGFtcGxlLmNvbSIsImVtYWlsX3ZlcmlmaWVkIjoidHJ1"
+          "ZSIsIm5hbWUiOiJBbm4iLCJwaWN0dXJlIjoiaHR0cHM6Ly9pbWcuZXhhbXBsZS9hLnBuZyIsImV4"
+          "cCI6MX0.c2ln",
+          &u),
+      GH_OK);
+  assert_string_equal(u.sub, "s1");
+  assert_string_equal(u.email, "a@example.com");
+  assert_true(u.email_verified); /* "true" as a string, as Apple sends it */
+  assert_string_equal(u.name, "Ann");
+  assert_string_equal(u.image, "https://img.example/a.png");
+  assert_non_null(u.raw);
+  assert_int_equal(gh_oauth_user_from_stored_id_token(
+                       a, "eyJhbGciOiJSUzI1NiJ9.eyJlbWFpbCI6ImFAZXhhbXBsZS5jb20ifQ.c2ln", &u),
+                   GH_ERR_INVALID);
+  assert_int_equal(gh_oauth_user_from_stored_id_token(a, "not-a-jws", &u), GH_ERR_INVALID);
+  assert_int_equal(gh_oauth_user_from_stored_id_token(a, NULL, &u), GH_ERR_INVALID);
+  gh_arena_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(pkce_s256), cmocka_unit_test(url_rule),
-                                     cmocka_unit_test(authorize_url), cmocka_unit_test(env_family)};
+                                     cmocka_unit_test(authorize_url), cmocka_unit_test(env_family),
+                                     cmocka_unit_test(stored_id_token)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

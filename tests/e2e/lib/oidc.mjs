@@ -107,3 +107,23 @@ export async function browserAuthorize(authorizeUrl, { login, stopAt, jar = new 
   }
   throw new Error("too many redirects at the provider");
 }
+
+/** An ID token as a native app gets it from the provider itself (for the idToken flows of
+ * sign-in/social and link-social): the authorization code flow for login with the given nonce,
+ * the code redeemed at the provider's token endpoint with the client's credentials.
+ * Returns the token response ({id_token, access_token, ...}). */
+export async function mintIdToken(op, { clientId, clientSecret, redirectUri, login, nonce, scope = "openid email profile" }) {
+  const q = new URLSearchParams({ client_id: clientId, response_type: "code", scope, redirect_uri: redirectUri, state: "native-app" });
+  if (nonce) q.set("nonce", nonce);
+  const cb = await browserAuthorize(`${op.issuer}/auth?${q}`, { login, stopAt: redirectUri });
+  const code = new URL(cb).searchParams.get("code");
+  if (!code) throw new Error(`no code: ${cb}`);
+  const res = await fetch(`${op.issuer}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: redirectUri, client_id: clientId, client_secret: clientSecret }).toString(),
+  });
+  const body = await res.json();
+  if (!body.id_token) throw new Error(`token endpoint: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
