@@ -262,10 +262,13 @@ gh_status gh_mail_deliver_start(void) {
   if (M.configured && M.c.mode == GH_MAIL_SMTP && !M.running) {
     M.stop = false;
     M.kicked = true; /* what a previous run left in the outbox goes first */
-    if (pthread_create(&M.thread, NULL, run, NULL) == 0)
+    rc = gh_smtp_global_init();
+    if (rc == GH_OK && pthread_create(&M.thread, NULL, run, NULL) == 0) {
       M.running = true;
-    else
+    } else if (rc == GH_OK) {
+      gh_smtp_global_cleanup();
       rc = GH_ERR_IO;
+    }
   }
   pthread_mutex_unlock(&M.mu);
   return rc;
@@ -277,7 +280,10 @@ void gh_mail_deliver_stop(void) {
   M.stop = true;
   pthread_cond_signal(&M.cv);
   pthread_mutex_unlock(&M.mu);
-  if (running) pthread_join(M.thread, NULL);
+  if (running) {
+    pthread_join(M.thread, NULL);
+    gh_smtp_global_cleanup();
+  }
   pthread_mutex_lock(&M.mu);
   M.running = false;
   pthread_mutex_unlock(&M.mu);

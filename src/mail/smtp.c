@@ -19,6 +19,14 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg) {
   return n;
 }
 
+gh_status gh_smtp_global_init(void) {
+  return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? GH_OK : GH_ERR_IO;
+}
+
+void gh_smtp_global_cleanup(void) {
+  curl_global_cleanup();
+}
+
 gh_status gh_smtp_send(const gh_smtp_conf *c, const char *from_addr, const char *to_addr,
                        const char *message, char *err, size_t errlen) {
   CURL *h = curl_easy_init();

@@ -19,6 +19,11 @@ typedef struct {
   long connect_timeout_ms, timeout_ms;
 } gh_smtp_conf;
 
+/* libcurl's global state, before the delivery thread starts and after it ended (counted by
+ * libcurl: each init is matched by one cleanup). Only a server that delivers pays its memory. */
+GH_MUST_CHECK gh_status gh_smtp_global_init(void);
+void gh_smtp_global_cleanup(void);
+
 /* GH_OK when the server accepted the message; otherwise an error with a short reason in err
  * (libcurl's text or the server's reply code; never the message or a secret). */
 GH_MUST_CHECK gh_status gh_smtp_send(const gh_smtp_conf *c, const char *from_addr,
